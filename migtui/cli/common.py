@@ -1,0 +1,47 @@
+"""Helpers shared by the commands: loading plans, printing errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from migtui.plan import Plan, PlanError, load_plan
+from migtui.secrets import scrub
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ROLLED_BACK = 3
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def error(message: str) -> None:
+    print(f"migtui: error: {scrub(message)}", file=sys.stderr)
+
+
+def load(path: str) -> Plan:
+    """Load a plan, or raise CliError (exit 2) with every located problem."""
+    try:
+        return load_plan(path)
+    except PlanError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+
+
+def operator() -> str:
+    """Who is at the keyboard: MIGTUI_OPERATOR, else the login name."""
+    return (os.environ.get("MIGTUI_OPERATOR") or os.environ.get("USER")
+            or os.environ.get("LOGNAME") or "operator")
+
+
+def plan_path(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"{path}: no such plan file", EXIT_USAGE)
+    return p

@@ -1,0 +1,227 @@
+"""Typed events: the one vocabulary that the runner, sampler, journal, TUI and CLI share.
+
+Producers (runner, sampler, rehearsal) call an ``Emit`` callback with these events. The
+journal records them, the headless CLI prints them, and the TUI turns them into Textual
+messages. Event names are past-tense facts. Every event is a frozen dataclass that
+serialises to a JSON object with ``to_record()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    at: dt.datetime = field(default_factory=now)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            rec[f.name] = v.isoformat() if isinstance(v, dt.datetime) else v
+        return rec
+
+
+# ----------------------------------------------------------------- runner
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    plan_id: str
+    target: str  # target name; never the DSN
+    database: str
+    operator: str
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    plan_id: str
+    outcome: str  # done | failed | rolled_back | cancelled
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted(Event):
+    step_id: str
+    action: str  # apply | rollback
+    kind: str  # sql | backfill | check | command | manual
+    statements: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementStarted(Event):
+    step_id: str
+    action: str
+    index: int
+    sql: str
+    autocommit: bool
+    lock: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepProgress(Event):
+    step_id: str
+    done: int
+    total: int | None  # estimate; None when unknown
+    rate: float  # rows per second, over measured time
+    eta: float | None  # seconds
+    batch_size: int = 0
+    throttled: str = ""  # why the backfill slowed down, if it did
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRetried(Event):
+    step_id: str
+    attempt: int
+    of: int
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFinished(Event):
+    step_id: str
+    action: str
+    elapsed: float
+    rows: int | None = None
+    retries: int = 0
+    result: str = ""  # e.g. a check's value, a command's exit code
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepFailed(Event):
+    step_id: str
+    action: str
+    elapsed: float
+    error: str  # the database's own text, secrets scrubbed
+    sqlstate: str | None = None
+    statement: str | None = None
+    retries: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSkipped(Event):
+    step_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepPaused(Event):
+    step_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResumed(Event):
+    step_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackStarted(Event):
+    plan_id: str
+    steps: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RollbackFinished(Event):
+    plan_id: str
+    ok: bool
+    rolled_back: tuple[str, ...]
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Event):
+    text: str
+    author: str
+    channel: str = "run"  # run | communication
+
+
+# ----------------------------------------------------------------- checklist
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemTicked(Event):
+    item: str  # "<checklist key>/<item key>"
+    done: bool
+    operator: str
+    evidence: str = ""
+
+
+# ----------------------------------------------------------------- gauges
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselineRecorded(Event):
+    seconds: float
+    metrics: dict[str, dict[str, float]]  # metric -> {"median": x, "p95": y}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdChanged(Event):
+    """A metric moved between ok, warn and trip."""
+
+    metric: str
+    state: str  # ok | warn | trip
+    previous: str
+    value: float | None
+    threshold: str
+    limit: float | None
+    baseline: float | None
+    since: dt.datetime | None
+    policy: str = ""  # offer | pause | rollback, for trips
+    trigger: str = ""  # the trigger's text
+
+
+Emit = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan events out to subscribers. Thread-safe; subscribers must not block."""
+
+    def __init__(self) -> None:
+        self._subs: list[Emit] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, fn: Emit) -> Callable[[], None]:
+        with self._lock:
+            self._subs.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._subs:
+                    self._subs.remove(fn)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for fn in subs:
+            fn(event)
+
+    __call__ = emit
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls for cls in (
+        RunStarted, RunFinished, StepStarted, StatementStarted, StepProgress, StepRetried,
+        StepFinished, StepFailed, StepSkipped, StepPaused, StepResumed, RollbackStarted,
+        RollbackFinished, NoteAdded, ItemTicked, BaselineRecorded, ThresholdChanged)
+}

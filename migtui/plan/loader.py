@@ -1,0 +1,353 @@
+"""Load a plan file: YAML with positions, validated into the typed model.
+
+Every problem is reported at once, located as file:line:column with the field path,
+what was found and what was expected. Nothing here raises anything but PlanError.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from migtui.plan.errors import PlanError, Problem
+from migtui.plan.model import Metric, Plan
+from migtui.sql import SqlSyntaxError, split
+
+Loc = tuple[str | int, ...]
+
+
+class _Positions:
+    """Maps a data path to the (line, column, node) where it was written (1-based)."""
+
+    def __init__(self) -> None:
+        self.marks: dict[Loc, tuple[int, int, yaml.Node]] = {}
+
+    def find(self, loc: Loc) -> tuple[Loc, tuple[int, int, yaml.Node] | None]:
+        """The longest prefix of ``loc`` that exists in the data, and its position."""
+        best: Loc = ()
+        cur: Loc = ()
+        for part in loc:
+            nxt = (*cur, part)
+            if nxt in self.marks:
+                cur = nxt
+                best = cur
+            # union/discriminator tags in pydantic locs are not data keys: skip them
+        return best, self.marks.get(best)
+
+
+def _to_python(node: yaml.Node, loc: Loc, pos: _Positions, ctor: yaml.SafeLoader,
+               problems: list[Problem], path: str) -> Any:
+    pos.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1, node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for knode, vnode in node.value:
+            key = ctor.construct_object(knode, deep=True)
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                key = str(key)
+            if key in out:
+                problems.append(Problem(
+                    path, knode.start_mark.line + 1, knode.start_mark.column + 1,
+                    _dotted((*loc, key)), f"duplicate key {key!r}; each key may appear once"))
+            out[key] = _to_python(vnode, (*loc, key), pos, ctor, problems, path)
+            # point the key's own line at the key, not its value
+            pos.marks[(*loc, key)] = (knode.start_mark.line + 1, knode.start_mark.column + 1,
+                                      vnode)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, (*loc, i), pos, ctor, problems, path)
+                for i, v in enumerate(node.value)]
+    return ctor.construct_object(node, deep=True)
+
+
+def _dotted(loc: Loc) -> str:
+    s = ""
+    for part in loc:
+        if isinstance(part, int):
+            s += f"[{part}]"
+        else:
+            s += ("." if s else "") + str(part)
+    return s
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class that holds the field at ``loc`` (for 'expected one of' hints)."""
+    tp: Any = Plan
+    for part in loc:
+        tp = _unwrap(tp, part)
+        if tp is None:
+            return None
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _unwrap(tp: Any, part: str | int) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0], part)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            got = _unwrap(arg, part)
+            if got is not None:
+                return got
+        return None
+    if isinstance(part, int):
+        if origin is list:
+            return typing.get_args(tp)[0]
+        return None
+    if origin is dict:
+        return typing.get_args(tp)[1]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, f in tp.model_fields.items():
+            if part in (name, f.alias):
+                return f.annotation
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Load and validate a plan file. Raises PlanError with every problem found."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError([Problem(str(p), None, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PlanError([Problem(str(p), None, None, "", f"cannot read the file: {e}")]) from None
+    return load_plan_text(text, str(p))
+
+
+def plan_checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_plan_text(text: str, path: str = "<plan>") -> Plan:
+    problems: list[Problem] = []
+    pos = _Positions()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        ctor = yaml.SafeLoader("")
+        data = None if node is None else _to_python(node, (), pos, ctor, problems, path)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        msg = f"invalid YAML: {e.problem or e.context}"
+        if e.context and e.problem:
+            msg = f"invalid YAML: {e.problem} ({e.context})"
+        raise PlanError([Problem(path, mark.line + 1 if mark else None,
+                                 mark.column + 1 if mark else None, "", msg)]) from None
+    except yaml.YAMLError as e:
+        raise PlanError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
+    except (ValueError, TypeError, RecursionError) as e:
+        raise PlanError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
+    if not isinstance(data, dict):
+        raise PlanError([Problem(path, 1, 1, "", f"expected a mapping of plan sections "
+                                 f"(migtui: 1, title: ..., steps: ...), found {_describe(data)}")])
+    if problems:
+        raise PlanError(problems)
+
+    problems = []
+    plan: Plan | None = None
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as e:
+        problems = _validation_problems(e, data, pos, path)
+    problems += _cross_check(data, pos, path)
+    if problems or plan is None:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise PlanError(problems)
+    if plan.id is None:
+        plan.id = Path(path).stem if path != "<plan>" else plan.title
+    return plan
+
+
+def _validation_problems(err: ValidationError, data: Any, pos: _Positions,
+                         path: str) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[tuple[Any, ...]] = set()
+    for e in err.errors(include_url=False):
+        loc: Loc = tuple(e["loc"])
+        typ = e["type"]
+        data_loc, mark = pos.find(loc)
+        line, col = (mark[0], mark[1]) if mark else (None, None)
+        field = _dotted(data_loc)
+        msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if typ == "extra_forbidden":
+            key = loc[-1]
+            field = _dotted(data_loc)
+            model = _model_at(data_loc[:-1])
+            if model is not None:
+                names = _field_names(model)
+                close = difflib.get_close_matches(str(key), names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                msg = f"unknown key {key!r}{hint} Expected one of: {', '.join(names)}"
+            else:
+                msg = f"unknown key {key!r}"
+        elif typ == "missing":
+            missing = loc[-1]
+            msg = f"missing required key {missing!r}"
+            field = _dotted(data_loc)
+        elif typ in ("union_tag_not_found", "union_tag_invalid"):
+            pass
+        else:
+            if typ in ("enum", "literal_error") or typ.endswith(("_type", "_parsing")):
+                found = _lookup(data, data_loc)
+                if "found" not in msg:
+                    msg = f"{msg}; found {_describe(found)}"
+        key = (line, col, field, msg)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Problem(path, line, col, field, msg))
+    return out
+
+
+def _lookup(data: Any, loc: Loc) -> Any:
+    cur = data
+    for part in loc:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return cur
+
+
+def _sql_loc(pos: _Positions, loc: Loc, sql_line: int | None) -> tuple[int | None, int | None]:
+    _, mark = pos.find(loc)
+    if mark is None:
+        return None, None
+    line, col, node = mark
+    if sql_line is None:
+        return line, col
+    value_line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        value_line += 1  # a block scalar's text starts on the line after the indicator
+    return value_line + sql_line - 1, None
+
+
+def _cross_check(data: dict[str, Any], pos: _Positions, path: str) -> list[Problem]:
+    """Checks across sections, on the raw data so they run even when a field is invalid."""
+    problems: list[Problem] = []
+
+    def add(loc: Loc, msg: str, sql_line: int | None = None) -> None:
+        line, col = _sql_loc(pos, loc, sql_line)
+        problems.append(Problem(path, line, col, _dotted(loc), msg))
+
+    def parse(loc: Loc, sql: Any, one: bool = False) -> None:
+        if not isinstance(sql, str):
+            return
+        try:
+            stmts = split(sql)
+        except SqlSyntaxError as e:
+            add(loc, f"SQL does not parse for PostgreSQL: {e.message}", e.line)
+            return
+        if not stmts:
+            add(loc, "expected SQL statements, found none")
+        elif one and len(stmts) != 1:
+            add(loc, f"expected one query, found {len(stmts)} statements")
+
+    steps = [s if isinstance(s, dict) else {} for s in _list(data.get("steps"))]
+    ids: dict[str, int] = {}
+    captured: set[str] = set()
+    for i, step in enumerate(steps):
+        sid = step.get("id")
+        if isinstance(sid, str):
+            if sid in ids:
+                add(("steps", i, "id"), f"duplicate step id {sid!r}; steps[{ids[sid]}] already "
+                    f"uses it. Step ids must be unique")
+            else:
+                ids[sid] = i
+        parse(("steps", i, "sql"), step.get("sql"))
+        parse(("steps", i, "rollback"), step.get("rollback"))
+        check = step.get("check")
+        if isinstance(check, dict):
+            parse(("steps", i, "check", "sql"), check.get("sql"), one=True)
+            if isinstance(check.get("capture"), str):
+                captured.add(check["capture"])
+    for i, step in enumerate(steps):
+        check = step.get("check")
+        expect = check.get("expect") if isinstance(check, dict) else None
+        if isinstance(expect, str) and "@" in expect:
+            ref = expect.split("@", 1)[1].strip()
+            if ref not in captured:
+                add(("steps", i, "check", "expect"), f"'@{ref}' is not captured by any step; "
+                    f"expected the name given in a check step's 'capture'")
+
+    for loc, items in _raw_checklists(data):
+        for j, item in enumerate(items):
+            run = item.get("run") if isinstance(item, dict) else None
+            if not isinstance(run, dict):
+                continue
+            for k, sid in enumerate(_list(run.get("steps"))):
+                if isinstance(sid, str) and sid not in ids:
+                    close = difflib.get_close_matches(sid, list(ids), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else "."
+                    known = ", ".join(ids) or "none defined"
+                    add((*loc, j, "run", "steps", k), f"checklist item runs step {sid!r}, which "
+                        f"does not exist{hint} Steps: {known}")
+            parse((*loc, j, "run", "check"), run.get("check"), one=True)
+
+    mon = data.get("monitoring") if isinstance(data.get("monitoring"), dict) else {}
+    for field in ("probes", "smoke"):
+        for i, q in enumerate(_list(mon.get(field))):
+            parse(("monitoring", field, i), q, one=True)
+    for i, chk in enumerate(_list(mon.get("integrity"))):
+        if isinstance(chk, dict):
+            parse(("monitoring", "integrity", i, "sql"), chk.get("sql"), one=True)
+    risks = data.get("risks") if isinstance(data.get("risks"), dict) else {}
+    for i, trig in enumerate(_list(risks.get("rollback_triggers"))):
+        metric = trig.get("metric") if isinstance(trig, dict) else None
+        if metric == Metric.smoke.value and not _list(mon.get("smoke")):
+            add(("risks", "rollback_triggers", i, "metric"),
+                "the 'smoke' trigger needs queries in monitoring.smoke")
+        if metric == Metric.integrity.value and not _list(mon.get("integrity")):
+            add(("risks", "rollback_triggers", i, "metric"),
+                "the 'integrity' trigger needs checks in monitoring.integrity")
+
+    targets = data.get("targets")
+    default = data.get("default_target")
+    if isinstance(default, str) and isinstance(targets, dict) and default not in targets:
+        add(("default_target",), f"unknown target {default!r}; expected one of: "
+            f"{', '.join(map(str, targets))}")
+    return problems
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _raw_checklists(data: dict[str, Any]) -> list[tuple[Loc, list[Any]]]:
+    def get(*keys: str) -> Any:
+        cur: Any = data
+        for k in keys:
+            cur = cur.get(k) if isinstance(cur, dict) else None
+        return cur
+
+    out: list[tuple[Loc, list[Any]]] = [(("overview",), _list(get("overview")))]
+    for i, ph in enumerate(_list(get("phases"))):
+        if isinstance(ph, dict):
+            out.append((("phases", i, "items"), _list(ph.get("items"))))
+    for keys in (("zero_downtime", "application_compatibility"),
+                 ("zero_downtime", "database_performance"), ("data_migration", "validation"),
+                 ("testing", "staging"), ("testing", "production_readiness"),
+                 ("documentation",)):
+        out.append((keys, _list(get(*keys))))
+    return out

@@ -1,0 +1,158 @@
+"""SQL statements of a step, split and classified by the PostgreSQL parser (pglast).
+
+Never split on semicolons: strings, dollar quotes and comments make that wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pglast
+from pglast import ast, parser
+from pglast.enums import AlterTableType, LockClauseStrength  # noqa: F401  (re-exported for lint)
+
+
+class SqlSyntaxError(ValueError):
+    def __init__(self, message: str, offset: int | None, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.line = line  # 1-based line within the SQL text
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str
+    node: Any  # a pglast.ast node
+    offset: int  # character offset within the step's SQL
+    line: int  # 1-based line within the step's SQL
+
+    @property
+    def kind(self) -> str:
+        return type(self.node).__name__
+
+    @property
+    def autocommit(self) -> bool:
+        """True when PostgreSQL refuses to run it inside a transaction block."""
+        return needs_autocommit(self.node)
+
+    @property
+    def lock(self) -> str:
+        return lock_mode(self.node)
+
+
+def _line_of(sql: str, offset: int) -> int:
+    return sql.count("\n", 0, offset) + 1
+
+
+def split(sql: str) -> list[Statement]:
+    """Parse ``sql`` into statements. Raises SqlSyntaxError with the line of the error."""
+    try:
+        raw = pglast.parse_sql(sql)
+        slices = parser.split(sql, with_parser=True, only_slices=True)
+    except parser.ParseError as e:
+        msg = e.args[0] if e.args else str(e)
+        offset = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], int) else None
+        line = _line_of(sql, offset) if offset is not None else None
+        raise SqlSyntaxError(str(msg), offset, line) from None
+    out: list[Statement] = []
+    for rs, sl in zip(raw, slices, strict=True):
+        # the slice starts after leading comments/whitespace of the raw statement
+        start = sl.start
+        out.append(Statement(sql[sl], rs.stmt, start, _line_of(sql, start)))
+    return out
+
+
+def _has_option(options: Any, name: str) -> bool:
+    return any(isinstance(opt, ast.DefElem) and opt.defname == name for opt in options or ())
+
+
+def needs_autocommit(node: Any) -> bool:
+    if isinstance(node, ast.IndexStmt):
+        return bool(node.concurrent)
+    if isinstance(node, ast.DropStmt):
+        return bool(node.concurrent)
+    if isinstance(node, ast.ReindexStmt):
+        return _has_option(node.params, "concurrently")
+    if isinstance(node, ast.VacuumStmt):
+        return bool(node.is_vacuumcmd)  # VACUUM yes; ANALYZE alone may run in a transaction
+    if isinstance(node, ast.AlterEnumStmt):
+        return node.newVal is not None and node.oldVal is None  # ADD VALUE
+    if isinstance(node, ast.CreatedbStmt | ast.DropdbStmt | ast.AlterSystemStmt):
+        return True
+    if isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            if (getattr(cmd, "subtype", None) == AlterTableType.AT_DetachPartition
+                    and getattr(cmd.def_, "concurrent", False)):
+                return True
+    return False
+
+
+# Table-level lock taken by a statement (PostgreSQL docs, "Explicit Locking").
+_ACCESS_EXCLUSIVE = "ACCESS EXCLUSIVE"
+_SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
+_SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
+
+_ALTER_TABLE_LOCKS = {
+    AlterTableType.AT_SetStatistics: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_ValidateConstraint: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_ClusterOn: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_DropCluster: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_SetRelOptions: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_ResetRelOptions: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_AttachPartition: _SHARE_UPDATE_EXCLUSIVE,
+    AlterTableType.AT_EnableTrig: _SHARE_ROW_EXCLUSIVE,
+    AlterTableType.AT_DisableTrig: _SHARE_ROW_EXCLUSIVE,
+}
+
+
+def lock_mode(node: Any) -> str:
+    """The strongest table lock the statement takes, or 'none'."""
+    match node:
+        case ast.IndexStmt():
+            return _SHARE_UPDATE_EXCLUSIVE if node.concurrent else "SHARE"
+        case ast.DropStmt():
+            return _SHARE_UPDATE_EXCLUSIVE if node.concurrent else _ACCESS_EXCLUSIVE
+        case ast.ReindexStmt():
+            if _has_option(node.params, "concurrently"):
+                return _SHARE_UPDATE_EXCLUSIVE
+            return _ACCESS_EXCLUSIVE
+        case ast.AlterTableStmt():
+            modes = {_ALTER_TABLE_LOCKS.get(c.subtype, _ACCESS_EXCLUSIVE)
+                     for c in node.cmds or () if isinstance(c, ast.AlterTableCmd)}
+            if _ACCESS_EXCLUSIVE in modes or not modes:
+                if any(isinstance(c, ast.AlterTableCmd) and c.subtype == AlterTableType.AT_AddConstraint
+                       and getattr(c.def_, "contype", None) is not None
+                       and _is_fk(c.def_) for c in node.cmds or ()) and len(modes) == 1:
+                    return _SHARE_ROW_EXCLUSIVE
+                return _ACCESS_EXCLUSIVE
+            return _SHARE_ROW_EXCLUSIVE if _SHARE_ROW_EXCLUSIVE in modes else _SHARE_UPDATE_EXCLUSIVE
+        case ast.VacuumStmt():
+            full = _has_option(node.options, "full")
+            if not node.is_vacuumcmd:
+                return _SHARE_UPDATE_EXCLUSIVE  # ANALYZE
+            return _ACCESS_EXCLUSIVE if full else _SHARE_UPDATE_EXCLUSIVE
+        case ast.ClusterStmt() | ast.TruncateStmt() | ast.RenameStmt():
+            return _ACCESS_EXCLUSIVE
+        case ast.UpdateStmt() | ast.DeleteStmt() | ast.InsertStmt() | ast.MergeStmt():
+            return "ROW EXCLUSIVE"
+        case ast.SelectStmt():
+            return "ACCESS SHARE"
+        case ast.CreateStmt() | ast.CreateSeqStmt() | ast.ViewStmt() | ast.CreateFunctionStmt():
+            return "none"
+        case ast.CreateTrigStmt():
+            return _SHARE_ROW_EXCLUSIVE
+        case ast.AlterEnumStmt():
+            return "EXCLUSIVE (type)"
+        case ast.CommentStmt():
+            return _SHARE_UPDATE_EXCLUSIVE
+        case ast.LockStmt():
+            return "as requested"
+    return "none"
+
+
+def _is_fk(constraint: Any) -> bool:
+    from pglast.enums import ConstrType
+
+    return getattr(constraint, "contype", None) == ConstrType.CONSTR_FOREIGN
