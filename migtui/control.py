@@ -1,0 +1,111 @@
+"""RunControl: how the outside (operator, gauges) steers a running step, thread-safely.
+
+The runner checks it between statements and between backfill batches. The TUI, the
+headless CLI and the threshold guard all steer through the same object:
+
+* ``pause(reason)`` / ``resume()``: running steps and backfills wait at the next safe point;
+* ``throttle(factor, reason)``: backfills shrink their batches (factor < 1) and may sleep;
+* ``cancel(reason)``: stop at the next safe point; the runner also cancels the statement
+  in flight with ``pg_cancel_backend``;
+* ``request_rollback(reason)``: the guard's ``rollback`` policy asks for an automatic
+  rollback; the runner stops forward work and the caller rolls back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+
+class Cancelled(Exception):
+    """Raised inside the runner when the operator cancels the step in flight."""
+
+
+class RunControl:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self.pause_reason = ""
+        self.throttle_factor = 1.0
+        self.throttle_reason = ""
+        self.cancel_reason = ""
+        self.rollback_reason = ""
+        self._cancelled = threading.Event()
+        self._rollback = threading.Event()
+        self._on_cancel: list[Callable[[], None]] = []
+
+    # ---------------------------------------------------------------- steering
+
+    def pause(self, reason: str) -> None:
+        with self._lock:
+            self.pause_reason = reason
+            self._running.clear()
+
+    def resume(self) -> None:
+        with self._lock:
+            self.pause_reason = ""
+            self._running.set()
+
+    def throttle(self, factor: float, reason: str = "") -> None:
+        with self._lock:
+            self.throttle_factor = max(0.0, min(1.0, factor))
+            self.throttle_reason = reason if factor < 1.0 else ""
+
+    def cancel(self, reason: str = "cancelled by operator") -> None:
+        with self._lock:
+            self.cancel_reason = reason
+            self._cancelled.set()
+            self._running.set()  # wake a paused runner so it can stop
+            hooks = list(self._on_cancel)
+        for hook in hooks:
+            hook()
+
+    def request_rollback(self, reason: str) -> None:
+        with self._lock:
+            self.rollback_reason = reason
+            self._rollback.set()
+        self.cancel(f"rollback requested: {reason}")
+
+    def reset(self) -> None:
+        """Clear cancel and rollback requests before new work starts."""
+        with self._lock:
+            self._cancelled.clear()
+            self._rollback.clear()
+            self.cancel_reason = ""
+            self.rollback_reason = ""
+
+    # ---------------------------------------------------------------- runner side
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def rollback_requested(self) -> bool:
+        return self._rollback.is_set()
+
+    def wait_if_paused(self, timeout: float | None = None) -> bool:
+        """Block while paused. True when running (or cancelled), False on timeout."""
+        return self._running.wait(timeout)
+
+    def check(self) -> None:
+        """Raise Cancelled at a safe point if the operator cancelled."""
+        if self._cancelled.is_set():
+            raise Cancelled(self.cancel_reason or "cancelled")
+
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Register a hook run by cancel() (e.g. pg_cancel_backend). Returns its remover."""
+        with self._lock:
+            self._on_cancel.append(hook)
+
+        def remove() -> None:
+            with self._lock:
+                if hook in self._on_cancel:
+                    self._on_cancel.remove(hook)
+
+        return remove
