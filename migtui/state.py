@@ -25,6 +25,7 @@ class RunState:
     notes: list[dict[str, Any]] = field(default_factory=list)  # run log notes
     communication: list[dict[str, Any]] = field(default_factory=list)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # last result per step
+    results: list[dict[str, Any]] = field(default_factory=list)  # every step result, in order
     baseline: dict[str, dict[str, float]] | None = None
     trips: list[dict[str, Any]] = field(default_factory=list)
     rehearsals: list[dict[str, Any]] = field(default_factory=list)
@@ -50,6 +51,7 @@ class RunState:
              else self.notes).append(entry)
         elif kind in ("StepFinished", "StepFailed", "StepSkipped"):
             self.steps[str(rec.get("step_id"))] = rec
+            self.results.append(rec)
         elif kind == "BaselineRecorded":
             self.baseline = rec.get("metrics")
         elif kind == "ThresholdChanged" and rec.get("state") == "trip":

@@ -358,17 +358,32 @@ class HighRisk(Strict):
 
 
 class Trigger(Strict):
-    """A rollback trigger. It trips when ``metric`` stays beyond ``above`` for ``for``."""
+    """A rollback trigger. It trips when ``metric`` stays beyond ``above`` for ``for``.
+
+    A trigger without a metric is a manual one: the operator's judgement, shown as a
+    checkbox; ticking it offers the rollback.
+    """
 
     text: str | None = Field(None, description="The template's wording of the trigger.")
-    metric: Metric
-    above: ThresholdValue
+    metric: Metric | None = Field(None, description="Measured metric; none for a manual trigger.")
+    above: ThresholdValue | None = None
     for_: Duration = Field(10.0, alias="for", description="How long the breach must last.")
     policy: Literal["offer", "pause", "rollback"] = "offer"
 
+    @model_validator(mode="after")
+    def _shape(self) -> Trigger:
+        if self.metric is None and not self.text:
+            raise ValueError("a manual trigger (no 'metric') needs its 'text'")
+        if self.metric is not None and self.above is None:
+            raise ValueError(f"the {self.metric.value} trigger needs 'above', e.g. +50% or 5%")
+        return self
+
     @property
     def label(self) -> str:
-        return self.text or f"{self.metric.label} {self.above}"
+        if self.text:
+            return self.text
+        assert self.metric is not None
+        return f"{self.metric.label} {self.above}"
 
 
 class Risks(Strict):

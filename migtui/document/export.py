@@ -1,0 +1,336 @@
+"""Render a plan and its journal as the migration-plan template, filled in.
+
+Headings, their order and the tables' columns are the template's, one for one. Ticks,
+evidence, baselines, step results, trips, rollbacks and notes come from the journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from migtui.document import meta
+from migtui.plan.model import ChecklistItem, Metric, Plan, Step
+from migtui.secrets import scrub
+from migtui.state import RunState
+
+_METRIC_ORDER = [Metric.latency, Metric.error_rate, Metric.connection_pool, Metric.disk]
+
+
+def _cell(v: Any) -> str:
+    text = "" if v is None else str(v)
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    rows = [list(r) for r in rows] or [[""] * len(headers)]
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join("-" * (len(h) + 2) for h in headers) + "|"]
+    out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def _item_line(item: ChecklistItem, done: bool, evidence: str) -> str:
+    text = item.text
+    extra = "; ".join(x for x in (item.note or "", evidence) if x)
+    if extra:
+        text += f" — {extra}"
+    data: dict[str, Any] = {}
+    if item.id:
+        data["id"] = item.id
+    if item.run is not None:
+        data["run"] = item.run.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    if item.note:
+        data["note"] = item.note
+    line = f"- [{'x' if done else ' '}] {text}"
+    return line + (" " + meta.html(data) if data else "")
+
+
+def _checklist(key: str, items: list[ChecklistItem], state: RunState) -> list[str]:
+    out = []
+    for item in items:
+        tick = state.ticks.get(f"{key}/{item.key}")
+        done = tick.done if tick else item.done
+        evidence = ""
+        if tick and tick.done:
+            evidence = f"ticked by {tick.operator} at {_ts(tick.at)}"
+            if tick.evidence:
+                evidence += f" ({tick.evidence})"
+        out.append(_item_line(item, done, evidence))
+    return out
+
+
+def _ts(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        d = value
+    else:
+        try:
+            d = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if d.tzinfo is not None:
+        d = d.astimezone(dt.UTC)
+    return d.strftime("%Y-%m-%d %H:%M UTC") if d.tzinfo else d.strftime("%Y-%m-%d %H:%M")
+
+
+def _fmt_metric(metric: Metric, value: float | None) -> str:
+    if value is None:
+        return ""
+    if metric in (Metric.latency, Metric.lock_waits):
+        return f"{value * 1000:.1f} ms"
+    if metric in (Metric.error_rate, Metric.connection_pool, Metric.disk):
+        return f"{value:.1f}%"
+    if metric == Metric.tps:
+        return f"{value:.0f} tps"
+    return f"{value:g}"
+
+
+def _step_sql(step: Step) -> tuple[str, str | None]:
+    """What goes into the migration file and the rollback script for a step."""
+    if step.sql is not None:
+        return step.sql.strip(), step.rollback
+    if step.backfill is not None:
+        b = step.backfill
+        where = f" WHERE {b.where}" if b.where else ""
+        return (f"-- backfilled by migtui in keyset batches on {b.table}.{b.key}\n"
+                f"UPDATE {b.table} SET {b.set}{where};", step.rollback)
+    if step.check is not None:
+        expect = f" -- expect {step.check.expect}" if step.check.expect else ""
+        return f"{step.check.sql.strip()};{expect}", None
+    if step.command is not None:
+        return f"-- shell: {step.command.run}", None
+    return f"-- manual: {step.manual}", None
+
+
+def _step_meta(step: Step) -> dict[str, Any]:
+    data = step.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+    data.pop("sql", None)
+    data.pop("rollback", None)
+    return data
+
+
+def _migration_file(plan: Plan) -> list[str]:
+    if not plan.steps:
+        return ["-- Add migration SQL here"]
+    out: list[str] = []
+    for step in plan.steps:
+        forward, _ = _step_sql(step)
+        head = f"-- step {step.id}" + (f": {step.description}" if step.description else "")
+        out += [head, meta.sql(_step_meta(step)), forward.rstrip(";") + ";"
+                if step.sql is not None or step.backfill is not None else forward, ""]
+    return out[:-1]
+
+
+def _rollback_file(plan: Plan) -> list[str]:
+    out: list[str] = []
+    for step in reversed(plan.steps):
+        if step.rollback:
+            out += [f"-- undo {step.id}", meta.sql({"step": step.id}),
+                    step.rollback.strip().rstrip(";") + ";", ""]
+        elif step.irreversible:
+            out += [f"-- {step.id} is irreversible: {step.irreversible}", ""]
+    return out[:-1] if out else ["-- Add rollback SQL here"]
+
+
+def export_markdown(plan: Plan, state: RunState | None = None,
+                    findings: Sequence[Any] = (), risks: dict[str, Any] | None = None,
+                    flags: Sequence[str] = ()) -> str:
+    """The filled-in template. ``findings``, ``risks`` and ``flags`` come from the lint."""
+    st = state or RunState()
+    risks = risks or {}
+    L: list[str] = ["# Database Migration & Schema Change Plan", ""]
+    head: dict[str, Any] = {"migtui": 1, "id": plan.id, "title": plan.title}
+    for key in ("targets", "default_target", "settings", "monitoring"):
+        head[key] = getattr(plan, key)
+    L.append(meta.html(_jsonable(head)))
+    L.append("")
+    date = plan.date.isoformat() if plan.date else "[DATE]"
+    L += [f"## Current Session: {date}", f"### Migration Type: {plan.type.label}",
+          f"### Database Agent: {plan.agent}", "", "---", ""]
+
+    L += ["## Migration Overview", *_checklist("overview", plan.overview, st), "", "---", ""]
+
+    sc = plan.schema_changes
+    L += ["## Schema Changes", "", "### Tables to Modify"]
+    rows = []
+    for t in sc.tables_to_modify:
+        level, why = _risk_cell(t, risks)
+        rows.append([t.table, t.change, t.description, f"{level}{why}"])
+    L += _table(["Table", "Change Type", "Description", "Risk Level"], rows)
+    L += ["", "### New Tables"]
+    L += _table(["Table Name", "Purpose", "Relationships", "Indexes Required"],
+                [[t.table, t.purpose, t.relationships, t.indexes] for t in sc.new_tables])
+    L += ["", "### Fields to Add/Modify/Remove"]
+    L += _table(["Table", "Field", "Action", "Type", "Default Value"],
+                [[f.table, f.field, f.action.capitalize(), f.type, f.default] for f in sc.fields])
+    L += ["", "---", "", "## Migration Strategy", ""]
+    for i, ph in enumerate(plan.phases, 1):
+        L += [f"### Phase {i}: {ph.name}", *_checklist(f"phases.{ph.key}", ph.items, st), ""]
+    L += ["---", "", "## Prisma Migration Scripts", "", "### Migration File", "```sql",
+          *_migration_file(plan), "```", "", "### Rollback Script", "```sql",
+          *_rollback_file(plan), "```", "", "---", ""]
+
+    zd = plan.zero_downtime
+    L += ["## Zero-Downtime Considerations", "", "### Application Compatibility",
+          *_checklist("zero_downtime.application_compatibility", zd.application_compatibility,
+                      st)]
+    L += [f"- ⚠ {f}" for f in flags]
+    L += ["", "### Database Performance",
+          *_checklist("zero_downtime.database_performance", zd.database_performance, st),
+          "", "---", ""]
+
+    dm = plan.data_migration
+    L += ["## Data Migration Requirements", "", "### Data to Migrate"]
+    L += _table(["Source", "Destination", "Transformation Required", "Volume"],
+                [[d.source, d.destination, d.transformation, d.volume] for d in dm.data])
+    L += ["", "### Data Validation", *_checklist("data_migration.validation", dm.validation, st),
+          "", "---", ""]
+
+    L += ["## Risk Assessment", "", "### High Risk Areas"]
+    rows = [[r.risk, r.impact, r.probability, r.mitigation] for r in plan.risks.high_risk_areas]
+    for f in findings:
+        if getattr(f, "suppressed", None) or getattr(f, "severity", "") == "info":
+            continue
+        rows.append([f"{f.step_id}: {f.message} ({f.rule})",
+                     f"{getattr(f, 'lock', '') or ''} lock"
+                     + ("; rewrites table" if getattr(f, "rewrites", False) else ""),
+                     f.severity, _cell(getattr(f, "safe_alternative", "") or "")])
+    L += _table(["Risk", "Impact", "Probability", "Mitigation Strategy"], rows)
+    L += ["", "### Rollback Triggers"]
+    tripped = _tripped_labels(plan, st)
+    for trig in plan.risks.rollback_triggers:
+        data = trig.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.pop("text", None)
+        hit = trig.label in tripped or (trig.metric is not None and trig.metric.value in tripped)
+        L.append(f"- [{'x' if hit else ' '}] {trig.label} {meta.html(data)}")
+    L += ["", "---", "", "## Testing Plan", "", "### Staging Environment",
+          *_checklist("testing.staging", plan.testing.staging, st), "",
+          "### Production Readiness",
+          *_checklist("testing.production_readiness", plan.testing.production_readiness, st),
+          "", "---", ""]
+
+    cc = plan.code_changes
+    L += ["## Application Code Changes", "", "### Backend Updates Required"]
+    L += _table(["File", "Change Type", "Description", "Testing Status"],
+                [[c.file, c.change, c.description, c.testing] for c in cc.backend])
+    L += ["", "### Frontend Updates Required"]
+    L += _table(["Component", "Change Type", "Description", "Testing Status"],
+                [[c.file, c.change, c.description, c.testing] for c in cc.frontend])
+    L += ["", "---", "", "## Monitoring & Alerts", "", "### Key Metrics to Monitor"]
+    L += _table(["Metric", "Baseline", "Alert Threshold", "Recovery Action"],
+                _metric_rows(plan, st))
+    L += ["", "---", "", "## Documentation Updates", "",
+          *_checklist("documentation", plan.documentation, st), "", "---", "", "## Timeline", ""]
+    L += _table(["Phase", "Duration", "Dependencies", "Completion Criteria"],
+                [[t.phase, t.duration, t.dependencies, t.criteria] for t in plan.timeline])
+    L += ["", "---", "", "## Communication Log"]
+    for entry in _communication(plan, st):
+        L += [f"### {entry[0]} - {entry[1]}", entry[2], ""]
+    if not plan.communication and not st.communication and not st.notes and not st.runs:
+        L += ["### [TIMESTAMP] - [DATABASE_AGENT]", "[Migration planning and execution updates]",
+              ""]
+    return scrub("\n".join(L).rstrip() + "\n")
+
+
+def _jsonable(head: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in head.items():
+        if hasattr(v, "model_dump"):
+            out[k] = v.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        elif isinstance(v, dict):
+            out[k] = {kk: vv.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                      if hasattr(vv, "model_dump") else vv for kk, vv in v.items()}
+        else:
+            out[k] = v
+    return {k: v for k, v in out.items() if v not in (None, {}, [])}
+
+
+def _risk_cell(t: Any, risks: dict[str, Any]) -> tuple[str, str]:
+    if t.risk is not None:
+        why = f" (override: {t.risk_reason})" if t.risk_reason else ""
+        return t.risk.value.capitalize(), why
+    derived = risks.get(t.table)
+    if derived:
+        level, reason = derived
+        level = getattr(level, "value", level)
+        return str(level).capitalize(), f" ({reason})" if reason else ""
+    return "", ""
+
+
+def _metric_rows(plan: Plan, st: RunState) -> list[list[str]]:
+    rows = []
+    alerts = {m.metric: m for m in plan.monitoring.metrics}
+    order = _METRIC_ORDER + [m for m in alerts if m not in _METRIC_ORDER]
+    for metric in order:
+        alert = alerts.get(metric)
+        base = None
+        if st.baseline and metric.value in st.baseline:
+            base = _fmt_metric(metric, st.baseline[metric.value].get("median"))
+        elif alert and alert.baseline:
+            base = alert.baseline
+        if alert is None and metric not in _METRIC_ORDER:
+            continue
+        rows.append([metric.label, base or "", str(alert.alert).replace("> ", ">") if alert
+                     else "", alert.action if alert else ""])
+    return rows
+
+
+def _step_text(rec: dict[str, Any]) -> str:
+    kind = rec.get("kind")
+    step, action = rec.get("step_id"), rec.get("action", "apply")
+    verb = {"apply": "applied", "rollback": "rolled back"}.get(str(action), str(action))
+    if kind == "StepFinished":
+        bits = [f"in {float(rec.get('elapsed') or 0):.2f}s"]
+        if rec.get("rows") is not None:
+            bits.append(f"{rec['rows']} rows")
+        if rec.get("retries"):
+            bits.append(f"{rec['retries']} retries")
+        if rec.get("result"):
+            bits.append(f"result {rec['result']}")
+        return f"Step {step} {verb} " + ", ".join(bits)
+    if kind == "StepFailed":
+        return f"Step {step} FAILED ({action}): {rec.get('error', '')}"
+    return f"Step {step} skipped: {rec.get('reason', '')}"
+
+
+TRIPPED = "Rollback trigger tripped: "
+
+
+def _tripped_labels(plan: Plan, st: RunState) -> set[str]:
+    labels = {str(t.get("trigger") or t.get("metric")) for t in st.trips}
+    for c in plan.communication:
+        if c.text.startswith(TRIPPED):
+            labels.add(c.text[len(TRIPPED):].split(" at ", 1)[0])
+    return labels
+
+
+def _communication(plan: Plan, st: RunState) -> list[tuple[str, str, str]]:
+    entries: list[tuple[str, str, str, str]] = []
+    for c in plan.communication:
+        at = c.at.isoformat() if isinstance(c.at, dt.datetime) else str(c.at)
+        entries.append((at, _ts(c.at), c.author, c.text))
+    for n in st.communication + st.notes:
+        entries.append((str(n.get("at")), _ts(n.get("at")), str(n.get("author", "")),
+                        str(n.get("text", ""))))
+    for r in st.runs:
+        at = str(r.get("at") or r.get("ts"))
+        if r.get("kind") == "RunStarted":
+            text = (f"Run started on target {r.get('target')} (database {r.get('database')})"
+                    + (" — dry run" if r.get("dry_run") else ""))
+            entries.append((at, _ts(at), str(r.get("operator", "")), text))
+        else:
+            text = f"Run finished: {r.get('outcome')}" + (
+                f" — {r.get('message')}" if r.get("message") else "")
+            entries.append((at, _ts(at), "migtui", text))
+    for rec in st.results:
+        at = str(rec.get("at") or rec.get("ts"))
+        entries.append((at, _ts(at), str(rec.get("operator") or "migtui"), _step_text(rec)))
+    for t in st.trips:
+        at = str(t.get("at") or t.get("ts"))
+        text = (f"{TRIPPED}{t.get('trigger') or t.get('metric')} at "
+                f"{t.get('value')} (threshold {t.get('threshold')}, baseline "
+                f"{t.get('baseline')})")
+        entries.append((at, _ts(at), "migtui", text))
+    entries.sort(key=lambda e: e[0])  # ISO timestamps sort in time order
+    return [(e[1], e[2], e[3]) for e in entries]
