@@ -41,8 +41,6 @@ def _item_line(item: ChecklistItem, done: bool, evidence: str) -> str:
         data["id"] = item.id
     if item.run is not None:
         data["run"] = item.run.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    if item.note:
-        data["note"] = item.note
     line = f"- [{'x' if done else ' '}] {text}"
     return line + (" " + meta.html(data) if data else "")
 

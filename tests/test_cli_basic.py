@@ -1,0 +1,60 @@
+"""The foundation commands: check, schema, new, help, and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from migtui.cli import main
+from migtui.plan import load_plan
+from tests.conftest import PLANS
+
+
+def test_check_example_plans_exit_0(capsys):
+    assert main(["check", *map(str, sorted(PLANS.glob("*.yaml")))]) == 0
+    assert capsys.readouterr().out.count(": ok") == 3
+
+
+def test_check_broken_plan_exit_2_with_location(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("migtui: 1\ntitle: x\ntype: schema_change\nagent: a\nsteps: [{id: s}]\n")
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5:" in err and "exactly one of sql" in err
+    assert "Traceback" not in err
+
+
+def test_schema_is_json_schema(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "migtui plan"
+    assert "steps" in schema["properties"] and schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("mtype", ["schema_change", "data_migration", "index_addition"])
+def test_new_scaffolds_a_valid_plan_with_every_section(tmp_path, mtype):
+    path = tmp_path / f"new-{mtype}.yaml"
+    assert main(["new", str(path), "--type", mtype, "--table", "orders"]) == 0
+    plan = load_plan(path)
+    assert plan.type.value == mtype
+    assert len(plan.phases) == 3 and plan.documentation and plan.timeline
+    assert main(["new", str(path)]) == 2  # refuses to overwrite
+
+
+def test_every_command_has_help():
+    from migtui.cli import build_parser
+
+    parser = build_parser()
+    for name in parser._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
+        out = subprocess.run([sys.executable, "-m", "migtui", name, "--help"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, name
+        assert "usage: migtui" in out.stdout
+
+
+def test_missing_plan_file_is_a_usage_error(capsys):
+    assert main(["check", "/nonexistent.yaml"]) == 2
+    assert "file not found" in capsys.readouterr().err
