@@ -1,0 +1,426 @@
+"""The SQL reads behind one sample, on one psycopg connection.
+
+``Collector`` keeps what must survive between samples (the previous counters, the probe
+timings window, the size at start) and turns one round of reads into a ``Snapshot``.
+Every monitoring query starts with the ``/* migtui-sampler */`` tag so it can be told
+apart in ``pg_stat_statements`` and excluded from the statement mean.
+
+The connection is in autocommit mode, read-only by default (``default_transaction_read_only``)
+and bounded by ``statement_timeout`` so a probe stuck behind a lock cannot hang the sampler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+import psycopg
+
+from migtui import secrets
+from migtui.plan.model import Plan, Target
+from migtui.sampler.snapshot import CheckFailure, LockWait, PoolStat, Session, Snapshot
+from migtui.sampler.window import Window
+
+TAG = "/* migtui-sampler */"
+APPLICATION_NAME = "migtui-sampler"
+QUERY_CHARS = 300
+
+_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '500GB', '1.5 TB', '800MB' (1024-based, as pg_size_bytes)."""
+    s = text.strip().lower().replace(" ", "")
+    num = s.rstrip("kmgtpb")
+    unit = s[len(num):] or "b"
+    if unit in ("k", "m", "g", "t", "p"):
+        unit += "b"
+    try:
+        value = float(num)
+    except ValueError:
+        raise ValueError(f"expected a size such as 500GB, found {text!r}") from None
+    if unit not in _SIZE_UNITS or value <= 0:
+        raise ValueError(f"expected a size such as 500GB, found {text!r}")
+    return int(value * _SIZE_UNITS[unit])
+
+
+def libpq_dsn(dsn: str) -> str:
+    """A URL libpq accepts: SQLAlchemy's ``postgresql+psycopg://`` loses its driver part."""
+    head, sep, rest = dsn.partition("://")
+    if sep and head.startswith("postgresql+"):
+        return f"postgresql://{rest}"
+    return dsn
+
+
+def is_local(host: str | None) -> bool:
+    """True for a Unix socket (a path or no host) or a loopback address."""
+    if not host or host.startswith("/") or host.startswith("@"):
+        return True
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Collector:
+    """Reads one sample. Not thread-safe: the sampler's thread owns it."""
+
+    def __init__(self, plan: Plan, target: Target | None = None, *, window: float = 30.0,
+                 rate_window: float = 5.0, check_every: int = 5,
+                 captured: Callable[[], dict[str, Any]] | None = None) -> None:
+        self.plan = plan
+        self.target = target
+        self.latency = Window(window)
+        self.rate_window = rate_window
+        self.check_every = max(1, check_every)
+        self.captured = captured or dict
+        self._counters: deque[tuple[float, int, int]] = deque()
+        self._pgss: deque[tuple[float, float, float]] = deque()
+        self._pgss_start: tuple[float, float] | None = None
+        self._size_start: int | None = None
+        self._last_mono: float | None = None
+        self._server: dict[str, Any] | None = None
+        self._bouncer: psycopg.Connection[Any] | None = None
+        self._checks: tuple[int | None, int | None, tuple[CheckFailure, ...]] = (None, None, ())
+        self._size: int | None = None
+        self.capacity: int | None = None
+        self._capacity_note = ""
+        if target is not None and target.disk_capacity:
+            try:
+                self.capacity = parse_size(target.disk_capacity)
+            except ValueError as e:
+                self._capacity_note = f"disk capacity ignored: {e}"
+
+    # ------------------------------------------------------------ connection
+
+    def on_connect(self, conn: psycopg.Connection[Any], probe_timeout: float) -> None:
+        ms = max(1, int(probe_timeout * 1000))
+        conn.execute(f"SET statement_timeout = {ms}")
+        conn.execute(f"SET lock_timeout = {ms}")
+        conn.execute("SET default_transaction_read_only = on")
+        self._server = self._server_facts(conn)
+        self._counters.clear()
+        self._pgss.clear()
+        self._pgss_start = None
+
+    def _server_facts(self, conn: psycopg.Connection[Any]) -> dict[str, Any]:
+        row = conn.execute(
+            f"""{TAG} SELECT current_setting('server_version_num')::int,
+                   current_setting('max_connections')::int,
+                   current_setting('superuser_reserved_connections')::int,
+                   coalesce(current_setting('reserved_connections', true), '0')::int,
+                   (SELECT setting FROM pg_settings WHERE name = 'data_directory'),
+                   (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements')
+            """).fetchone()
+        assert row is not None
+        version, max_conn, su_reserved, reserved, data_dir, pgss = row
+        facts: dict[str, Any] = {
+            "version": version, "usable": max(1, max_conn - su_reserved - reserved),
+            "data_dir": None, "pgss": None, "pgss_note": "",
+        }
+        if data_dir and is_local(conn.info.host) and os.path.isdir(data_dir):
+            try:
+                psutil.disk_usage(data_dir)
+                facts["data_dir"] = data_dir
+            except OSError:
+                pass
+        if pgss is None:
+            facts["pgss_note"] = "pg_stat_statements not installed"
+        else:
+            col = "total_exec_time" if version >= 130000 else "total_time"
+            facts["pgss"] = (
+                f"{TAG} SELECT coalesce(sum(calls), 0)::float8, coalesce(sum({col}), 0)::float8 "
+                f"FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                f"WHERE d.datname = current_database() AND s.query NOT LIKE '{TAG}%'")
+            try:
+                conn.execute(facts["pgss"]).fetchone()
+            except psycopg.Error:
+                facts["pgss"] = None
+                facts["pgss_note"] = ("pg_stat_statements installed but not loaded "
+                                      "(shared_preload_libraries)")
+        return facts
+
+    def close(self) -> None:
+        if self._bouncer is not None:
+            with contextlib.suppress(Exception):
+                self._bouncer.close()
+            self._bouncer = None
+
+    # ------------------------------------------------------------ one sample
+
+    def sample(self, conn: psycopg.Connection[Any], seq: int) -> Snapshot:
+        assert self._server is not None, "on_connect() first"
+        started = time.perf_counter()
+        notes: list[str] = []
+        db_time = 0.0
+        out: dict[str, Any] = {}
+
+        # probes: the application's representative queries, timed
+        probes = self.plan.monitoring.probes
+        times: list[float] = []
+        failures = 0
+        for probe in probes:
+            t0 = time.perf_counter()
+            try:
+                cur = conn.execute(probe)  # type: ignore[call-overload]
+                if cur.description is not None:
+                    cur.fetchall()
+            except psycopg.Error:
+                failures += 1
+                if conn.closed or conn.broken:
+                    raise
+            times.append(time.perf_counter() - t0)
+        now_mono = time.monotonic()
+        if probes:
+            round_time = sum(times)
+            self.latency.add(now_mono, round_time)
+            out.update(latency_last=round_time, latency_p50=self.latency.percentile(50),
+                       latency_p95=self.latency.percentile(95), probe_times=tuple(times),
+                       probes_run=len(probes), probe_failures=failures)
+        else:
+            notes.append("latency inactive: the plan has no monitoring.probes")
+
+        # counters: commits, rollbacks, backends
+        t0 = time.perf_counter()
+        row = conn.execute(
+            f"""{TAG} SELECT d.xact_commit, d.xact_rollback,
+                   (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
+                FROM pg_stat_database d WHERE d.datname = current_database()""").fetchone()
+        db_time += time.perf_counter() - t0
+        mono = time.monotonic()
+        if row is not None:
+            commit, rollback, backends = int(row[0]), int(row[1]), int(row[2])
+            out.update(self._rates(mono, commit, rollback, failures, len(probes)))
+            usable = self._server["usable"]
+            out.update(backends=backends, max_connections=usable,
+                       pool_pct=100.0 * backends / usable)
+
+        # statement mean time from pg_stat_statements
+        if self._server["pgss"]:
+            t0 = time.perf_counter()
+            prow = conn.execute(self._server["pgss"]).fetchone()
+            db_time += time.perf_counter() - t0
+            if prow is not None:
+                out.update(self._statement_mean(mono, float(prow[0]), float(prow[1])))
+        else:
+            notes.append(self._server["pgss_note"])
+
+        # lock waits and their blockers
+        t0 = time.perf_counter()
+        waits = self._lock_waits(conn)
+        db_time += time.perf_counter() - t0
+        out.update(lock_waiters=len(waits), lock_waits=tuple(waits),
+                   longest_wait=max((w.seconds for w in waits), default=0.0))
+
+        # disk, database size, smoke queries and integrity checks: every few samples
+        periodic = seq % self.check_every == 0
+        if periodic or self._size is None:
+            t0 = time.perf_counter()
+            srow = conn.execute(f"{TAG} SELECT pg_database_size(current_database())").fetchone()
+            db_time += time.perf_counter() - t0
+            self._size = int(srow[0]) if srow else None
+            if self._size_start is None:
+                self._size_start = self._size
+        out.update(self._disk(notes))
+        if periodic or self._checks[0] is None:
+            self._checks = self._run_checks(conn)
+        smoke, integrity, check_failures = self._checks
+        out.update(smoke_failures=smoke, integrity_failures=integrity, failures=check_failures)
+        if not self.plan.monitoring.smoke:
+            notes.append("smoke inactive: the plan has no monitoring.smoke")
+        if not self.plan.monitoring.integrity:
+            notes.append("integrity inactive: the plan has no monitoring.integrity")
+
+        # PgBouncer pools
+        out.update(self._pgbouncer(notes))
+
+        end_mono = time.monotonic()
+        elapsed = None if self._last_mono is None else end_mono - self._last_mono
+        self._last_mono = end_mono
+        return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=end_mono, elapsed=elapsed,
+                        duration=time.perf_counter() - started, db_time=db_time, seq=seq,
+                        notes=tuple(n for n in notes if n), **out)
+
+    def failed(self, seq: int, error: str, unreachable: bool) -> Snapshot:
+        """The snapshot of a sample that could not be taken."""
+        mono = time.monotonic()
+        elapsed = None if self._last_mono is None else mono - self._last_mono
+        self._last_mono = mono
+        # an unreachable database breaks every smoke query; integrity stays unknown
+        smoke = self.plan.monitoring.smoke
+        return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=mono, elapsed=elapsed,
+                        duration=0.0, seq=seq, error=secrets.scrub(error),
+                        smoke_failures=len(smoke) if smoke and unreachable else None,
+                        notes=("sample failed; reconnecting on the next tick",))
+
+    # ------------------------------------------------------------ pieces
+
+    def _rates(self, mono: float, commit: int, rollback: int, probe_failures: int,
+               probes: int) -> dict[str, Any]:
+        """TPS and error rate over the rate window, on measured time (never the nominal)."""
+        self._counters.append((mono, commit, rollback))
+        while len(self._counters) > 2 and self._counters[1][0] <= mono - self.rate_window:
+            self._counters.popleft()
+        first = self._counters[0]
+        probe_rate = 100.0 * probe_failures / probes if probes else 0.0
+        if first[0] == mono:
+            return {"error_rate": probe_rate if probe_failures else None}
+        elapsed = mono - first[0]
+        d_commit = max(0, commit - first[1])
+        d_rollback = max(0, rollback - first[2])
+        total = d_commit + d_rollback
+        db_rate = 100.0 * d_rollback / total if total else 0.0  # no traffic: no errors
+        return {"error_rate": max(db_rate, probe_rate), "tps": total / elapsed,
+                "commits": d_commit, "rollbacks": d_rollback}
+
+    def _statement_mean(self, mono: float, calls: float, total_ms: float) -> dict[str, Any]:
+        if self._pgss_start is None:
+            self._pgss_start = (calls, total_ms)
+        self._pgss.append((mono, calls, total_ms))
+        while len(self._pgss) > 2 and self._pgss[1][0] <= mono - self.rate_window:
+            self._pgss.popleft()
+        _, c0, t0 = self._pgss[0]
+        d_calls, d_ms = calls - c0, total_ms - t0
+        if d_calls <= 0 or d_ms < 0:  # no statements, or entries were deallocated
+            return {}
+        mean = d_ms / d_calls / 1000.0
+        out: dict[str, Any] = {"statement_mean": mean}
+        s_calls, s_ms = calls - self._pgss_start[0], total_ms - self._pgss_start[1]
+        if s_calls > 0 and s_ms > 0:
+            since_start = s_ms / s_calls / 1000.0
+            out["statement_mean_change"] = 100.0 * (mean - since_start) / since_start
+        return out
+
+    def _lock_waits(self, conn: psycopg.Connection[Any]) -> list[LockWait]:
+        started = "a.query_start"
+        if self._server and self._server["version"] >= 140000:  # pg_locks.waitstart
+            started = ("coalesce((SELECT min(waitstart) FROM pg_locks "
+                       "WHERE pid = a.pid AND NOT granted), a.query_start)")
+        rows = conn.execute(
+            f"""{TAG} SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename, ''),
+                   left(coalesce(a.query, ''), {QUERY_CHARS}),
+                   extract(epoch FROM clock_timestamp() - {started})::float8,
+                   pg_blocking_pids(a.pid)
+                FROM pg_stat_activity a
+                WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
+                  AND a.datname = current_database()
+                ORDER BY 5 DESC NULLS LAST""").fetchall()
+        if not rows:
+            return []
+        blocker_pids = sorted({p for r in rows for p in (r[5] or [])})
+        named: dict[int, Session] = {}
+        if blocker_pids:
+            for pid, app, user, query, state in conn.execute(
+                    f"""{TAG} SELECT pid, coalesce(application_name, ''), coalesce(usename, ''),
+                           left(coalesce(query, ''), {QUERY_CHARS}), coalesce(state, '')
+                        FROM pg_stat_activity WHERE pid = ANY(%s)""", (blocker_pids,)):
+                named[pid] = Session(pid, app, query, state, user)
+        return [
+            LockWait(waiter=Session(pid, app, query, "active", user), seconds=max(0.0, secs or 0),
+                     blockers=tuple(named.get(p, Session(p, "", "")) for p in (blocked or [])))
+            for pid, app, user, query, secs, blocked in rows
+        ]
+
+    def _disk(self, notes: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"database_size": self._size}
+        if self._size is not None and self._size_start is not None:
+            out["disk_growth"] = self._size - self._size_start
+        data_dir = self._server["data_dir"] if self._server else None
+        if data_dir:
+            try:
+                out.update(disk_pct=psutil.disk_usage(data_dir).percent, disk_source="filesystem")
+                return out
+            except OSError as e:
+                notes.append(f"data directory unreadable: {e.strerror}")
+        if self.capacity and self._size is not None:
+            out.update(disk_pct=100.0 * self._size / self.capacity, disk_source="capacity")
+        else:
+            notes.append(self._capacity_note or
+                         "disk % inactive: the server is not local and the target has no "
+                         "disk_capacity")
+        return out
+
+    def _run_checks(self, conn: psycopg.Connection[Any]
+                    ) -> tuple[int | None, int | None, tuple[CheckFailure, ...]]:
+        mon = self.plan.monitoring
+        failures: list[CheckFailure] = []
+        smoke_failed = 0
+        for q in mon.smoke:
+            try:
+                cur = conn.execute(q)  # type: ignore[call-overload]
+                if cur.description is not None:
+                    cur.fetchall()
+            except psycopg.Error as e:
+                if conn.closed or conn.broken:
+                    raise
+                smoke_failed += 1
+                failures.append(CheckFailure(_short(q), _first_line(e)))
+        integrity_failed = 0
+        captured = self.captured()
+        for check in mon.integrity:
+            name = check.name or _short(check.sql)
+            try:
+                row = conn.execute(check.sql).fetchone()  # type: ignore[call-overload]
+                actual = row[0] if row else None
+                ok = check.expect.evaluate(actual, captured)
+                if not ok:
+                    integrity_failed += 1
+                    failures.append(CheckFailure(name, f"got {actual!r}, expected {check.expect}"))
+            except KeyError as e:
+                failures.append(CheckFailure(name, f"not evaluated: @{e.args[0]} not captured yet"))
+            except psycopg.Error as e:
+                if conn.closed or conn.broken:
+                    raise
+                integrity_failed += 1
+                failures.append(CheckFailure(name, _first_line(e)))
+        return (smoke_failed if mon.smoke else None,
+                integrity_failed if mon.integrity else None, tuple(failures))
+
+    def _pgbouncer(self, notes: list[str]) -> dict[str, Any]:
+        env = self.target.pgbouncer_dsn_env if self.target else None
+        if not env:
+            return {}
+        dsn = os.environ.get(env)
+        if not dsn:
+            notes.append(f"PgBouncer pools inactive: {env} is not set")
+            return {}
+        secrets.register_url(dsn)
+        try:
+            if self._bouncer is None or self._bouncer.closed:
+                self._bouncer = psycopg.connect(libpq_dsn(dsn), autocommit=True,
+                                                connect_timeout=5)
+            cur = self._bouncer.execute("SHOW POOLS")
+            cols = [c.name for c in cur.description or []]
+            pools = []
+            for row in cur.fetchall():
+                r = dict(zip(cols, row, strict=False))
+                wait = float(r.get("maxwait") or 0) + float(r.get("maxwait_us") or 0) / 1e6
+                pools.append(PoolStat(str(r.get("database", "")), str(r.get("user", "")),
+                                      int(r.get("cl_active") or 0), int(r.get("cl_waiting") or 0),
+                                      int(r.get("sv_active") or 0), int(r.get("sv_idle") or 0),
+                                      wait, str(r.get("pool_mode") or "")))
+            return {"pgbouncer": tuple(pools),
+                    "pgbouncer_waiting": sum(p.cl_waiting for p in pools)}
+        except psycopg.Error as e:
+            self.close()
+            notes.append(f"PgBouncer unreachable: {secrets.scrub(_first_line(e))}")
+            return {}
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return secrets.scrub(text[0] if text else type(e).__name__)
+
+
+def _short(sql: str, n: int = 60) -> str:
+    s = " ".join(sql.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
