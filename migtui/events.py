@@ -59,7 +59,9 @@ class RunFinished(Event):
 class StepStarted(Event):
     step_id: str
     action: str  # apply | rollback
-    kind: str  # sql | backfill | check | command | manual
+    # sql | backfill | check | command | manual. Not "kind": Event.kind is the event's
+    # type name, and a field of that name could not be set (nor survive to_record()).
+    step_kind: str
     statements: int = 0
 
 
@@ -225,3 +227,32 @@ EVENT_TYPES: dict[str, type[Event]] = {
         StepFinished, StepFailed, StepSkipped, StepPaused, StepResumed, RollbackStarted,
         RollbackFinished, NoteAdded, ItemTicked, BaselineRecorded, ThresholdChanged)
 }
+
+
+# ----------------------------------------------------------------- runner (execution core)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOutput(Event):
+    """The (scrubbed, tail of the) output of a command step or checklist command."""
+
+    step_id: str
+    text: str
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemSkipped(Event):
+    """A checklist item a headless phase run could not do itself, and why."""
+
+    item: str  # "<checklist key>/<item key>"
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemFailed(Event):
+    item: str
+    error: str
+
+
+EVENT_TYPES.update({cls.__name__: cls for cls in (StepOutput, ItemSkipped, ItemFailed)})

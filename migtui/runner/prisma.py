@@ -1,0 +1,75 @@
+"""Prisma Migrate bookkeeping: ``_prisma_migrations`` rows written as ``prisma migrate deploy``.
+
+A step with ``prisma: {migration_name, checksum}`` records, when applied, the row Prisma
+writes for a migration it applied itself:
+
+* ``id``: a random UUID (text, 36 characters);
+* ``checksum``: the lowercase, zero-padded hex SHA-256 of ``migration.sql``'s bytes;
+* ``migration_name``: the migration's directory name;
+* ``logs`` NULL, ``rolled_back_at`` NULL, ``applied_steps_count`` 1;
+* ``started_at`` when the step began, ``finished_at`` when it finished.
+
+The table is created with Prisma's own DDL when it is missing. The row is inserted in the
+step's transaction (with migtui's history row), so Prisma and migtui can never disagree.
+Rolling the step back deletes the row, so ``prisma migrate status`` shows the migration as
+not yet applied and ``prisma migrate deploy`` would apply it again.
+
+Prisma itself sends migration.sql as one script without wrapping it in a transaction;
+migtui runs it in ONE transaction (all or nothing) unless it holds a statement that cannot
+run in one, in which case that statement must be alone in the migration (see sqlstep).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+# Prisma's DDL for PostgreSQL (prisma-engines, sql-migration-connector, postgres flavour).
+PRISMA_DDL = """
+CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
+def checksum_bytes(data: bytes) -> str:
+    """Prisma's migration checksum: SHA-256, each byte as two lowercase hex digits."""
+    return "".join(f"{b:02x}" for b in hashlib.sha256(data).digest())
+
+
+def checksum_file(path: str | Path) -> str:
+    return checksum_bytes(Path(path).read_bytes())
+
+
+def record_applied(conn: psycopg.Connection, migration_name: str, checksum: str,
+                   started_at: datetime) -> str:
+    """Insert the row on ``conn`` (inside the caller's transaction). Returns its id."""
+    conn.execute(PRISMA_DDL)
+    row_id = str(uuid.uuid4())
+    conn.execute(
+        'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, '
+        "rolled_back_at, started_at, applied_steps_count) "
+        "VALUES (%s, %s, clock_timestamp(), %s, NULL, NULL, %s, 1)",
+        (row_id, checksum, migration_name, started_at))
+    return row_id
+
+
+def record_rolled_back(conn: psycopg.Connection, migration_name: str) -> int:
+    """Delete the applied rows of the migration. Returns how many were deleted."""
+    exists = conn.execute("SELECT to_regclass('\"_prisma_migrations\"') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    cur = conn.execute('DELETE FROM "_prisma_migrations" WHERE migration_name = %s '
+                       "AND rolled_back_at IS NULL", (migration_name,))
+    return max(cur.rowcount or 0, 0)

@@ -1,0 +1,548 @@
+"""The Runner: apply, roll back, dry-run and report a plan's steps against one database.
+
+UI-agnostic (no Textual): the TUI, the headless CLI and rehearsal drive it, and every
+observer (journal, printer, TUI) follows it through the events it emits. Methods block;
+call them from a worker thread, and steer with ``RunControl`` (or ``cancel()``) from others.
+
+Connections (all ``application_name=migtui``): one holds the per-database advisory lock for
+the Runner's life (``exclusive=True``, the default), one runs the work (reconnected if it is
+killed), and a short-lived one sends ``pg_cancel_backend`` on cancel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from migtui.control import Cancelled, RunControl
+from migtui.db import database_name
+from migtui.events import (
+    Emit,
+    NoteAdded,
+    RollbackFinished,
+    RollbackStarted,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepSkipped,
+    StepStarted,
+    now,
+)
+from migtui.plan.model import Plan, Step
+from migtui.runner import advisory, history, prisma
+from migtui.runner.backfill import run_backfill
+from migtui.runner.checks import evaluate, query_value
+from migtui.runner.commands import check_exit, run_command
+from migtui.runner.conn import connect, first_line
+from migtui.runner.context import Ctx, Timeouts, WorkSession
+from migtui.runner.errors import DatabaseUnavailable, NotExecutable, RunnerError, StepError
+from migtui.runner.history import StepStatus
+from migtui.runner.rollback import rollback_order
+from migtui.runner.sqlstep import classify, run_autocommit, run_transactional
+from migtui.secrets import scrub
+from migtui.sql import split
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done | failed | rolled_back | cancelled | rollback_requested
+    message: str = ""
+    failed_step: str | None = None
+    steps: tuple[str, ...] = ()  # steps applied (or rolled back) by this call
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "rolled_back")
+
+
+@dataclass(frozen=True)
+class PlannedStatement:
+    step_id: str
+    kind: str  # sql | backfill | check | command | manual
+    index: int
+    sql: str  # statement text, or the command / instruction
+    autocommit: bool
+    lock: str
+    note: str = ""
+
+
+@dataclass
+class _Running:
+    started: datetime
+    row_id: int | None = None  # a committed 'running' row (non-transactional steps)
+    body: tuple[str, str] | None = None
+    rows: int | None = None
+    retries: int = 0
+
+
+def _noop(_e: Any) -> None:
+    pass
+
+
+class Runner:
+    def __init__(self, plan: Plan, dsn: str, emit: Emit | None = None,
+                 control: RunControl | None = None, operator: str = "operator",
+                 confirm: Callable[[str], bool] | None = None, workdir: str | Path | None = None,
+                 plan_text_checksum: str | None = None, *, exclusive: bool = True) -> None:
+        self.plan = plan
+        self.dsn = dsn
+        self.emit: Emit = emit or _noop
+        self.control = control or RunControl()
+        self.operator = operator
+        self.confirm = confirm
+        self.exclusive = exclusive
+        self.database = database_name(dsn)
+        checksum = plan_text_checksum or hashlib.sha256(
+            plan.model_dump_json().encode()).hexdigest()
+        self._ctx = Ctx(plan=plan, dsn=dsn, emit=self._emit, control=self.control,
+                        operator=operator, run_id=str(uuid.uuid4()), plan_checksum=checksum,
+                        workdir=Path(workdir or "."), work=WorkSession(dsn))
+        self._lock_conn: psycopg.Connection | None = None
+        self._remove_hook: Callable[[], None] | None = None
+        self._opened = False
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> Runner:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Connect; with ``exclusive``, take the run lock and create the history schema."""
+        if self._opened:
+            return
+        if self.exclusive:
+            self._lock_conn = connect(self.dsn)
+            try:
+                advisory.acquire(self._lock_conn, self.database)
+            except BaseException:
+                self._lock_conn.close()
+                self._lock_conn = None
+                raise
+        try:
+            conn = self._ctx.work.conn
+            if self.exclusive:
+                history.ensure_schema(conn)
+            self._ctx.captured.update(
+                history.captured_values(history.rows_for(conn, self._ctx.plan_id)))
+        except psycopg.Error as e:
+            self.close()
+            raise DatabaseUnavailable(f"cannot read migtui's history: {first_line(e)}") from None
+        except BaseException:
+            self.close()
+            raise
+        self._remove_hook = self.control.on_cancel(self._cancel_backend)
+        self._opened = True
+
+    def close(self) -> None:
+        if self._remove_hook:
+            self._remove_hook()
+            self._remove_hook = None
+        self._ctx.work.close()
+        if self._lock_conn is not None:
+            try:
+                if not self._lock_conn.broken:
+                    advisory.unlock(self._lock_conn)
+            except psycopg.Error:
+                pass
+            self._lock_conn.close()
+            self._lock_conn = None
+        self._opened = False
+
+    def _require_open(self) -> None:
+        if not self._opened:
+            self.open()
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def captured(self) -> dict[str, Any]:
+        return dict(self._ctx.captured)
+
+    @property
+    def run_id(self) -> str:
+        return self._ctx.run_id
+
+    def history(self) -> list[history.HistoryRow]:
+        self._require_open()
+        return history.rows_for(self._ctx.work.conn, self._ctx.plan_id)
+
+    def status(self) -> list[StepStatus]:
+        self._require_open()
+        last = history.latest(self.history())
+        return [history.status_of(s, last.get(s.id)) for s in self.plan.steps]
+
+    def problems(self, step_ids: Sequence[str] | None = None) -> list[str]:
+        """Why steps cannot run as written (no database needed). Empty when fine."""
+        out: list[str] = []
+        for step in self._steps(step_ids):
+            try:
+                if step.sql is not None:
+                    classify(step.id, step.sql)
+                if step.rollback is not None:
+                    classify(step.id, step.rollback, "rollback")
+            except NotExecutable as e:
+                out.append(str(e))
+            if step.prisma is not None and step.sql is not None:
+                actual = prisma.checksum_bytes(step.sql.encode())
+                if actual != step.prisma.checksum:
+                    out.append(f"step {step.id!r}: its SQL differs from the migration.sql it was "
+                               f"imported from (checksum {actual[:12]}…, recorded "
+                               f"{step.prisma.checksum[:12]}…); import the migration again")
+        return out
+
+    def _steps(self, step_ids: Sequence[str] | None) -> list[Step]:
+        if step_ids is None:
+            return list(self.plan.steps)
+        out = []
+        for sid in step_ids:
+            try:
+                out.append(self.plan.step(sid))
+            except KeyError:
+                raise NotExecutable(f"unknown step {sid!r}; the plan has: "
+                                    f"{', '.join(s.id for s in self.plan.steps)}") from None
+        return out
+
+    # ---------------------------------------------------------------- dry run
+
+    def dry_run(self, step_ids: Sequence[str] | None = None) -> list[PlannedStatement]:
+        """Every statement the apply would run, with its transaction mode and lock.
+
+        Changes nothing. When the Runner is open, steps already applied are left out.
+        """
+        applied: set[str] = set()
+        if self._opened:
+            applied = {s.step_id for s in self.status() if s.state == "applied"}
+        out: list[PlannedStatement] = []
+        for step in self._steps(step_ids):
+            if step.id in applied:
+                continue
+            if step.sql is not None:
+                for i, st in enumerate(split(step.sql)):
+                    out.append(PlannedStatement(step.id, "sql", i, st.text, st.autocommit,
+                                                st.lock))
+            elif step.backfill is not None:
+                bf = step.backfill
+                where = f" AND ({bf.where})" if bf.where else ""
+                out.append(PlannedStatement(
+                    step.id, "backfill", 0,
+                    f"UPDATE {bf.table} SET {bf.set} WHERE {bf.key} > $last AND "
+                    f"{bf.key} <= $upper{where}", False, "ROW EXCLUSIVE",
+                    f"keyset batches from {bf.batch_size} rows, one transaction each"))
+            elif step.check is not None:
+                out.append(PlannedStatement(step.id, "check", 0, step.check.sql, False,
+                                            "ACCESS SHARE", "read only"))
+            elif step.command is not None:
+                out.append(PlannedStatement(step.id, "command", 0, step.command.run, True,
+                                            "none", "shell command"))
+            else:
+                out.append(PlannedStatement(step.id, "manual", 0, step.manual or "", True,
+                                            "none", "the operator confirms"))
+        return out
+
+    # ---------------------------------------------------------------- apply
+
+    def apply(self, step_ids: Sequence[str] | None = None) -> Outcome:
+        """Apply steps in order (all when None), skipping applied ones."""
+        try:
+            steps = self._steps(step_ids)
+        except NotExecutable as e:
+            return Outcome("failed", str(e))
+        problems = self.problems([s.id for s in steps])
+        if problems:
+            return Outcome("failed", "; ".join(problems))
+        try:
+            self._require_open()
+            statuses = {s.step_id: s for s in self.status()}
+        except (RunnerError, psycopg.Error) as e:
+            return Outcome("failed", scrub(str(e)))
+        changed = [statuses[s.id] for s in steps if statuses[s.id].changed]
+        if changed:
+            diffs = "\n".join(c.diff for c in changed)
+            names = ", ".join(c.step_id for c in changed)
+            return Outcome("failed", f"refusing to run: step(s) {names} changed since they were "
+                           f"applied. Roll them back first, or restore their SQL:\n{diffs}",
+                           failed_step=changed[0].step_id)
+        self.control.reset()
+        done: list[str] = []
+        for step in steps:
+            if self.control.rollback_requested:
+                return Outcome("rollback_requested", self.control.rollback_reason,
+                               steps=tuple(done))
+            st = statuses[step.id]
+            if st.state == "applied":
+                when = st.last.finished_at.strftime("%Y-%m-%d %H:%M") if (
+                    st.last and st.last.finished_at) else "earlier"
+                who = st.last.operator if st.last else "?"
+                self._emit(StepSkipped(step_id=step.id,
+                                       reason=f"already applied ({when} by {who})"))
+                continue
+            result = self._run_step(step, "apply")
+            if result is not None:
+                return Outcome(result[0], result[1], step.id, tuple(done))
+            done.append(step.id)
+        return Outcome("done", f"{len(done)} step(s) applied", steps=tuple(done))
+
+    def _run_step(self, step: Step, action: str) -> tuple[str, str] | None:
+        """Run one step (apply or rollback). None on success, else (status, message)."""
+        run = _Running(started=now())
+        t0 = time.monotonic()
+        try:
+            if action == "apply":
+                result = self._apply_step(step, run)
+            else:
+                result = self._rollback_step(step, run)
+        except Cancelled as e:
+            msg = str(e) or "cancelled"
+            self._fail(step, action, run, t0, StepError(f"cancelled: {msg}"))
+            if self.control.rollback_requested:
+                return "rollback_requested", self.control.rollback_reason
+            return "cancelled", f"step {step.id} cancelled: {msg}"
+        except (StepError, DatabaseUnavailable) as e:
+            self._fail(step, action, run, t0, e)
+            where = f"\n  statement: {_one_line(e.statement)}" if (
+                isinstance(e, StepError) and e.statement) else ""
+            verb = "failed" if action == "apply" else "rollback failed"
+            return "failed", f"step {step.id} {verb}: {e}{where}"
+        self._emit(StepFinished(step_id=step.id, action=action,
+                                elapsed=round(time.monotonic() - t0, 3), rows=run.rows,
+                                retries=run.retries, result=result))
+        return None
+
+    def _fail(self, step: Step, action: str, run: _Running, t0: float,
+              e: StepError | DatabaseUnavailable) -> None:
+        err = str(e)
+        statement = e.statement if isinstance(e, StepError) else None
+        rows = e.rows if isinstance(e, StepError) else None
+        self._emit(StepFailed(step_id=step.id, action=action,
+                              elapsed=round(time.monotonic() - t0, 3), error=err,
+                              sqlstate=e.sqlstate if isinstance(e, StepError) else None,
+                              statement=statement, retries=run.retries))
+        try:
+            conn = self._ctx.work.conn  # reconnects if the session was killed
+            with conn.transaction():
+                if run.row_id is not None:
+                    history.finish(conn, run.row_id, "failed", rows=rows, error=err)
+                else:
+                    self._insert(conn, step, action, "failed", run, rows=rows, error=err)
+        except (psycopg.Error, RunnerError) as e2:
+            self._emit(NoteAdded(text=f"could not record the failure of {step.id} in "
+                                      f"migtui.history: {first_line(e2)}", author="migtui"))
+
+    def _insert(self, conn: psycopg.Connection, step: Step, action: str, status: str,
+                run: _Running, **kw: Any) -> int:
+        return history.insert(conn, run_id=self._ctx.run_id, plan_id=self._ctx.plan_id,
+                              plan_checksum=self._ctx.plan_checksum, step=step, action=action,
+                              status=status, started_at=run.started, operator=self.operator,
+                              body=run.body, **kw)
+
+    def _apply_step(self, step: Step, run: _Running) -> str:
+        ctx = self._ctx
+        t = Timeouts.for_step(self.plan, step)
+
+        def record(conn: psycopg.Connection, rows: int,
+                   captured: dict[str, Any] | None = None) -> None:
+            self._insert(conn, step, "apply", "applied", run, rows=rows, captured=captured)
+            if step.prisma is not None:
+                prisma.record_applied(conn, step.prisma.migration_name, step.prisma.checksum,
+                                      run.started)
+
+        if step.sql is not None:
+            auto, stmts = classify(step.id, step.sql)
+            self._emit(StepStarted(step_id=step.id, action="apply", step_kind="sql",
+                                   statements=len(stmts)))
+            if not auto:
+                run.rows, run.retries = run_transactional(ctx, step.id, "apply", stmts, t,
+                                                          record)
+            else:
+                self._sql_autocommit(step, run, stmts[0], t, "apply", record)
+            return ""
+        self._emit(StepStarted(step_id=step.id, action="apply", step_kind=step.kind,
+                               statements=1 if step.kind in ("check", "backfill") else 0))
+        if step.backfill is not None:
+            run.rows, run.retries = run_backfill(ctx, step, t, record)
+            return f"{run.rows} rows"
+        if step.check is not None:
+            value = query_value(ctx, step.check.sql, t)
+            captured = {step.check.capture: value} if step.check.capture else None
+            result = f"{value!r}"
+            if step.check.expect is not None:
+                result = evaluate(step.check.expect, value, ctx.captured, step.check.sql)
+            self._commit(lambda c: record(c, 0, captured))
+            if captured:
+                ctx.captured.update(captured)
+                result += f", captured as @{step.check.capture}"
+            return result
+        if step.command is not None:
+            res = run_command(ctx, step.command.run, timeout=step.command.timeout,
+                              cwd=step.command.cwd)
+            self._emit(StepOutput(step_id=step.id, text=res.output, exit_code=res.exit_code))
+            result = check_exit(res, step.command.run)
+            self._commit(lambda c: record(c, 0))
+            return result
+        instruction = step.manual or ""
+        if self.confirm is None:
+            raise StepError(f"manual step needs an operator to confirm: {instruction}")
+        if not self.confirm(f"{step.id}: {instruction}"):
+            raise StepError(f"the operator did not confirm: {instruction}")
+        self._commit(lambda c: record(c, 0))
+        return f"confirmed by {self.operator}"
+
+    def _commit(self, fn: Callable[[psycopg.Connection], None]) -> None:
+        conn = self._ctx.work.conn
+        try:
+            with conn.transaction():
+                fn(conn)
+        except psycopg.Error as e:
+            raise StepError(f"cannot write migtui.history: {first_line(e)}") from None
+
+    def _sql_autocommit(self, step: Step, run: _Running, stmt: Any, t: Timeouts, action: str,
+                        finish_extra: Callable[[psycopg.Connection, int], None] | None) -> None:
+        """A non-transactional statement: 'running' row first, the final status after."""
+        conn = self._ctx.work.conn
+        try:
+            with conn.transaction():
+                run.row_id = self._insert(conn, step, action, "running", run, finished=False)
+        except psycopg.Error as e:
+            raise StepError(f"cannot write migtui.history: {first_line(e)}") from None
+        run.rows, run.retries = run_autocommit(self._ctx, step.id, action, stmt, t)
+        status = "applied" if action == "apply" else "rolled_back"
+        row_id = run.row_id
+
+        def done(c: psycopg.Connection) -> None:
+            history.finish(c, row_id, status, rows=run.rows)
+            if action == "apply" and step.prisma is not None:
+                prisma.record_applied(c, step.prisma.migration_name, step.prisma.checksum,
+                                      run.started)
+            elif action == "rollback" and step.prisma is not None:
+                prisma.record_rolled_back(c, step.prisma.migration_name)
+
+        self._commit(done)
+        run.row_id = None
+        del finish_extra
+
+    # ---------------------------------------------------------------- rollback
+
+    def rollback(self, to: str | None = None, reason: str = "") -> Outcome:
+        """Undo applied steps in reverse order, down to ``to`` (inclusive) or all."""
+        try:
+            self._require_open()
+            statuses = {s.step_id: s for s in self.status()}
+            order = rollback_order(self.plan, statuses, to)
+        except KeyError:
+            return Outcome("failed", f"unknown step {to!r}; the plan has: "
+                           f"{', '.join(s.id for s in self.plan.steps)}")
+        except (RunnerError, psycopg.Error) as e:
+            return Outcome("failed", scrub(str(e)))
+        problems = [p for p in self.problems([s.id for s in order]) if "rollback" in p]
+        if problems:
+            return Outcome("failed", "; ".join(problems))
+        self.control.reset()
+        ids = tuple(s.id for s in order)
+        self._emit(RollbackStarted(plan_id=self._ctx.plan_id, steps=ids,
+                                   reason=reason or "requested by operator"))
+        done: list[str] = []
+        for step in order:
+            if step.irreversible is not None:
+                msg = (f"step {step.id} is irreversible ({step.irreversible}); the rollback "
+                       f"stopped there. " + (f"Rolled back: {', '.join(done)}." if done
+                                             else "Nothing was rolled back."))
+                self._emit(RollbackFinished(plan_id=self._ctx.plan_id, ok=False,
+                                            rolled_back=tuple(done), message=msg))
+                return Outcome("failed", msg, step.id, tuple(done))
+            last = statuses[step.id].last
+            body = (last.step_checksum, last.step_body) if last else None
+            result = self._run_step_with_body(step, body)
+            if result is not None:
+                self._emit(RollbackFinished(plan_id=self._ctx.plan_id, ok=False,
+                                            rolled_back=tuple(done), message=result[1]))
+                return Outcome(result[0] if result[0] != "rollback_requested" else "failed",
+                               result[1], step.id, tuple(done))
+            done.append(step.id)
+        msg = f"{len(done)} step(s) rolled back" if done else "nothing to roll back"
+        self._emit(RollbackFinished(plan_id=self._ctx.plan_id, ok=True, rolled_back=tuple(done),
+                                    message=msg))
+        return Outcome("rolled_back", msg, steps=tuple(done))
+
+    def _run_step_with_body(self, step: Step, body: tuple[str, str] | None
+                            ) -> tuple[str, str] | None:
+        self._rollback_body = body
+        return self._run_step(step, "rollback")
+
+    def _rollback_step(self, step: Step, run: _Running) -> str:
+        run.body = getattr(self, "_rollback_body", None)
+        ctx = self._ctx
+        t = Timeouts.for_step(self.plan, step)
+
+        def record(conn: psycopg.Connection, rows: int) -> None:
+            self._insert(conn, step, "rollback", "rolled_back", run, rows=rows)
+            if step.prisma is not None:
+                prisma.record_rolled_back(conn, step.prisma.migration_name)
+            if step.backfill is not None:
+                history.clear_progress(conn, ctx.plan_id, step.id)
+
+        if step.rollback is None:
+            self._emit(StepStarted(step_id=step.id, action="rollback", step_kind=step.kind))
+            self._commit(lambda c: record(c, 0))
+            return "nothing to undo"
+        auto, stmts = classify(step.id, step.rollback, "rollback")
+        self._emit(StepStarted(step_id=step.id, action="rollback", step_kind="sql",
+                               statements=len(stmts)))
+        if not auto:
+            run.rows, run.retries = run_transactional(ctx, step.id, "rollback", stmts, t,
+                                                      record)
+        else:
+            self._sql_autocommit(step, run, stmts[0], t, "rollback", None)
+            if step.backfill is not None:
+                self._commit(lambda c: history.clear_progress(c, ctx.plan_id, step.id))
+        return ""
+
+    # ---------------------------------------------------------------- helpers for phases
+
+    def check(self, sql: str, expect: Any) -> str:
+        """Run a checklist check (not a step): the value, or StepError."""
+        self._require_open()
+        value = query_value(self._ctx, sql, Timeouts.for_step(self.plan, None))
+        return evaluate(expect, value, self._ctx.captured, sql)
+
+    def command(self, command: str, timeout: float | None = None, label: str = "") -> str:
+        """Run a checklist command (not a step): a description, or StepError."""
+        res = run_command(self._ctx, command, timeout=timeout)
+        self._emit(StepOutput(step_id=label or "command", text=res.output,
+                              exit_code=res.exit_code))
+        return check_exit(res, command)
+
+    # ---------------------------------------------------------------- cancel
+
+    def cancel(self, reason: str = "cancelled by operator") -> None:
+        """Stop at the next safe point and cancel the statement in flight."""
+        self.control.cancel(reason)
+
+    def _cancel_backend(self) -> None:
+        pid = self._ctx.work.pid
+        if pid is None:
+            return
+        try:
+            with connect(self.dsn, application_name="migtui-cancel") as c:
+                c.execute("SELECT pg_cancel_backend(%s)", (pid,))
+        except (psycopg.Error, RunnerError):
+            pass
+
+    def _emit(self, event: Any) -> None:
+        self.emit(event)
+
+
+def _one_line(text: str | None, width: int = 160) -> str:
+    one = " ".join((text or "").split())
+    return one if len(one) <= width else one[: width - 1] + "…"

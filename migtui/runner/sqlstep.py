@@ -1,0 +1,160 @@
+"""SQL steps: statements split by pglast, run under lock and statement timeouts.
+
+Two modes, chosen from the parse tree (``Statement.autocommit``):
+
+* **transactional** (the default): every statement of the step in ONE transaction, after
+  ``SET LOCAL lock_timeout`` / ``statement_timeout``; the history row is inserted by
+  ``record(conn, rows)`` inside that same transaction, so step and history commit together.
+* **autocommit**: a statement PostgreSQL refuses inside a transaction block (``CREATE INDEX
+  CONCURRENTLY``, ``VACUUM``, ``ALTER TYPE ... ADD VALUE`` ...). The timeouts are set at
+  session level and reset afterwards. If it fails, INVALID indexes it left behind (a failed
+  concurrent build or reindex) are dropped.
+
+A step may not mix the two, and may hold at most one autocommit statement: with two, a
+failure of the second would leave the first applied with no honest history row. Such a
+step is refused before anything runs (split it into steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import psycopg
+from psycopg import errors as pgerr
+
+from migtui.control import Cancelled
+from migtui.events import StatementStarted
+from migtui.runner.conn import first_line
+from migtui.runner.context import Ctx, Timeouts, ms
+from migtui.runner.errors import NotExecutable, StepError
+from migtui.runner.retry import LockTimeoutExhausted, with_retries
+from migtui.sql import SqlSyntaxError, Statement, split
+
+
+def classify(step_id: str, sql: str, what: str = "sql") -> tuple[bool, list[Statement]]:
+    """(autocommit?, statements). Raises NotExecutable for an unsafe mix."""
+    try:
+        stmts = split(sql)
+    except SqlSyntaxError as e:
+        where = f" at line {e.line}" if e.line else ""
+        raise NotExecutable(f"step {step_id!r}: {what} does not parse{where}: {e.message}") \
+            from None
+    if not stmts:
+        raise NotExecutable(f"step {step_id!r}: {what} holds no statement")
+    auto = [s for s in stmts if s.autocommit]
+    if auto and len(stmts) > 1:
+        first = auto[0]
+        kind = "several statements that cannot run in a transaction" if len(auto) == len(
+            stmts) else "statements that cannot run in a transaction with ones that can"
+        raise NotExecutable(
+            f"step {step_id!r}: {what} mixes {kind} (line {first.line}: "
+            f"{_short(first.text)}). Put each non-transactional statement in a step of its "
+            f"own, so a failure can never leave half a step applied")
+    return bool(auto), stmts
+
+
+def _short(text: str, width: int = 60) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= width else one[: width - 1] + "…"
+
+
+def _fail(e: psycopg.Error, ctx: Ctx, statement: str | None, retries: int = 0) -> StepError:
+    if isinstance(e, pgerr.QueryCanceled) and ctx.control.cancelled:
+        raise Cancelled(ctx.control.cancel_reason or "cancelled") from None
+    code = getattr(getattr(e, "diag", None), "sqlstate", None) or getattr(e, "sqlstate", None)
+    msg = first_line(e)
+    if isinstance(e, pgerr.QueryCanceled):
+        msg = f"statement timeout: {msg}"
+    elif isinstance(e, psycopg.OperationalError) and code is None:
+        msg = f"lost the connection: {msg}"
+    return StepError(msg, sqlstate=code, statement=statement)
+
+
+def set_timeouts(conn: psycopg.Connection, t: Timeouts, local: bool) -> None:
+    conn.execute("SELECT set_config('lock_timeout', %s, %s), "
+                 "set_config('statement_timeout', %s, %s)",
+                 (ms(t.lock), local, ms(t.statement), local))
+
+
+def run_transactional(ctx: Ctx, step_id: str, action: str, stmts: Sequence[Statement],
+                      t: Timeouts, record: Callable[[psycopg.Connection, int], None]
+                      ) -> tuple[int, int]:
+    """Run ``stmts`` and ``record`` in one transaction, retrying on lock timeout."""
+    current: list[str | None] = [None]
+
+    def attempt(_n: int) -> int:
+        conn = ctx.work.conn
+        rows = 0
+        current[0] = None
+        with conn.transaction():
+            set_timeouts(conn, t, local=True)
+            for i, st in enumerate(stmts):
+                ctx.control.check()
+                current[0] = st.text
+                ctx.emit(StatementStarted(step_id=step_id, action=action, index=i,
+                                          sql=st.text, autocommit=False, lock=st.lock))
+                cur = conn.execute(st.text)
+                if cur.rowcount and cur.rowcount > 0:
+                    rows += cur.rowcount
+            current[0] = None
+            record(conn, rows)
+        return rows
+
+    try:
+        return with_retries(attempt, step_id=step_id, timeouts=t, emit=ctx.emit,
+                            control=ctx.control)
+    except LockTimeoutExhausted as e:
+        raise StepError(f"lock timeout: could not take the lock within {ms(t.lock)}, "
+                        f"{e.tries} tries ({e})", sqlstate="55P03",
+                        statement=current[0]) from None
+    except psycopg.Error as e:
+        raise _fail(e, ctx, current[0]) from None
+
+
+INVALID_INDEXES = ("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+
+
+def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
+                   t: Timeouts) -> tuple[int, int]:
+    """Run one statement outside a transaction; clean up what a failure leaves."""
+
+    def attempt(_n: int) -> int:
+        conn = ctx.work.conn
+        before = {r[0] for r in conn.execute(INVALID_INDEXES).fetchall()}
+        set_timeouts(conn, t, local=False)
+        try:
+            ctx.emit(StatementStarted(step_id=step_id, action=action, index=0, sql=st.text,
+                                      autocommit=True, lock=st.lock))
+            cur = conn.execute(st.text)
+            return max(cur.rowcount or 0, 0)
+        except psycopg.Error:
+            drop_new_invalid_indexes(ctx, before)
+            raise
+        finally:
+            if not conn.broken:
+                conn.execute("RESET lock_timeout; RESET statement_timeout")
+
+    try:
+        return with_retries(attempt, step_id=step_id, timeouts=t, emit=ctx.emit,
+                            control=ctx.control)
+    except LockTimeoutExhausted as e:
+        raise StepError(f"lock timeout: could not take the lock within {ms(t.lock)}, "
+                        f"{e.tries} tries ({e})", sqlstate="55P03", statement=st.text) from None
+    except psycopg.Error as e:
+        raise _fail(e, ctx, st.text) from None
+
+
+def drop_new_invalid_indexes(ctx: Ctx, before: set[str]) -> list[str]:
+    """Drop INVALID indexes that appeared during a failed statement."""
+    try:
+        conn = ctx.work.conn  # reconnects if the failure killed the session
+        conn.execute("RESET lock_timeout; RESET statement_timeout")
+        now = [r[0] for r in conn.execute(INVALID_INDEXES).fetchall()]
+        dropped = []
+        for name in now:
+            if name not in before:
+                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+                dropped.append(name)
+        return dropped
+    except psycopg.Error:
+        return []
