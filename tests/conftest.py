@@ -81,7 +81,7 @@ def db_url(pg_admin_url: str) -> Iterator[str]:
 @pytest.fixture
 def shop_db(db_url: str) -> str:
     """A small shop schema (customers, orders) like the demo's, with a few thousand rows."""
-    from migtui.demo_data import create_shop
+    from migtui.demo.data import create_shop
 
     create_shop(db_url, orders=5000, customers=500)
     return db_url

@@ -1,0 +1,1 @@
+"""migtui demo: an embedded shop database, simulated traffic, and a migration story."""

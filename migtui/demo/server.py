@@ -1,0 +1,68 @@
+"""The demo's database: an embedded PostgreSQL with the shop, kept between runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from migtui.demo.data import create_shop
+from migtui.embedded import EmbeddedPostgres, default_home
+
+DEMO_DB = "shop"
+SETTINGS = {
+    "shared_preload_libraries": "pg_stat_statements",
+    "max_connections": "50",
+    "superuser_reserved_connections": "3",
+    "log_min_messages": "warning",
+}
+
+
+@dataclass
+class DemoDatabase:
+    """Starts the embedded server (unless a DSN is given) and makes sure the shop exists."""
+
+    dsn: str | None = None
+    home: Path = field(default_factory=default_home)
+    orders: int = 1_000_000
+    customers: int = 20_000
+    server: EmbeddedPostgres | None = None
+
+    def start(self, progress: object = print) -> str:
+        say = progress if callable(progress) else (lambda *_: None)
+        if self.dsn is None:
+            self.server = EmbeddedPostgres(name="demo", home=self.home, settings=SETTINGS)
+            say("starting the embedded PostgreSQL …")
+            admin = self.server.start()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                      (DEMO_DB,)).fetchone()
+                if not exists:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
+            url = self.server.uri(DEMO_DB)
+        else:
+            url = self.dsn
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            have = conn.execute("SELECT to_regclass('public.orders') IS NOT NULL").fetchone()
+        if not (have and have[0]):
+            say(f"creating the shop database ({self.orders:,} orders; kept for next time) …")
+        counts = create_shop(url, customers=self.customers, orders=self.orders)
+        say(f"shop ready: {counts['customers']:,} customers, {counts['orders']:,} orders, "
+            f"{counts['order_items']:,} order items")
+        return url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def reset_schema(self, url: str) -> None:
+        """Undo what an interrupted earlier demo left behind, so the story starts clean."""
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS migtui CASCADE")
+            conn.execute("ALTER TABLE orders DROP COLUMN IF EXISTS status")
+            conn.execute("DROP INDEX IF EXISTS orders_created_at_idx")
+            conn.execute("CREATE INDEX IF NOT EXISTS orders_customer_id_idx "
+                         "ON orders (customer_id)")
