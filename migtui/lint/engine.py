@@ -53,10 +53,12 @@ def _lint_step(step: Step, state: PlanState, sizes: TableSizes | None,
     for rule, reason in step.lint_ignore.items():
         if not reason.strip():
             found.append(_meta(step, "suppression-without-reason",
-                               f"lint_ignore {rule!r} gives no reason; it is not applied"))
+                               f"lint_ignore {rule!r} gives no reason; it is not applied",
+                               line=0, statement="lint_ignore"))
         elif rule not in RULES:
             found.append(_meta(step, "suppression-unknown-rule",
-                               f"lint_ignore names {rule!r}, which is no lint rule"))
+                               f"lint_ignore names {rule!r}, which is no lint rule",
+                               line=0, statement="lint_ignore"))
     return [_step_suppress(step, f) for f in found]
 
 

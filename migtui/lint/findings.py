@@ -27,7 +27,7 @@ class Finding:
     severity: Severity
     step_id: str
     which: Which
-    line: int  # 1-based line of the statement within the step's sql / rollback
+    line: int  # 1-based line of the statement in the step's sql / rollback; 0: lint_ignore
     statement: str
     message: str
     lock: str = ""  # e.g. "ACCESS EXCLUSIVE"; "" when the rule is not about a lock
