@@ -372,7 +372,7 @@ class Runner:
                                statements=1 if step.kind in ("check", "backfill") else 0))
         if step.backfill is not None:
             run.rows, run.retries = run_backfill(ctx, step, t, record)
-            return f"{run.rows} rows"
+            return ""
         if step.check is not None:
             value = query_value(ctx, step.check.sql, t)
             captured = {step.check.capture: value} if step.check.capture else None

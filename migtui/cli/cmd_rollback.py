@@ -1,0 +1,74 @@
+"""migtui rollback PLAN [--to STEP]: undo applied steps in reverse order.
+
+Exit codes: 0 rolled back (or nothing to roll back), 1 stopped (a failure, an irreversible
+step, another run holds the lock, the database), 2 plan or usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from migtui.cli.cmd_run import (
+    Setup,
+    add_target_args,
+    confirm_production,
+    finish,
+    interrupt_cancels,
+    open_bus,
+)
+from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, operator
+from migtui.control import RunControl
+from migtui.events import RunStarted
+from migtui.runner import Outcome, Runner, RunnerError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "rollback", help="roll back applied steps in reverse order",
+        description="Run the rollback SQL of the applied steps, last first, recording each in "
+                    "the history. Stops at --to STEP (inclusive) or at an irreversible step. "
+                    "Exit codes: 0 rolled back, 1 stopped or failed, 2 usage error.")
+    add_target_args(p)
+    p.add_argument("--to", metavar="STEP", help="the last step to roll back (inclusive)")
+    p.add_argument("--reason", default="", help="why, for the history and the journal")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask to type the database name of a production target")
+    p.set_defaults(func=run)
+
+
+def _code(o: Outcome) -> int:
+    return {"rolled_back": EXIT_OK, "cancelled": EXIT_INTERRUPTED}.get(o.status, EXIT_FAILED)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup = Setup(args)
+    if args.to is not None and args.to not in {s.id for s in setup.plan.steps}:
+        raise CliError(f"unknown step {args.to!r}; the plan has: "
+                       f"{', '.join(s.id for s in setup.plan.steps)}", EXIT_USAGE)
+    control = RunControl()
+    runner = Runner(setup.plan, setup.dsn, control=control, operator=operator(),
+                    workdir=setup.path.resolve().parent, plan_text_checksum=setup.checksum)
+    problems = [p for p in runner.problems() if "rollback" in p]
+    if problems:
+        raise CliError("the plan cannot roll back as written:\n  " + "\n  ".join(problems),
+                       EXIT_USAGE)
+    confirm_production(setup, args.yes)
+    bus, journal = open_bus(setup, args.json)
+    runner.emit = bus
+    started = time.monotonic()
+    bus.emit(RunStarted(plan_id=setup.plan_id, target=setup.target, database=setup.database,
+                        operator=operator()))
+    try:
+        with interrupt_cancels(control):
+            try:
+                runner.open()
+            except RunnerError as e:
+                return finish(bus, setup, Outcome("failed", str(e)), started, _code)
+            try:
+                outcome = runner.rollback(args.to, args.reason or "migtui rollback")
+            finally:
+                runner.close()
+        return finish(bus, setup, outcome, started, _code)
+    finally:
+        journal.close()

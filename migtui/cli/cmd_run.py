@@ -1,0 +1,352 @@
+"""migtui run PLAN: apply a plan (or one phase of it) headlessly, one line per event.
+
+Exit codes: 0 done, 1 failed (a step, a check, the database, or another run holds the
+lock), 2 plan or usage error (invalid plan, no database URL, production not confirmed),
+3 rolled back, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from migtui.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROLLED_BACK,
+    EXIT_USAGE,
+    CliError,
+    load,
+    operator,
+    plan_path,
+)
+from migtui.control import RunControl
+from migtui.db import DsnError, database_name, resolve_dsn
+from migtui.events import (
+    Event,
+    EventBus,
+    ItemFailed,
+    ItemSkipped,
+    ItemTicked,
+    NoteAdded,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StatementStarted,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepPaused,
+    StepProgress,
+    StepResumed,
+    StepRetried,
+    StepSkipped,
+    StepStarted,
+)
+from migtui.journal import Journal, journal_path
+from migtui.plan import Plan, plan_checksum
+from migtui.plan.model import Environment
+from migtui.runner import Outcome, Runner, RunnerError
+from migtui.secrets import scrub
+
+EXIT_BY_STATUS = {"done": EXIT_OK, "failed": EXIT_FAILED, "rolled_back": EXIT_ROLLED_BACK,
+                  "cancelled": EXIT_INTERRUPTED, "rollback_requested": EXIT_FAILED}
+
+
+def add_target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("plan", metavar="PLAN")
+    p.add_argument("--dsn", metavar="URL",
+                   help="database URL (default: the target's dsn_env, e.g. DATABASE_URL, "
+                        "then the libpq PG* variables)")
+    p.add_argument("--target", metavar="NAME", help="the plan target to use")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="apply a plan's steps (or one phase) headlessly",
+        description="Apply the plan's steps in order, skipping applied ones, printing one line "
+                    "per event. With --phase, run that phase's checklist items. Exit codes: 0 "
+                    "done, 1 failed, 2 plan or usage error, 3 rolled back, 130 interrupted.")
+    add_target_args(p)
+    p.add_argument("--phase", metavar="P", help="run one phase's checklist (id, name or number)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print every statement with its transaction mode and lock; change "
+                        "nothing")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask to type the database name of a production target")
+    p.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------- shared with status/rollback
+
+
+class Setup:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.path = plan_path(args.plan)
+        self.plan: Plan = load(args.plan)
+        self.plan_id = self.plan.id or self.path.stem
+        self.target = args.target or self.plan.target_name
+        try:
+            self.dsn = resolve_dsn(self.plan, args.dsn, args.target)
+        except DsnError as e:
+            raise CliError(str(e), EXIT_USAGE) from None
+        self.database = database_name(self.dsn)
+        self.checksum = plan_checksum(self.path.read_text(encoding="utf-8"))
+
+
+def confirm_production(setup: Setup, yes: bool, stdin: TextIO | None = None,
+                       out: TextIO | None = None) -> None:
+    """A production target needs --yes, or its database name typed at the prompt."""
+    tgt = setup.plan.targets.get(setup.target)
+    if tgt is None or tgt.environment != Environment.production:
+        return
+    if tgt.database and setup.database and tgt.database != setup.database:
+        raise CliError(f"target {setup.target!r} expects database {tgt.database!r}, but the URL "
+                       f"points at {setup.database!r}; refusing to run", EXIT_USAGE)
+    if yes:
+        return
+    stdin = stdin or sys.stdin
+    out = out or sys.stderr
+    name = setup.database or tgt.database or ""
+    if not stdin.isatty():
+        raise CliError(f"target {setup.target!r} is production: pass --yes, or run on a "
+                       f"terminal and type the database name to confirm", EXIT_USAGE)
+    out.write(f"Target {setup.target!r} is PRODUCTION. Type the database name ({name}) "
+              f"to continue: ")
+    out.flush()
+    typed = stdin.readline().strip()
+    if not name or typed != name:
+        raise CliError("the database name was not confirmed; nothing was done", EXIT_USAGE)
+
+
+def tty_confirm(prompt: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write(f"Manual step — {prompt}\nDone? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+@contextmanager
+def interrupt_cancels(control: RunControl) -> Iterator[None]:
+    """Ctrl-C cancels the statement in flight (pg_cancel_backend) and stops at a safe point."""
+    def handler(_sig: int, _frame: Any) -> None:
+        control.cancel("interrupted (Ctrl-C)")
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _short(text: str | None, width: int = 100) -> str:
+    one = " ".join((text or "").split())
+    return one if len(one) <= width else one[: width - 1] + "…"
+
+
+def _secs(s: float | None) -> str:
+    if s is None:
+        return "?"
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(int(s), 60)
+    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+class Printer:
+    """Turns events into lines (or JSON lines). A progress bar only on a TTY."""
+
+    def __init__(self, out: TextIO | None = None, as_json: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.json = as_json
+        self.tty = self.out.isatty() and not as_json
+        self._bar = False
+        self._closed = False
+
+    def __call__(self, e: Event) -> None:
+        if self.json:
+            self._write(json.dumps(e.to_record(), default=str, ensure_ascii=False))
+            return
+        if isinstance(e, StepProgress) and self.tty:
+            total = e.total or 0
+            frac = min(1.0, e.done / total) if total else 0.0
+            bar = "█" * int(frac * 30) + "·" * (30 - int(frac * 30))
+            line = (f"\r  {e.step_id} {bar} {e.done}/{total or '?'} rows  "
+                    f"{e.rate:,.0f}/s  ETA {_secs(e.eta)}"
+                    + (f"  (throttled: {e.throttled})" if e.throttled else ""))
+            if not self._closed:
+                self.out.write(scrub(line))
+                self.out.flush()
+                self._bar = True
+            return
+        line = self.line(e)
+        if line is not None:
+            self._write(line)
+
+    def _write(self, line: str) -> None:
+        if self._closed:
+            return
+        try:
+            if self._bar:
+                self.out.write("\n")
+                self._bar = False
+            self.out.write(scrub(line) + "\n")
+            self.out.flush()
+        except BrokenPipeError:  # e.g. piped into head: keep running, stop printing
+            self._closed = True
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
+
+    def line(self, e: Event) -> str | None:  # noqa: C901 - one branch per event type
+        match e:
+            case RunStarted():
+                mode = " (dry run)" if e.dry_run else ""
+                return (f"run {e.plan_id} on target {e.target} (database {e.database}) "
+                        f"by {e.operator}{mode}")
+            case StepStarted():
+                n = f", {e.statements} statement(s)" if e.step_kind == "sql" else ""
+                return f"▶ {e.action} {e.step_id} ({e.step_kind}{n})"
+            case StatementStarted():
+                mode = "autocommit" if e.autocommit else "in transaction"
+                return f"    {e.index + 1}. [{mode}; lock {e.lock}] {_short(e.sql)}"
+            case StepProgress():
+                total = e.total if e.total is not None else "?"
+                thr = f", throttled: {e.throttled}" if e.throttled else ""
+                return (f"    {e.step_id}: {e.done}/{total} rows, {e.rate:,.0f} rows/s, "
+                        f"ETA {_secs(e.eta)}, batch {e.batch_size}{thr}")
+            case StepRetried():
+                return (f"    ↻ {e.step_id}: retry {e.attempt}/{e.of} in {e.delay:.2f}s — "
+                        f"{e.reason}")
+            case StepFinished():
+                verb = "applied" if e.action == "apply" else "rolled back"
+                rows = f", {e.rows} rows" if e.rows else ""
+                res = f" — {e.result}" if e.result else ""
+                retr = f", {e.retries} retries" if e.retries else ""
+                return f"✓ {e.step_id} {verb} in {_secs(e.elapsed)}{rows}{retr}{res}"
+            case StepFailed():
+                st = f"\n    statement: {_short(e.statement, 200)}" if e.statement else ""
+                code = f" [SQLSTATE {e.sqlstate}]" if e.sqlstate else ""
+                return f"✗ {e.step_id} {e.action} failed: {e.error}{code}{st}"
+            case StepSkipped():
+                return f"- {e.step_id} skipped: {e.reason}"
+            case StepPaused():
+                return f"⏸ {e.step_id} paused: {e.reason}"
+            case StepResumed():
+                return f"▶ {e.step_id} resumed"
+            case StepOutput():
+                lines = [ln for ln in e.text.splitlines() if ln.strip()][-10:]
+                body = "".join(f"\n    | {ln}" for ln in lines)
+                return f"    output of {e.step_id} (exit {e.exit_code}):{body or ' (none)'}"
+            case RollbackStarted():
+                return f"↺ rollback of {', '.join(e.steps) or 'nothing'} — {e.reason}"
+            case RollbackFinished():
+                return f"↺ rollback {'finished' if e.ok else 'stopped'}: {e.message}"
+            case NoteAdded():
+                return f"  note: {e.text}"
+            case ItemTicked():
+                return f"☑ {e.item}: {e.evidence}"
+            case ItemSkipped():
+                return f"☐ {e.item} skipped: {e.reason}"
+            case ItemFailed():
+                return f"☒ {e.item} failed"
+            case RunFinished():
+                return f"{e.outcome}: {e.message}"
+        return None
+
+
+def open_bus(setup: Setup, as_json: bool) -> tuple[EventBus, Journal]:
+    bus = EventBus()
+    journal = Journal(journal_path(setup.path, setup.plan_id))
+    bus.subscribe(journal)
+    bus.subscribe(Printer(as_json=as_json))
+    return bus, journal
+
+
+def finish(bus: EventBus, setup: Setup, outcome: Outcome, started: float,
+           code_for: Callable[[Outcome], int] | None = None) -> int:
+    msg = outcome.message
+    bus.emit(RunFinished(plan_id=setup.plan_id, outcome=outcome.status,
+                         message=f"{msg} ({_secs(time.monotonic() - started)})"))
+    return (code_for or (lambda o: EXIT_BY_STATUS.get(o.status, EXIT_FAILED)))(outcome)
+
+
+# ---------------------------------------------------------------- run
+
+
+def print_dry_run(runner: Runner, step_ids: list[str] | None, as_json: bool) -> None:
+    for ps in runner.dry_run(step_ids):
+        if as_json:
+            print(json.dumps({"step": ps.step_id, "kind": ps.kind, "index": ps.index,
+                              "sql": ps.sql, "autocommit": ps.autocommit, "lock": ps.lock,
+                              "note": ps.note}))
+        else:
+            mode = "autocommit" if ps.autocommit else "transaction"
+            note = f"  -- {ps.note}" if ps.note else ""
+            print(scrub(f"{ps.step_id}[{ps.index + 1}] {ps.kind:8} {mode:11} "
+                        f"{ps.lock:22} {_short(ps.sql, 200)}{note}"))
+
+
+def run(args: argparse.Namespace) -> int:
+    setup = Setup(args)
+    phase = None
+    step_ids: list[str] | None = None
+    if args.phase:
+        from migtui.runner.phases import find_phase
+        try:
+            phase = find_phase(setup.plan, args.phase)
+        except KeyError as e:
+            raise CliError(str(e.args[0]), EXIT_USAGE) from None
+        step_ids = [sid for it in phase.items if it.run is not None
+                    and hasattr(it.run, "steps") for sid in it.run.steps]  # type: ignore[union-attr]
+    control = RunControl()
+    runner = Runner(setup.plan, setup.dsn, control=control, operator=operator(),
+                    confirm=tty_confirm, workdir=setup.path.resolve().parent,
+                    plan_text_checksum=setup.checksum)
+    problems = runner.problems(step_ids)
+    if problems:
+        raise CliError("the plan cannot run as written:\n  " + "\n  ".join(problems), EXIT_USAGE)
+    if args.dry_run:
+        print_dry_run(runner, step_ids, args.json)
+        return EXIT_OK
+    confirm_production(setup, args.yes)
+    bus, journal = open_bus(setup, args.json)
+    runner.emit = bus
+    started = time.monotonic()
+    bus.emit(RunStarted(plan_id=setup.plan_id, target=setup.target, database=setup.database,
+                        operator=operator()))
+    try:
+        with interrupt_cancels(control):
+            try:
+                runner.open()
+            except RunnerError as e:
+                return finish(bus, setup, Outcome("failed", str(e)), started)
+            try:
+                if phase is not None:
+                    from migtui.runner.phases import run_phase
+                    outcome = run_phase(runner, phase).outcome
+                else:
+                    outcome = runner.apply()
+            finally:
+                runner.close()
+        return finish(bus, setup, outcome, started)
+    finally:
+        journal.close()

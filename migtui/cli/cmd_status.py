@@ -1,0 +1,79 @@
+"""migtui status PLAN: each step as applied, pending, failed or rolled back (from history).
+
+Reads ``migtui.history`` without taking the run lock, so it works while a run is going on.
+Exit codes: 0 shown, 1 database error, 2 plan or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from migtui.cli.cmd_run import Setup, add_target_args
+from migtui.cli.common import EXIT_FAILED, EXIT_OK, CliError, operator
+from migtui.runner import Runner, RunnerError
+from migtui.runner import history as hist
+from migtui.secrets import scrub
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "status", help="show each step as applied, pending, failed or rolled back",
+        description="Read migtui's history in the database and show the state of every step "
+                    "of the plan, and whether an applied step has changed since.")
+    add_target_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup = Setup(args)
+    runner = Runner(setup.plan, setup.dsn, operator=operator(), exclusive=False,
+                    plan_text_checksum=setup.checksum)
+    try:
+        with runner:
+            statuses = runner.status()
+            conn = runner._ctx.work.conn  # noqa: SLF001
+            progress = {s.id: hist.progress(conn, setup.plan_id, s.id)
+                        for s in setup.plan.steps if s.backfill is not None}
+    except RunnerError as e:
+        raise CliError(str(e), EXIT_FAILED) from None
+    rows = []
+    for st in statuses:
+        step = setup.plan.step(st.step_id)
+        last = st.last
+        prog = progress.get(st.step_id)
+        rows.append({
+            "step": st.step_id, "kind": step.kind, "state": st.state, "changed": st.changed,
+            "at": last.finished_at.isoformat(timespec="seconds") if last and last.finished_at
+            else None,
+            "operator": last.operator if last else None,
+            "action": last.action if last else None,
+            "rows": last.rows if last else None,
+            "error": last.error if last else None,
+            "resume_after_key": prog[0] if prog else None,
+            "diff": st.diff or None,
+        })
+    if args.json:
+        print(scrub(json.dumps({"plan": setup.plan_id, "database": setup.database,
+                                "steps": rows}, indent=2, default=str)))
+        return EXIT_OK
+    print(scrub(f"{setup.plan_id} on {setup.database} (target {setup.target})"))
+    width = max((len(r["step"]) for r in rows), default=4)
+    for r in rows:
+        state = r["state"] + (" (CHANGED since applied)" if r["changed"] else "")
+        when = f"  {r['action']} {r['at']} by {r['operator']}" if r["at"] else ""
+        extra = ""
+        if r["rows"]:
+            extra += f", {r['rows']} rows"
+        if r["resume_after_key"] is not None:
+            extra += f", resumes after key {r['resume_after_key']}"
+        if r["error"] and r["state"] != "applied":
+            extra += f"\n      error: {r['error']}"
+        print(scrub(f"  {r['step']:<{width}}  {r['kind']:8}  {state:<12}{when}{extra}"))
+        if r["diff"]:
+            print(scrub("".join(f"      {ln}\n" for ln in r["diff"].splitlines())), end="")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    print(", ".join(f"{n} {k}" for k, n in counts.items()) or "no steps")
+    return EXIT_OK
