@@ -24,6 +24,10 @@ COMMAND_MODULES = [
     "migtui.cli.cmd_export",
     "migtui.cli.cmd_import_markdown",
     "migtui.cli.cmd_schema",
+    "migtui.cli.cmd_run",
+    "migtui.cli.cmd_status",
+    "migtui.cli.cmd_rollback",
+    "migtui.cli.cmd_import_prisma",
 ]
 
 
