@@ -144,10 +144,16 @@ def set_not_null(ctx: Ctx) -> Iterator[Finding]:
             _alter(table, add, relation=rel),
             _alter(table, ast.AlterTableCmd(subtype=AlterTableType.AT_ValidateConstraint,
                                             name=con), relation=rel),
-            _alter(table, cmd, relation=rel) + "  -- PostgreSQL 12+: uses the CHECK, no scan",
-            _alter(table, ast.AlterTableCmd(subtype=AlterTableType.AT_DropConstraint,
-                                            name=con), relation=rel),
         ]
+        if ctx.version_below(12):
+            steps.insert(0, "-- before PostgreSQL 12, SET NOT NULL always scans: keep the "
+                            "validated CHECK instead,\n-- it enforces the same")
+        else:
+            steps += [
+                _alter(table, cmd, relation=rel) + "  -- PostgreSQL 12+: uses the CHECK, no scan",
+                _alter(table, ast.AlterTableCmd(subtype=AlterTableType.AT_DropConstraint,
+                                                name=con), relation=rel),
+            ]
         if has_check:
             msg = (f"SET NOT NULL on {table}.{col} scans the table under ACCESS EXCLUSIVE: the "
                    f"validated CHECK ({col} IS NOT NULL) only spares the scan from "
