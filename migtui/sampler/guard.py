@@ -149,8 +149,15 @@ class Guard:
 
     @baseline.setter
     def baseline(self, value: Baseline | None) -> None:
+        """Set (or replace) the baseline; relative thresholds become active at once."""
         with self._lock:
             self._baseline = value
+            for m, rules in self._rules.items():
+                old = self._states[m.value]
+                for r in rules:
+                    r.limit = self._limit(m, r.threshold, self._median(m))
+                if old.state not in ("warn", "trip"):
+                    self._states[m.value] = self._summarize(m, rules, old.value)
 
     def rules(self, metric: Metric | str) -> list[tuple[str, str, float, str]]:
         """(level, threshold, for, policy) of each rule on the metric, for display."""

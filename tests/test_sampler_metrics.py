@@ -1,0 +1,335 @@
+"""The sampler on a real PostgreSQL: each gauge is provoked for real and read back.
+
+Conditions are waited for with a generous deadline (a failure, never a timing claim):
+nothing here asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from migtui.control import RunControl
+from migtui.events import Event, ThresholdChanged
+from migtui.plan.model import Plan
+from migtui.sampler import Guard, Sampler, Snapshot
+
+DEADLINE = 30.0
+
+
+def live_plan(*, probes: list[str] | None = None, smoke: list[str] | None = None,
+              integrity: list[dict[str, Any]] | None = None,
+              triggers: list[dict[str, Any]] | None = None,
+              alerts: list[dict[str, Any]] | None = None,
+              target: dict[str, Any] | None = None) -> Plan:
+    return Plan.model_validate({
+        "migtui": 1, "title": "t", "type": "schema_change", "agent": "me",
+        "overview": [], "documentation": [],
+        "targets": {"t": target or {}},
+        "risks": {"rollback_triggers": triggers or []},
+        "monitoring": {"probes": probes or [], "smoke": smoke or [],
+                       "integrity": integrity or [], "metrics": alerts or []},
+    })
+
+
+def wait_until(pred: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, ev: Event) -> None:
+        with self._lock:
+            self.items.append(ev)
+
+    def changes(self, metric: str) -> list[str]:
+        with self._lock:
+            return [e.state for e in self.items
+                    if isinstance(e, ThresholdChanged) and e.metric == metric]
+
+
+@contextlib.contextmanager
+def running(sampler: Sampler) -> Iterator[Sampler]:
+    sampler.start()
+    try:
+        yield sampler
+    finally:
+        sampler.stop()
+
+
+@contextlib.contextmanager
+def background(fn: Callable[[threading.Event], None]) -> Iterator[threading.Event]:
+    """Run fn(stop) in a thread until the block ends."""
+    stop = threading.Event()
+    t = threading.Thread(target=fn, args=(stop,), daemon=True)
+    t.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        t.join(15)
+
+
+def test_one_sample_measures_every_gauge(shop_db, pg_admin_url):
+    plan = live_plan(probes=["SELECT count(*) FROM orders WHERE customer_id = 42"],
+                     smoke=["SELECT 1 FROM orders LIMIT 1"],
+                     integrity=[{"name": "no negative totals",
+                                 "sql": "SELECT count(*) FROM orders WHERE total_cents < 0",
+                                 "expect": "= 0"}],
+                     triggers=[{"metric": "latency", "above": "+50%"}])
+    s = Sampler(plan, shop_db, interval=0.25, rate_window=0.5)
+    first = s.sample_once()
+
+    def traffic(stop: threading.Event) -> None:
+        with psycopg.connect(shop_db, autocommit=True, application_name="app") as c:
+            while not stop.is_set():
+                c.execute("SELECT 1")
+                time.sleep(0.01)
+
+    with background(traffic):  # counters reach pg_stat_database about once a second
+        snap = wait_until(lambda: (x := s.sample_once()).tps and x, "transactions counted")
+    s.stop()
+    assert first.error is None and snap.error is None, snap.error
+    assert first.elapsed is None and snap.elapsed is not None and snap.elapsed > 0
+    assert snap.probes_run == 1 and snap.probe_failures == 0
+    assert snap.latency_p50 is not None and snap.latency_p95 is not None
+    assert snap.latency_p50 <= snap.latency_p95
+    assert snap.error_rate == 0.0
+    assert snap.backends is not None and snap.backends >= 1
+    assert snap.max_connections is not None and snap.pool_pct is not None
+    assert snap.pool_pct == pytest.approx(100 * snap.backends / snap.max_connections)
+    # the test server is local (socket or loopback): the data directory's filesystem
+    assert snap.disk_source == "filesystem" and snap.disk_pct is not None
+    assert 0 < snap.disk_pct <= 100
+    assert snap.database_size is not None and snap.database_size > 0
+    assert snap.lock_waiters == 0 and snap.longest_wait == 0
+    assert (snap.smoke_failures, snap.integrity_failures) == (0, 0)
+    assert "relative thresholds inactive: no baseline" in snap.notes
+    with psycopg.connect(shop_db) as c:
+        preloaded = "pg_stat_statements" in str(
+            c.execute("SHOW shared_preload_libraries").fetchone())
+    if not preloaded:
+        assert "pg_stat_statements not installed" in snap.notes
+        assert snap.statement_mean is None
+
+
+def test_statement_mean_from_pg_stat_statements_when_present(shop_db):
+    with psycopg.connect(shop_db, autocommit=True) as c:
+        if "pg_stat_statements" not in str(c.execute("SHOW shared_preload_libraries").fetchone()):
+            c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            s = Sampler(live_plan(), shop_db)
+            snap = s.sample_once()
+            s.stop()
+            assert any("not loaded" in n for n in snap.notes), snap.notes
+            return
+        c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        s = Sampler(live_plan(), shop_db, rate_window=0.1)
+        s.sample_once()
+        for _ in range(20):
+            c.execute("SELECT count(*) FROM orders o JOIN order_items i ON i.order_id = o.id")
+        time.sleep(0.2)
+        snap = s.sample_once()
+        s.stop()
+    assert not any("pg_stat_statements" in n for n in snap.notes), snap.notes
+    assert snap.statement_mean is not None and snap.statement_mean > 0
+
+
+def test_a_sample_never_raises_and_reconnects(shop_db, pg_admin_url):
+    plan = live_plan(smoke=["SELECT 1"])
+    s = Sampler(plan, shop_db)
+    assert s.sample_once().error is None
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'migtui-sampler' AND datname = current_database()"
+                      " OR (application_name = 'migtui-sampler' AND datname = %s)",
+                      (shop_db.rsplit("/", 1)[-1].split("?")[0],))
+    broken = s.sample_once()
+    assert broken.error is not None
+    assert broken.smoke_failures == 1  # an unreachable database breaks critical functionality
+    again = s.sample_once()
+    s.stop()
+    assert again.error is None and again.smoke_failures == 0
+
+    bad = Sampler(plan, shop_db.replace("/migtui_t", "/no_such_db_"))
+    snap = bad.sample_once()
+    assert snap.error is not None and "no_such_db_" in snap.error
+
+
+def test_samples_never_overlap_and_history_feeds_sparklines(shop_db):
+    # the probe takes longer than the interval: the next sample waits for it
+    plan = live_plan(probes=["SELECT pg_sleep(0.3)"])
+    got: list[Snapshot] = []
+    s = Sampler(plan, shop_db, interval=0.25, on_snapshot=got.append)
+    with running(s):
+        wait_until(lambda: len(got) >= 4, "four samples")
+    snaps = list(got)
+    for prev, nxt in zip(snaps, snaps[1:], strict=False):
+        assert nxt.seq == prev.seq + 1
+        assert nxt.mono - nxt.duration >= prev.mono  # started after the previous ended
+    assert s.latest is not None and s.latest.seq >= snaps[-1].seq
+    hist = s.history("latency", 600)
+    assert len(hist) >= 4 and all(v >= 0.3 for v in hist)
+    assert s.history("backends", 600)
+
+
+def test_slow_probes_trip_latency_against_the_baseline(shop_db):
+    plan = live_plan(probes=["SELECT count(*) FROM orders"],
+                     triggers=[{"metric": "latency", "above": "+50%", "for": "1s",
+                                "policy": "offer"}])
+    events = Events()
+    trips: list[ThresholdChanged] = []
+    s = Sampler(plan, shop_db, interval=0.25, window=3.0)
+    g = Guard(plan, emit=events, on_trip=trips.append)
+    s.on_snapshot = g.observe
+    with running(s):
+        baseline = s.capture_baseline(1.0, emit=events)
+        g.baseline = baseline
+        assert baseline.median("latency") is not None
+        assert any(type(e).__name__ == "BaselineRecorded" for e in events.items)
+        assert g.states["latency"].state == "ok"
+
+        def hold_locks(stop: threading.Event) -> None:  # the load: probes queue behind it
+            with psycopg.connect(shop_db, application_name="locker") as c:
+                while not stop.is_set():
+                    with c.transaction():
+                        c.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+                        stop.wait(0.4)
+                    time.sleep(0.01)
+
+        with background(hold_locks):
+            wait_until(lambda: trips, "a latency trip")
+    ev = trips[0]
+    assert ev.metric == "latency" and ev.state == "trip" and ev.threshold == "+50%"
+    assert ev.baseline == pytest.approx(baseline.median("latency"))
+    assert ev.value is not None and ev.limit is not None and ev.value > ev.limit
+
+
+def test_failing_transactions_trip_the_error_rate(shop_db):
+    plan = live_plan(triggers=[{"metric": "error_rate", "above": "20%", "for": "1s",
+                                "policy": "rollback"}])
+    control = RunControl()
+    events = Events()
+    s = Sampler(plan, shop_db, interval=0.25, rate_window=1.0)
+    s.on_snapshot = Guard(plan, emit=events, control=control).observe
+
+    def fail_half(stop: threading.Event) -> None:
+        with psycopg.connect(shop_db, autocommit=True, application_name="app") as c:
+            while not stop.is_set():
+                c.execute("SELECT count(*) FROM customers")
+                with contextlib.suppress(psycopg.errors.DivisionByZero):
+                    c.execute("SELECT 1 / 0")
+                time.sleep(0.002)
+
+    with running(s), background(fail_half):
+        wait_until(lambda: control.rollback_requested, "the error-rate trip")
+    assert events.changes("error_rate")[0] == "trip"
+    assert "Error Rate" in control.rollback_reason
+    assert s.latest is not None and s.latest.rollbacks
+
+
+def test_held_connections_trip_the_pool_and_release_recovers(shop_db):
+    s = Sampler(live_plan(), shop_db, interval=0.25)
+    before = s.sample_once()
+    s.stop()
+    assert before.pool_pct is not None and before.max_connections is not None
+    per_conn = 100.0 / before.max_connections
+    limit = before.pool_pct + 5.5 * per_conn  # six more backends cross it
+    plan = live_plan(triggers=[{"metric": "connection_pool", "above": f"{limit:.3f}%",
+                                "for": "0.5s"}])
+    events = Events()
+    s = Sampler(plan, shop_db, interval=0.25)
+    g = Guard(plan, emit=events, recovery=0.5)
+    s.on_snapshot = g.observe
+    held = [psycopg.connect(shop_db, application_name="pool-hog") for _ in range(10)]
+    try:
+        with running(s):
+            wait_until(lambda: g.states["connection_pool"].state == "trip", "the pool trip")
+            for c in held:
+                c.close()
+            wait_until(lambda: g.states["connection_pool"].state == "ok", "pool recovery")
+    finally:
+        for c in held:
+            c.close()
+    assert events.changes("connection_pool") == ["trip", "ok"]
+
+
+def test_a_lock_holder_is_named_by_pid_application_and_query(shop_db):
+    plan = live_plan(alerts=[{"metric": "lock_waits", "alert": "300ms", "for": "0.5s"}])
+    control = RunControl()
+    s = Sampler(plan, shop_db, interval=0.25)
+    g = Guard(plan, control=control)
+    s.on_snapshot = g.observe
+    holder = psycopg.connect(shop_db, application_name="holder-app")
+    holder.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+    holder_pid = holder.info.backend_pid
+    waiter_pid: list[int] = []
+
+    def wait_on_lock(stop: threading.Event) -> None:
+        with psycopg.connect(shop_db, autocommit=True, application_name="waiter-app") as c:
+            waiter_pid.append(c.info.backend_pid)
+            c.execute("SELECT count(*) /* waiting */ FROM customers")
+
+    try:
+        with running(s), background(wait_on_lock):
+            snap = s.wait_for(lambda x: bool(x.lock_waits), DEADLINE)
+            assert snap is not None, "no lock wait seen"
+            wait_until(lambda: g.states["lock_waits"].state == "warn", "the lock-wait warn")
+            assert control.throttle_factor < 1 and "Lock Waits" in control.throttle_reason
+            holder.rollback()
+            wait_until(lambda: g.states["lock_waits"].state == "ok", "lock-wait recovery")
+            assert control.throttle_factor == 1.0
+    finally:
+        holder.close()
+    wait = snap.lock_waits[0]
+    assert snap.lock_waiters == 1
+    assert wait.waiter.pid == waiter_pid[0]
+    assert wait.waiter.application_name == "waiter-app"
+    assert "/* waiting */" in wait.waiter.query
+    assert [b.pid for b in wait.blockers] == [holder_pid]
+    assert wait.blockers[0].application_name == "holder-app"
+    assert "LOCK TABLE customers" in wait.blockers[0].query
+    assert wait.blockers[0].state == "idle in transaction"
+    assert snap.longest_wait == wait.seconds
+
+
+def test_broken_smoke_queries_and_corrupt_data_trip(shop_db):
+    plan = live_plan(
+        smoke=["SELECT 1 FROM orders LIMIT 1"],
+        integrity=[{"name": "no negative totals",
+                    "sql": "SELECT count(*) FROM orders WHERE total_cents < 0", "expect": "= 0"}],
+        triggers=[{"text": "Critical functionality broken", "metric": "smoke", "above": 0,
+                   "for": "0s"},
+                  {"text": "Data corruption detected", "metric": "integrity", "above": 0,
+                   "for": "0s"}])
+    events = Events()
+    s = Sampler(plan, shop_db, interval=0.25, check_every=2)
+    g = Guard(plan, emit=events)
+    s.on_snapshot = g.observe
+    with psycopg.connect(shop_db, autocommit=True) as c, running(s):
+        s.wait_for(lambda x: x.smoke_failures == 0 and x.integrity_failures == 0, DEADLINE)
+        c.execute("UPDATE orders SET total_cents = -1 WHERE id = 7")
+        wait_until(lambda: g.states["integrity"].state == "trip", "the integrity trip")
+        c.execute("ALTER TABLE orders RENAME TO orders_gone")
+        wait_until(lambda: g.states["smoke"].state == "trip", "the smoke trip")
+        snap = s.latest
+    assert snap is not None
+    reasons = {f.name: f.reason for f in snap.failures}
+    assert "does not exist" in reasons["SELECT 1 FROM orders LIMIT 1"]
+    assert events.changes("integrity")[0] == "trip"
+    assert [e.trigger for e in events.items if isinstance(e, ThresholdChanged)][:2] == [
+        "Data corruption detected", "Critical functionality broken"]
