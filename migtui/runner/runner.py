@@ -439,7 +439,10 @@ class Runner:
         try:
             self._require_open()
             statuses = {s.step_id: s for s in self.status()}
-            order = rollback_order(self.plan, statuses, to)
+            conn = self._ctx.work.conn
+            partial = {s.id for s in self.plan.steps if s.backfill is not None
+                       and history.progress(conn, self._ctx.plan_id, s.id) is not None}
+            order = rollback_order(self.plan, statuses, to, partial)
         except KeyError:
             return Outcome("failed", f"unknown step {to!r}; the plan has: "
                            f"{', '.join(s.id for s in self.plan.steps)}")
