@@ -51,3 +51,14 @@ def column_exists(url: str, table: str, column: str) -> bool:
 def history(url: str, plan_id: str = "t-plan") -> list[tuple[Any, ...]]:
     return q(url, "SELECT step_id, action, status, error FROM migtui.history WHERE plan_id = %s "
                   "ORDER BY id", (plan_id,))
+
+
+def wait_until(predicate: Any, tries: int = 400, interval: float = 0.05) -> bool:
+    """Poll until ``predicate()`` is true (bounded); never used to assert a duration."""
+    import time
+
+    for _ in range(tries):
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
