@@ -35,7 +35,8 @@ def make_plan(steps: str, **kw: Any) -> Plan:
 
 def q(url: str, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as c:
-        return c.execute(sql, params).fetchall()
+        cur = c.execute(sql, params)
+        return cur.fetchall() if cur.description else []
 
 
 def one(url: str, sql: str, params: Any = None) -> Any:
