@@ -2,8 +2,10 @@
 
 ``Collector`` keeps what must survive between samples (the previous counters, the probe
 timings window, the size at start) and turns one round of reads into a ``Snapshot``.
-Every monitoring query starts with the ``/* migtui-sampler */`` tag so it can be told
-apart in ``pg_stat_statements`` and excluded from the statement mean.
+Every monitoring query carries the ``/* migtui-sampler */`` tag right after ``SELECT``
+(PostgreSQL 17+ drops leading comments from ``pg_stat_statements``), so its query ids can
+be found and excluded from the statement mean. Per sample the statement sums are read
+with ``pg_stat_statements(false)``, which does not read the query-text file.
 
 The connection is in autocommit mode, read-only by default (``default_transaction_read_only``)
 and bounded by ``statement_timeout`` so a probe stuck behind a lock cannot hang the sampler.
@@ -86,6 +88,7 @@ class Collector:
         self._counters: deque[tuple[float, int, int]] = deque()
         self._pgss: deque[tuple[float, float, float]] = deque()
         self._pgss_start: tuple[float, float] | None = None
+        self._pgss_own: list[int] | None = None  # query ids of the sampler's own reads
         self._size_start: int | None = None
         self._last_mono: float | None = None
         self._server: dict[str, Any] | None = None
@@ -111,10 +114,11 @@ class Collector:
         self._counters.clear()
         self._pgss.clear()
         self._pgss_start = None
+        self._pgss_own = None
 
     def _server_facts(self, conn: psycopg.Connection[Any]) -> dict[str, Any]:
         row = conn.execute(
-            f"""{TAG} SELECT current_setting('server_version_num')::int,
+            f"""SELECT {TAG} current_setting('server_version_num')::int,
                    current_setting('max_connections')::int,
                    current_setting('superuser_reserved_connections')::int,
                    coalesce(current_setting('reserved_connections', true), '0')::int,
@@ -138,11 +142,16 @@ class Collector:
         else:
             col = "total_exec_time" if version >= 130000 else "total_time"
             facts["pgss"] = (
-                f"{TAG} SELECT coalesce(sum(calls), 0)::float8, coalesce(sum({col}), 0)::float8 "
-                f"FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
-                f"WHERE d.datname = current_database() AND s.query NOT LIKE '{TAG}%'")
+                f"SELECT {TAG} coalesce(sum(calls), 0)::float8, coalesce(sum({col}), 0)::float8 "
+                f"FROM pg_stat_statements(false) s "
+                f"WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                f" AND s.queryid <> ALL(%s::bigint[])")
+            facts["pgss_own"] = (
+                f"SELECT {TAG} coalesce(array_agg(DISTINCT queryid), '{{}}') "
+                f"FROM pg_stat_statements WHERE query LIKE '%{TAG}%' "
+                f"AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
             try:
-                conn.execute(facts["pgss"]).fetchone()
+                conn.execute(facts["pgss"], ([],)).fetchone()
             except psycopg.Error:
                 facts["pgss"] = None
                 facts["pgss_note"] = ("pg_stat_statements installed but not loaded "
@@ -192,7 +201,7 @@ class Collector:
         # counters: commits, rollbacks, backends
         t0 = time.perf_counter()
         row = conn.execute(
-            f"""{TAG} SELECT d.xact_commit, d.xact_rollback,
+            f"""SELECT {TAG} d.xact_commit, d.xact_rollback,
                    (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
                 FROM pg_stat_database d WHERE d.datname = current_database()""").fetchone()
         db_time += time.perf_counter() - t0
@@ -207,7 +216,14 @@ class Collector:
         # statement mean time from pg_stat_statements
         if self._server["pgss"]:
             t0 = time.perf_counter()
-            prow = conn.execute(self._server["pgss"]).fetchone()
+            if seq % self.check_every == 0 or self._pgss_own is None:
+                own = conn.execute(self._server["pgss_own"]).fetchone()
+                ids = sorted(own[0]) if own else []
+                if ids != self._pgss_own:  # a new own query: restart the sums
+                    self._pgss_own = ids
+                    self._pgss.clear()
+                    self._pgss_start = None
+            prow = conn.execute(self._server["pgss"], (self._pgss_own,)).fetchone()
             db_time += time.perf_counter() - t0
             if prow is not None:
                 out.update(self._statement_mean(mono, float(prow[0]), float(prow[1])))
@@ -225,7 +241,7 @@ class Collector:
         periodic = seq % self.check_every == 0
         if periodic or self._size is None:
             t0 = time.perf_counter()
-            srow = conn.execute(f"{TAG} SELECT pg_database_size(current_database())").fetchone()
+            srow = conn.execute(f"SELECT {TAG} pg_database_size(current_database())").fetchone()
             db_time += time.perf_counter() - t0
             self._size = int(srow[0]) if srow else None
             if self._size_start is None:
@@ -306,7 +322,7 @@ class Collector:
             started = ("coalesce((SELECT min(waitstart) FROM pg_locks "
                        "WHERE pid = a.pid AND NOT granted), a.query_start)")
         rows = conn.execute(
-            f"""{TAG} SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename, ''),
+            f"""SELECT {TAG} a.pid, coalesce(a.application_name, ''), coalesce(a.usename, ''),
                    left(coalesce(a.query, ''), {QUERY_CHARS}),
                    extract(epoch FROM clock_timestamp() - {started})::float8,
                    pg_blocking_pids(a.pid)
@@ -320,7 +336,7 @@ class Collector:
         named: dict[int, Session] = {}
         if blocker_pids:
             for pid, app, user, query, state in conn.execute(
-                    f"""{TAG} SELECT pid, coalesce(application_name, ''), coalesce(usename, ''),
+                    f"""SELECT {TAG} pid, coalesce(application_name, ''), coalesce(usename, ''),
                            left(coalesce(query, ''), {QUERY_CHARS}), coalesce(state, '')
                         FROM pg_stat_activity WHERE pid = ANY(%s)""", (blocker_pids,)):
                 named[pid] = Session(pid, app, query, state, user)
