@@ -108,6 +108,8 @@ def add_constraint(ctx: Ctx) -> Iterator[Finding]:
                                    else f"{bare(table)}_{'_'.join(cols)}_key")
             using = copy.deepcopy(cmd)
             using.def_.keys = None
+            using.def_.including = None  # USING INDEX takes them from the index
+            using.def_.nulls_not_distinct = False
             using.def_.indexname = name
             using.def_.conname = name
             idx = ast.IndexStmt(idxname=name, relation=rel, accessMethod="btree",
@@ -115,6 +117,11 @@ def add_constraint(ctx: Ctx) -> Iterator[Finding]:
                                     name=c, ordering=SortByDir.SORTBY_DEFAULT,
                                     nulls_ordering=SortByNulls.SORTBY_NULLS_DEFAULT)
                                     for c in cols),
+                                indexIncludingParams=tuple(ast.IndexElem(
+                                    name=c, ordering=SortByDir.SORTBY_DEFAULT,
+                                    nulls_ordering=SortByNulls.SORTBY_NULLS_DEFAULT)
+                                    for c in names(con.including)) or None,
+                                nulls_not_distinct=bool(con.nulls_not_distinct),
                                 unique=True, concurrent=True)
             note = ("-- the key columns must already be NOT NULL (see set-not-null)\n"
                     if kind == "PRIMARY KEY" else "")

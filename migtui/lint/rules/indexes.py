@@ -96,10 +96,18 @@ def reindex(ctx: Ctx) -> Iterator[Finding]:
                                       params=(*(node.params or ()),
                                               ast.DefElem(defname="concurrently"))))
         safe += ";  -- PostgreSQL 12+, outside a transaction"
+    if node.kind == ReindexObjectType.REINDEX_OBJECT_TABLE:
+        msg = (f"REINDEX TABLE {target} without CONCURRENTLY blocks writes to {target}, and "
+               f"reads that use its indexes, for the whole rebuild")
+    elif node.kind == ReindexObjectType.REINDEX_OBJECT_INDEX:
+        msg = (f"REINDEX INDEX {target} without CONCURRENTLY blocks writes to "
+               f"{table or 'its table'}, and reads that use the index, for the whole rebuild")
+    else:
+        kind = node.kind.name.removeprefix("REINDEX_OBJECT_")
+        msg = (f"REINDEX {kind} {target} without CONCURRENTLY blocks writes to each of its "
+               f"tables in turn, and reads that use the index being rebuilt")
     yield ctx.finding(
-        "reindex-not-concurrent",
-        f"REINDEX of {target} without CONCURRENTLY blocks writes to the table and reads "
-        f"that use the index for the whole rebuild",
+        "reindex-not-concurrent", msg,
         table=table, lock="ACCESS EXCLUSIVE (index), SHARE (table)", cost="index", safe=safe)
 
 
