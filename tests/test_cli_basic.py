@@ -14,8 +14,10 @@ from tests.conftest import PLANS
 
 
 def test_check_example_plans_exit_0(capsys):
-    assert main(["check", *map(str, sorted(PLANS.glob("*.yaml")))]) == 0
-    assert capsys.readouterr().out.count(": ok") == 3
+    plans = sorted(PLANS.glob("*.yaml"))
+    assert len(plans) >= 3
+    assert main(["check", *map(str, plans)]) == 0
+    assert capsys.readouterr().out.count(": ok") == len(plans)
 
 
 def test_check_broken_plan_exit_2_with_location(tmp_path, capsys):

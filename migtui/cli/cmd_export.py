@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from migtui import lint
 from migtui.cli.common import load, plan_path
 from migtui.document import export_markdown
 from migtui.journal import journal_path, read_journal
@@ -25,12 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def lint_context(plan: Any, dsn: str | None) -> tuple[list[Any], dict[str, Any], list[str]]:
-    """Findings, derived risk levels and zero-downtime flags, when the lint is available."""
-    from migtui import lint
-
-    if not hasattr(lint, "lint_plan"):  # TODO(lint): remove once the lint lands
-        return [], {}, []
-    sizes = lint.TableSizes.read(dsn) if dsn and hasattr(lint, "TableSizes") else None
+    """Findings, derived risk levels and zero-downtime flags for the export."""
+    sizes = lint.TableSizes.read(dsn) if dsn else None
     findings = lint.lint_plan(plan, sizes=sizes)
     return findings, lint.derived_risks(plan, findings), lint.zero_downtime_flags(plan, findings)
 
