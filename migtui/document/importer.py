@@ -229,11 +229,11 @@ def _chunks(sql: str, first_line: int, path: str,
         problems.append(Problem(path, first_line, None, "Prisma Migration Scripts",
                                 f"SQL block does not scan: {e}"))
         return []
-    encoded = sql.encode("utf-8")
+    # pglast's token offsets count characters, not bytes
     marks: list[tuple[int, int, dict[str, Any]]] = []
     for tok in tokens:
         if tok.name == "SQL_COMMENT":
-            text = encoded[tok.start:tok.end + 1].decode("utf-8")
+            text = sql[tok.start:tok.end + 1]
             data = meta.parse_sql_comment(text)
             if data is not None:
                 marks.append((tok.start, tok.end + 1, data))
@@ -241,8 +241,8 @@ def _chunks(sql: str, first_line: int, path: str,
         return [{"meta": None, "sql": _strip_comments(sql)}]
     out = []
     for n, (_start, end, data) in enumerate(marks):
-        stop = marks[n + 1][0] if n + 1 < len(marks) else len(encoded)
-        body = encoded[end:stop].decode("utf-8")
+        stop = marks[n + 1][0] if n + 1 < len(marks) else len(sql)
+        body = sql[end:stop]
         # drop the human comment lines that precede the next marker
         out.append({"meta": data, "sql": _strip_trailing_comments(body)})
     return out
