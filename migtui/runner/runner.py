@@ -294,9 +294,10 @@ class Runner:
             done.append(step.id)
         return Outcome("done", f"{len(done)} step(s) applied", steps=tuple(done))
 
-    def _run_step(self, step: Step, action: str) -> tuple[str, str] | None:
+    def _run_step(self, step: Step, action: str, body: tuple[str, str] | None = None
+                  ) -> tuple[str, str] | None:
         """Run one step (apply or rollback). None on success, else (status, message)."""
-        run = _Running(started=now())
+        run = _Running(started=now(), body=body)
         t0 = time.monotonic()
         try:
             if action == "apply":
@@ -366,7 +367,7 @@ class Runner:
                 run.rows, run.retries = run_transactional(ctx, step.id, "apply", stmts, t,
                                                           record)
             else:
-                self._sql_autocommit(step, run, stmts[0], t, "apply", record)
+                self._sql_autocommit(step, run, stmts[0], t, "apply")
             return ""
         self._emit(StepStarted(step_id=step.id, action="apply", step_kind=step.kind,
                                statements=1 if step.kind in ("check", "backfill") else 0))
@@ -407,8 +408,8 @@ class Runner:
         except psycopg.Error as e:
             raise StepError(f"cannot write migtui.history: {first_line(e)}") from None
 
-    def _sql_autocommit(self, step: Step, run: _Running, stmt: Any, t: Timeouts, action: str,
-                        finish_extra: Callable[[psycopg.Connection, int], None] | None) -> None:
+    def _sql_autocommit(self, step: Step, run: _Running, stmt: Any, t: Timeouts,
+                        action: str) -> None:
         """A non-transactional statement: 'running' row first, the final status after."""
         conn = self._ctx.work.conn
         try:
@@ -430,7 +431,6 @@ class Runner:
 
         self._commit(done)
         run.row_id = None
-        del finish_extra
 
     # ---------------------------------------------------------------- rollback
 
@@ -466,7 +466,7 @@ class Runner:
                 return Outcome("failed", msg, step.id, tuple(done))
             last = statuses[step.id].last
             body = (last.step_checksum, last.step_body) if last else None
-            result = self._run_step_with_body(step, body)
+            result = self._run_step(step, "rollback", body)
             if result is not None:
                 self._emit(RollbackFinished(plan_id=self._ctx.plan_id, ok=False,
                                             rolled_back=tuple(done), message=result[1]))
@@ -478,13 +478,7 @@ class Runner:
                                     message=msg))
         return Outcome("rolled_back", msg, steps=tuple(done))
 
-    def _run_step_with_body(self, step: Step, body: tuple[str, str] | None
-                            ) -> tuple[str, str] | None:
-        self._rollback_body = body
-        return self._run_step(step, "rollback")
-
     def _rollback_step(self, step: Step, run: _Running) -> str:
-        run.body = getattr(self, "_rollback_body", None)
         ctx = self._ctx
         t = Timeouts.for_step(self.plan, step)
 
@@ -506,7 +500,7 @@ class Runner:
             run.rows, run.retries = run_transactional(ctx, step.id, "rollback", stmts, t,
                                                       record)
         else:
-            self._sql_autocommit(step, run, stmts[0], t, "rollback", None)
+            self._sql_autocommit(step, run, stmts[0], t, "rollback")
             if step.backfill is not None:
                 self._commit(lambda c: history.clear_progress(c, ctx.plan_id, step.id))
         return ""
