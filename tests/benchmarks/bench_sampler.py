@@ -211,6 +211,11 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {i // 2 + 1} | {rounds[i]['tps']:.1f} | {rounds[i + 1]['tps']:.1f} |")
     lines.append(f"| **mean** | **{r['tps_off_mean']:.1f}** | **{r['tps_on_mean']:.1f}** "
                  f"({r['tps_change_pct']:+.1f}%) |")
+    off = [x["tps"] for x in rounds if x["sampler"] == "off"]
+    spread = 100 * (max(off) - min(off)) / r["tps_off_mean"]
+    lines += ["", f"Round-to-round spread with the sampler off: {spread:.0f}% of the mean. "
+              f"A TPS change smaller than that is noise, not the sampler's cost; the "
+              f"per-sample server time above is the direct measure."]
     return "\n".join(lines)
 
 
