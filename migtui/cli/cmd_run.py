@@ -8,9 +8,7 @@ lock), 2 plan or usage error (invalid plan, no database URL, production not conf
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -29,29 +27,13 @@ from migtui.cli.common import (
     operator,
     plan_path,
 )
+from migtui.cli.printer import Printer, secs, short
 from migtui.control import RunControl
 from migtui.db import DsnError, database_name, resolve_dsn
 from migtui.events import (
-    Event,
     EventBus,
-    ItemFailed,
-    ItemSkipped,
-    ItemTicked,
-    NoteAdded,
-    RollbackFinished,
-    RollbackStarted,
     RunFinished,
     RunStarted,
-    StatementStarted,
-    StepFailed,
-    StepFinished,
-    StepOutput,
-    StepPaused,
-    StepProgress,
-    StepResumed,
-    StepRetried,
-    StepSkipped,
-    StepStarted,
 )
 from migtui.journal import Journal, journal_path
 from migtui.plan import Plan, plan_checksum
@@ -155,124 +137,6 @@ def interrupt_cancels(control: RunControl) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-# ---------------------------------------------------------------- printing
-
-
-def _short(text: str | None, width: int = 100) -> str:
-    one = " ".join((text or "").split())
-    return one if len(one) <= width else one[: width - 1] + "…"
-
-
-def _secs(s: float | None) -> str:
-    if s is None:
-        return "?"
-    if s < 60:
-        return f"{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
-
-
-class Printer:
-    """Turns events into lines (or JSON lines). A progress bar only on a TTY."""
-
-    def __init__(self, out: TextIO | None = None, as_json: bool = False) -> None:
-        self.out = out or sys.stdout
-        self.json = as_json
-        self.tty = self.out.isatty() and not as_json
-        self._bar = False
-        self._closed = False
-
-    def __call__(self, e: Event) -> None:
-        if self.json:
-            self._write(json.dumps(e.to_record(), default=str, ensure_ascii=False))
-            return
-        if isinstance(e, StepProgress) and self.tty:
-            total = e.total or 0
-            frac = min(1.0, e.done / total) if total else 0.0
-            bar = "█" * int(frac * 30) + "·" * (30 - int(frac * 30))
-            line = (f"\r  {e.step_id} {bar} {e.done}/{total or '?'} rows  "
-                    f"{e.rate:,.0f}/s  ETA {_secs(e.eta)}"
-                    + (f"  (throttled: {e.throttled})" if e.throttled else ""))
-            if not self._closed:
-                self.out.write(scrub(line))
-                self.out.flush()
-                self._bar = True
-            return
-        line = self.line(e)
-        if line is not None:
-            self._write(line)
-
-    def _write(self, line: str) -> None:
-        if self._closed:
-            return
-        try:
-            if self._bar:
-                self.out.write("\n")
-                self._bar = False
-            self.out.write(scrub(line) + "\n")
-            self.out.flush()
-        except BrokenPipeError:  # e.g. piped into head: keep running, stop printing
-            self._closed = True
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
-
-    def line(self, e: Event) -> str | None:  # noqa: C901 - one branch per event type
-        match e:
-            case RunStarted():
-                mode = " (dry run)" if e.dry_run else ""
-                return (f"run {e.plan_id} on target {e.target} (database {e.database}) "
-                        f"by {e.operator}{mode}")
-            case StepStarted():
-                n = f", {e.statements} statement(s)" if e.step_kind == "sql" else ""
-                return f"▶ {e.action} {e.step_id} ({e.step_kind}{n})"
-            case StatementStarted():
-                mode = "autocommit" if e.autocommit else "in transaction"
-                return f"    {e.index + 1}. [{mode}; lock {e.lock}] {_short(e.sql)}"
-            case StepProgress():
-                total = e.total if e.total is not None else "?"
-                thr = f", throttled: {e.throttled}" if e.throttled else ""
-                return (f"    {e.step_id}: {e.done}/{total} rows, {e.rate:,.0f} rows/s, "
-                        f"ETA {_secs(e.eta)}, batch {e.batch_size}{thr}")
-            case StepRetried():
-                return (f"    ↻ {e.step_id}: retry {e.attempt}/{e.of} in {e.delay:.2f}s — "
-                        f"{e.reason}")
-            case StepFinished():
-                verb = "applied" if e.action == "apply" else "rolled back"
-                rows = f", {e.rows} rows" if e.rows else ""
-                res = f" — {e.result}" if e.result else ""
-                retr = f", {e.retries} retries" if e.retries else ""
-                return f"✓ {e.step_id} {verb} in {_secs(e.elapsed)}{rows}{retr}{res}"
-            case StepFailed():
-                st = f"\n    statement: {_short(e.statement, 200)}" if e.statement else ""
-                code = f" [SQLSTATE {e.sqlstate}]" if e.sqlstate else ""
-                return f"✗ {e.step_id} {e.action} failed: {e.error}{code}{st}"
-            case StepSkipped():
-                return f"- {e.step_id} skipped: {e.reason}"
-            case StepPaused():
-                return f"⏸ {e.step_id} paused: {e.reason}"
-            case StepResumed():
-                return f"▶ {e.step_id} resumed"
-            case StepOutput():
-                lines = [ln for ln in e.text.splitlines() if ln.strip()][-10:]
-                body = "".join(f"\n    | {ln}" for ln in lines)
-                return f"    output of {e.step_id} (exit {e.exit_code}):{body or ' (none)'}"
-            case RollbackStarted():
-                return f"↺ rollback of {', '.join(e.steps) or 'nothing'} — {e.reason}"
-            case RollbackFinished():
-                return f"↺ rollback {'finished' if e.ok else 'stopped'}: {e.message}"
-            case NoteAdded():
-                return f"  note: {e.text}"
-            case ItemTicked():
-                return f"☑ {e.item}: {e.evidence}"
-            case ItemSkipped():
-                return f"☐ {e.item} skipped: {e.reason}"
-            case ItemFailed():
-                return f"☒ {e.item} failed"
-            case RunFinished():
-                return f"{e.outcome}: {e.message}"
-        return None
-
-
 def open_bus(setup: Setup, as_json: bool) -> tuple[EventBus, Journal]:
     bus = EventBus()
     journal = Journal(journal_path(setup.path, setup.plan_id))
@@ -285,7 +149,7 @@ def finish(bus: EventBus, setup: Setup, outcome: Outcome, started: float,
            code_for: Callable[[Outcome], int] | None = None) -> int:
     msg = outcome.message
     bus.emit(RunFinished(plan_id=setup.plan_id, outcome=outcome.status,
-                         message=f"{msg} ({_secs(time.monotonic() - started)})"))
+                         message=f"{msg} ({secs(time.monotonic() - started)})"))
     return (code_for or (lambda o: EXIT_BY_STATUS.get(o.status, EXIT_FAILED)))(outcome)
 
 
@@ -302,7 +166,7 @@ def print_dry_run(runner: Runner, step_ids: list[str] | None, as_json: bool) -> 
             mode = "autocommit" if ps.autocommit else "transaction"
             note = f"  -- {ps.note}" if ps.note else ""
             print(scrub(f"{ps.step_id}[{ps.index + 1}] {ps.kind:8} {mode:11} "
-                        f"{ps.lock:22} {_short(ps.sql, 200)}{note}"))
+                        f"{ps.lock:22} {short(ps.sql, 200)}{note}"))
 
 
 def run(args: argparse.Namespace) -> int:

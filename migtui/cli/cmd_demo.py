@@ -1,0 +1,126 @@
+"""migtui demo: the whole story on an embedded database with simulated traffic.
+
+Quitting — q in the app, Ctrl+C, SIGHUP or SIGTERM — stops the traffic and the server.
+The demo touches no database but its own unless --dsn is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from types import FrameType
+
+from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from migtui.embedded import EmbeddedError, default_home
+from migtui.plan import load_plan
+
+
+class _Stop(Exception):
+    """A signal asked us to stop: unwind and clean up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo", help="the whole story on an embedded database with simulated traffic",
+        description="Start an embedded PostgreSQL with a shop database (1M orders, kept "
+                    "between runs), simulated application traffic, and open the app on the "
+                    "demo plan. --headless plays the same story without a TTY.")
+    p.add_argument("--headless", action="store_true", help="play the story without a TTY")
+    p.add_argument("--tour", action="store_true", help="a hint panel says what to press next")
+    p.add_argument("--dsn", help="run the story against this existing database instead")
+    p.add_argument("--orders", type=int, default=1_000_000, help="orders in the shop")
+    p.add_argument("--workers", type=int, default=4, help="application traffic threads")
+    p.add_argument("--rate", type=float, default=25.0, help="operations/s per traffic thread")
+    p.add_argument("--seed", type=int, default=42, help="traffic seed (same story each run)")
+    p.add_argument("--baseline", type=float, help="baseline seconds (default: the plan's)")
+    p.add_argument("--home", type=Path, help="where the demo keeps its server (MIGTUI_HOME)")
+    p.set_defaults(func=run)
+
+
+def demo_plan_path(home: Path) -> Path:
+    """A working copy of the packaged demo plan, so its journal lives in the demo's home."""
+    run_dir = home / "demo-run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dst = run_dir / "demo.yaml"
+    src = resources.files("migtui.demo").joinpath("plan.yaml")
+    with resources.as_file(src) as path:
+        shutil.copyfile(path, dst)
+    return dst
+
+
+@contextmanager
+def _signals_stop() -> Iterator[None]:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise _Stop(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run(args: argparse.Namespace) -> int:
+    from migtui.demo.server import DemoDatabase
+    from migtui.demo.traffic import Traffic
+
+    home = args.home or default_home()
+
+    def say(msg: str) -> None:
+        print(msg, flush=True)
+
+    db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders)
+    traffic: Traffic | None = None
+    with _signals_stop():
+        try:
+            url = db.start(progress=say)
+            plan_file = demo_plan_path(home)
+            plan = load_plan(plan_file)
+            traffic = Traffic(url, workers=args.workers, rate=args.rate, seed=args.seed,
+                              orders=args.orders).start()
+            say(f"application traffic: {args.workers} threads × {args.rate:g} ops/s "
+                f"(seed {args.seed})")
+            if args.headless:
+                return _headless(plan, plan_file, url, args, say)
+            return _interactive(plan_file, url, args)
+        except EmbeddedError as e:
+            raise CliError(f"cannot start the embedded PostgreSQL: {e}", EXIT_FAILED) from None
+        except (_Stop, KeyboardInterrupt) as e:
+            print(f"\nstopping the demo ({e or 'interrupted'}) …", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            if traffic is not None:
+                traffic.stop()
+            db.stop()
+
+
+def _headless(plan, plan_file: Path, url: str, args: argparse.Namespace, say) -> int:
+    from migtui.cli.printer import Printer
+    from migtui.demo.story import play
+
+    printer = Printer(sys.stdout)
+    report = play(plan, plan_file, url, say=say, on_event=printer,
+                  baseline_seconds=args.baseline)
+    for line in report.summary():
+        say(line)
+    ok = report.trip is not None and report.rollback_ok
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _interactive(plan_file: Path, url: str, args: argparse.Namespace) -> int:
+    from migtui.tui.app import make_app
+
+    app = make_app(plan_file, dsn=url, demo=True, tour=args.tour)
+    app.run()
+    return int(app.return_code or 0)
