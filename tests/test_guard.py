@@ -229,3 +229,11 @@ def test_baseline_round_trips_through_the_journal(tmp_path):
     assert again is not None
     assert again.metrics == base.metrics
     assert Baseline.from_journal_records([]) is None
+
+
+def test_gauges_without_thresholds_still_report_their_value():
+    g = Guard(make_plan([{"metric": "error_rate", "above": "5%"}]))
+    g.observe(snap(0, tps=42.0, longest_wait=0.0))
+    g.observe(snap(1, tps=None))
+    assert g.states["tps"].state == "ok" and g.states["tps"].value == 42.0
+    assert g.states["lock_waits"].value == 0.0 and g.states["tps"].threshold == ""

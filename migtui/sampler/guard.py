@@ -189,6 +189,12 @@ class Guard:
                         baseline=ref.baseline, since=ref.since,
                         policy=ref.policy if ref.state == "trip" else "", trigger=ref.trigger)
                     changes.append((old, new, ev))
+            for metric in Metric:  # gauges without thresholds still show their value
+                if metric not in self._rules:
+                    v = snapshot.metric(metric)
+                    self._states[metric.value] = GaugeState(
+                        metric.value, "ok", v if v is not None
+                        else self._states[metric.value].value, baseline=self._median(metric))
             states = dict(self._states)
         for old, new, ev in changes:
             if self.emit is not None:
