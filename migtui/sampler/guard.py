@@ -19,6 +19,7 @@ or trip, backfills are throttled (``control.throttle``), and restored when all a
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,6 +30,8 @@ from migtui.plan.model import Metric, Plan
 from migtui.plan.values import Threshold
 from migtui.sampler.baseline import Baseline
 from migtui.sampler.snapshot import Snapshot, format_value
+
+log = logging.getLogger(__name__)
 
 POLICY_RANK = {"offer": 0, "pause": 1, "rollback": 2}
 # a relative limit never sits closer than this above the baseline: sub-millisecond
@@ -197,8 +200,11 @@ class Guard:
                         else self._states[metric.value].value, baseline=self._median(metric))
             states = dict(self._states)
         for old, new, ev in changes:
-            if self.emit is not None:
-                self.emit(ev)
+            try:
+                if self.emit is not None:
+                    self.emit(ev)
+            except Exception:  # noqa: BLE001 - a subscriber must not stop the policies
+                log.exception("emitting %s failed", ev.kind)
             self._act(old, new, ev)
         self._throttle(states)
         return [ev for _o, _n, ev in changes]
@@ -257,7 +263,10 @@ class Guard:
                                     or POLICY_RANK[new.policy] > POLICY_RANK.get(old.policy, -1)):
             reason = self._reason(ev)
             if new.policy == "offer" and self.on_trip is not None:
-                self.on_trip(ev)
+                try:
+                    self.on_trip(ev)
+                except Exception:  # noqa: BLE001 - the other gauges must go on
+                    log.exception("on_trip callback failed")
             elif new.policy == "pause" and ctl is not None:
                 self._paused.add(new.metric)
                 self._pause_reason = f"paused by gauge: {reason}"
