@@ -1,0 +1,218 @@
+"""What the screens show, computed without Textual: sections, completion, step rows, text.
+
+The widgets render these plain values; the screen keeps them up to date from events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from migtui.plan.model import (
+    ChecklistItem,
+    Phase,
+    Plan,
+    RunBaseline,
+    RunCheck,
+    RunCommand,
+    RunRehearse,
+    RunSteps,
+    Step,
+)
+from migtui.sql import split
+from migtui.state import RunState
+
+SKIP_PREFIX = "operator skipped: "
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the template, as the navigator lists it."""
+
+    key: str  # "overview", "steps", "phases.<key>", ...
+    title: str
+    checklists: tuple[str, ...] = ()  # checklist keys shown in this section
+    phase: Phase | None = None
+
+
+def sections(plan: Plan) -> list[Section]:
+    """Every section of the migration plan template, in its order."""
+    out = [Section("overview", "Overview", ("overview",)),
+           Section("schema", "Schema Changes"),
+           Section("steps", "Steps")]
+    for i, ph in enumerate(plan.phases, 1):
+        out.append(Section(f"phases.{ph.key}", f"Phase {i}: {ph.name}",
+                           (f"phases.{ph.key}",), ph))
+    out += [
+        Section("zero_downtime", "Zero Downtime", ("zero_downtime.application_compatibility",
+                                                   "zero_downtime.database_performance")),
+        Section("data_migration", "Data Migration", ("data_migration.validation",)),
+        Section("risks", "Risks & Triggers"),
+        Section("testing", "Testing", ("testing.staging", "testing.production_readiness")),
+        Section("code_changes", "Code Changes"),
+        Section("monitoring", "Monitoring"),
+        Section("documentation", "Documentation", ("documentation",)),
+        Section("timeline", "Timeline"),
+        Section("communication", "Communication"),
+    ]
+    return out
+
+
+def checklist_map(plan: Plan) -> dict[str, tuple[str, list[ChecklistItem]]]:
+    return {key: (heading, items) for key, heading, items in plan.checklists()}
+
+
+def completion(plan: Plan, section: Section, state: RunState,
+               step_states: dict[str, str]) -> tuple[int, int] | None:
+    """(done, total) of a section; None when the section has nothing to complete."""
+    if section.key == "steps":
+        return (sum(step_states.get(s.id) == "applied" for s in plan.steps), len(plan.steps))
+    if not section.checklists:
+        return None
+    lists = checklist_map(plan)
+    done = total = 0
+    for key in section.checklists:
+        items = lists[key][1]
+        done += sum(state.is_done(key, i) for i in items)
+        total += len(items)
+    return done, total
+
+
+# ---------------------------------------------------------------- steps
+
+
+def phase_steps(plan: Plan, phase: Phase | None) -> list[Step]:
+    """The steps a phase's items run, in order (all steps when no phase)."""
+    if phase is None:
+        return list(plan.steps)
+    ids: list[str] = []
+    for item in phase.items:
+        if isinstance(item.run, RunSteps):
+            ids += [s for s in item.run.steps if s not in ids]
+    return [plan.step(s) for s in ids if any(st.id == s for st in plan.steps)]
+
+
+def transaction_mode(step: Step) -> str:
+    """'transaction' or 'autocommit' for SQL steps (from the parsed statements)."""
+    if step.sql is not None:
+        try:
+            stmts = split(step.sql)
+        except Exception:  # noqa: BLE001 - an unparsable step shows as such, runner refuses it
+            return "unparsable"
+        return "autocommit" if any(s.autocommit for s in stmts) else "transaction"
+    return {"backfill": "batches", "check": "read only", "command": "shell",
+            "manual": "operator"}[step.kind]
+
+
+@dataclass
+class StepRow:
+    """What the phase view shows for one step."""
+
+    state: str = "unknown"  # pending | running | applied | failed | rolled_back | skipped | ...
+    elapsed: float | None = None
+    retries: int = 0
+    rows: int | None = None
+    result: str = ""
+    started_mono: float | None = None  # set while running (for a live elapsed)
+    statement: int = 0  # 1-based index of the statement in flight
+    statements: int = 0
+    action: str = "apply"
+
+
+STATE_ICON = {"pending": "·", "running": "▶", "applied": "✓", "failed": "✗",
+              "rolled_back": "↺", "skipped": "»", "unknown": "?", "rolling_back": "◀"}
+
+
+def action_text(item: ChecklistItem) -> str:
+    """What a bound checklist item runs, in a few words."""
+    a = item.run
+    if isinstance(a, RunSteps):
+        return "steps " + ", ".join(a.steps)
+    if isinstance(a, RunCheck):
+        return f"check {short(a.check, 60)} expect {a.expect}"
+    if isinstance(a, RunCommand):
+        return f"command {short(a.command, 60)}"
+    if isinstance(a, RunBaseline):
+        return f"baseline {a.baseline:g}s of the gauges"
+    if isinstance(a, RunRehearse):
+        return "rehearsal on staging (migtui rehearse)"
+    return ""
+
+
+@dataclass
+class ItemResults:
+    """The last result of each bound checklist item, folded from journal records."""
+
+    last: dict[str, tuple[str, str]] = field(default_factory=dict)  # item -> (status, text)
+
+    def apply(self, rec: dict[str, Any]) -> None:
+        kind = rec.get("kind")
+        item = str(rec.get("item", ""))
+        if kind == "ItemTicked" and rec.get("evidence"):
+            self.last[item] = ("ok", str(rec["evidence"]))
+        elif kind == "ItemFailed":
+            self.last[item] = ("failed", str(rec.get("error", "")))
+        elif kind == "ItemSkipped":
+            self.last[item] = ("skipped", str(rec.get("reason", "")))
+
+
+def operator_skips(records: list[dict[str, Any]]) -> set[str]:
+    out: set[str] = set()
+    for rec in records:
+        if rec.get("kind") == "StepSkipped" and str(rec.get("reason", "")).startswith(
+                SKIP_PREFIX):
+            out.add(str(rec.get("step_id")))
+        elif rec.get("kind") == "StepFinished":
+            out.discard(str(rec.get("step_id")))
+    return out
+
+
+# ---------------------------------------------------------------- text
+
+
+def short(text: str | None, width: int = 80) -> str:
+    one = " ".join((text or "").split())
+    return one if len(one) <= width else one[: width - 1] + "…"
+
+
+def secs(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(int(s), 60)
+    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+class Clock:
+    """Wall time for the screens; frozen for deterministic snapshots."""
+
+    FROZEN = dt.datetime(2026, 11, 23, 3, 0, 0, tzinfo=dt.UTC)
+
+    def __init__(self, frozen: bool = False,
+                 now: Callable[[], dt.datetime] | None = None) -> None:
+        self.frozen = frozen
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+
+    def now(self) -> dt.datetime:
+        return self.FROZEN if self.frozen else self._now()
+
+    def hms(self, at: dt.datetime | str | None = None) -> str:
+        """Local HH:MM:SS of ``at`` (default now); fixed when frozen."""
+        if self.frozen:
+            return "03:00:00"
+        if isinstance(at, str):
+            try:
+                at = dt.datetime.fromisoformat(at)
+            except ValueError:
+                return at[:8]
+        return (at or self.now()).astimezone().strftime("%H:%M:%S")
+
+    def since(self, at: dt.datetime | None) -> float | None:
+        if at is None:
+            return None
+        if self.frozen:
+            return 12.0
+        return max(0.0, (self.now() - at).total_seconds())

@@ -1,0 +1,1 @@
+"""Screens and modals of the migtui app; styles in the .tcss files beside them."""

@@ -1,0 +1,776 @@
+"""The main screen: sections, content, gauges and log; execution, trips and rollback.
+
+Database work runs in thread workers (group ``db``) through the ``Session``; runner and
+sampler events arrive from their threads as ``EventReceived`` / ``SnapshotTaken``
+messages, merged when they come faster than the screen draws.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from migtui.events import (
+    BaselineRecorded,
+    Event,
+    ItemFailed,
+    ItemSkipped,
+    ItemTicked,
+    NoteAdded,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StatementStarted,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepPaused,
+    StepProgress,
+    StepResumed,
+    StepRetried,
+    StepSkipped,
+    StepStarted,
+    ThresholdChanged,
+)
+from migtui.plan.model import ChecklistItem, Metric
+from migtui.runner import Outcome, StepStatus
+from migtui.sampler import Snapshot, format_value
+from migtui.secrets import scrub
+from migtui.tui.model import (
+    SKIP_PREFIX,
+    Clock,
+    Section,
+    StepRow,
+    completion,
+    phase_steps,
+    secs,
+    sections,
+    short,
+)
+from migtui.tui.screens.modals import ConfirmModal, PromptModal, TypedConfirmModal
+from migtui.tui.session import Session
+from migtui.tui.widgets.banner import TripBanner
+from migtui.tui.widgets.checklist import ChecklistView
+from migtui.tui.widgets.content import ContentPane
+from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
+from migtui.tui.widgets.log import LogPane
+from migtui.tui.widgets.sections import SectionsNav
+from migtui.tui.widgets.steps import BackfillProgress
+
+NARROW = 120  # below this width, gauges and log collapse behind g and l
+SPARK_SECONDS = 300.0
+
+
+class MainScreen(Screen[None]):
+    CSS_PATH = Path(__file__).with_name("main.tcss")
+    BINDINGS = [
+        Binding("x", "run_next", "Next step"),
+        Binding("a", "run_phase", "Run phase"),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "skip", "Skip"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("R", "rollback", "Rollback"),
+        Binding("n", "note", "Note"),
+        Binding("g", "toggle_gauges", "Gauges"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("escape", "dismiss_banner", "Dismiss", show=False),
+    ]
+
+    class EventReceived(Message):
+        """A runner, sampler or checklist event arrived (from any thread)."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+        def can_replace(self, message: Message) -> bool:
+            # a fast backfill: only its latest progress matters to the screen
+            return (isinstance(message, MainScreen.EventReceived)
+                    and isinstance(self.event, StepProgress)
+                    and isinstance(message.event, StepProgress)
+                    and message.event.step_id == self.event.step_id)
+
+    class SnapshotTaken(Message):
+        """The sampler published a snapshot (the guard has already seen it)."""
+
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, MainScreen.SnapshotTaken)
+
+    class StatusRead(Message):
+        """Where each step stands in the database's history."""
+
+        def __init__(self, statuses: list[StepStatus], first: bool = False) -> None:
+            super().__init__()
+            self.statuses = statuses
+            self.first = first
+
+    class JobFinished(Message):
+        def __init__(self, label: str, outcome: Outcome) -> None:
+            super().__init__()
+            self.label = label
+            self.outcome = outcome
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.plan = session.plan
+        self.sections = sections(self.plan)
+        self.rows: dict[str, StepRow] = {
+            s.id: StepRow(state="skipped" if s.id in session.skipped else "unknown")
+            for s in self.plan.steps}
+        self.job: str | None = None
+        self.rolling_back = False
+        self.confirmed_production = False
+        self.latest: Snapshot | None = None
+        self.statuses_known = False
+        rules = {m: self.session.guard.rules(m) for m in Metric}
+        self.rules = rules
+        self.metrics = shown_metrics(rules)
+
+    # ---------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="top")
+        yield GaugeStrip(self.metrics, id="strip")
+        yield TripBanner(id="banner")
+        yield BackfillProgress(id="progress")
+        with Horizontal(id="body"):
+            yield SectionsNav(self.sections, id="nav")
+            with Vertical(id="center"):
+                yield ContentPane(self.plan, is_done=self.session.state.is_done,
+                                  last=self.session.items.last.get, rows=self.rows,
+                                  clock=self._mono,
+                                  communication=lambda: self.session.state.communication,
+                                  id="content")
+                yield LogPane(id="log")
+            yield GaugesPanel(self.rules, id="gauges")
+        yield Footer()
+
+    def _mono(self) -> float:
+        return time.monotonic() if not self.clock.frozen else 0.0
+
+    def on_mount(self) -> None:
+        s = self.session
+        s.subscribe(lambda e: self.post_message(self.EventReceived(e)))
+        s.on_snapshot(lambda snap: self.post_message(self.SnapshotTaken(snap)))
+        if s.runner is not None:
+            s.runner.confirm = self._confirm_manual
+        self._layout(self.size.width)
+        self._top()
+        self._completion()
+        nav = self.query_one(SectionsNav)
+        nav.highlighted = 0
+        nav.focus()
+        for c in s.state.communication:
+            self._log_line(str(c.get("text", "")), channel="communication",
+                           when=str(c.get("at", "")))
+        if not s.online:
+            self.query_one(GaugesPanel).set_status(Text(
+                "No database: gauges are off. Open with --dsn URL to run the plan.",
+                style="yellow"))
+            self._log("read-only view: no database given (pass --dsn or set DATABASE_URL)",
+                      "yellow")
+            self.query_one(GaugeStrip).show({}, None, Text("no database", style="yellow"))
+        else:
+            self._log(f"connecting to {s.display_dsn} (target {s.target})")
+            self._open_db()
+            s.start_sampler()
+        if not self.clock.frozen:
+            self.set_interval(1.0, self._tick)
+
+    def on_resize(self) -> None:
+        self._layout(self.size.width)
+
+    def _layout(self, width: int) -> None:
+        self.set_class(width < NARROW, "-narrow")
+
+    def _top(self) -> None:
+        s = self.session
+        t = Text(no_wrap=True, overflow="ellipsis")
+        state = self._run_state()
+        t.append(" migtui ", style="bold reverse")
+        t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
+        env = self.plan.targets[s.target].environment.value if s.target in self.plan.targets \
+            else "?"
+        t.append(f" {s.target}", style="bold")
+        t.append(" PRODUCTION" if env == "production" else f" ({env})",
+                 style="bold red" if env == "production" else "dim")
+        if s.online:
+            t.append(f" · {self._where()}")
+        else:
+            t.append(" · no database", style="yellow")
+        t.append(f" · {self.plan.title}", style="dim")
+        self.query_one("#top", Static).update(t)
+
+    def _where(self) -> str:
+        """user@host/db, the password never shown."""
+        shown = self.session.display_dsn
+        return shown.split("://", 1)[-1]
+
+    def _run_state(self) -> str:
+        ctl = self.session.control
+        if self.rolling_back:
+            return "ROLLING BACK"
+        if self.job is None:
+            return "idle"
+        if ctl.paused:
+            return f"PAUSED ({ctl.pause_reason})"
+        return f"running: {self.job}"
+
+    # ---------------------------------------------------------------- helpers
+
+    @property
+    def section(self) -> Section:
+        return self.query_one(SectionsNav).current or self.sections[0]
+
+    def _log(self, text: str, style: str = "") -> None:
+        self._log_line(text, style)
+
+    def _log_line(self, text: str, style: str = "", channel: str = "run",
+                  when: str | None = None) -> None:
+        self.query_one(LogPane).write(self.clock.hms(when), text, style, channel)
+
+    def _completion(self) -> None:
+        states = {k: r.state for k, r in self.rows.items()}
+        comp = {s.key: completion(self.plan, s, self.session.state, states)
+                for s in self.sections}
+        self.query_one(SectionsNav).set_completion(comp)
+
+    def _refresh_views(self) -> None:
+        content = self.query_one(ContentPane)
+        content.refresh_checklists()
+        content.refresh_steps()
+        self._completion()
+        self._top()
+
+    def _tick(self) -> None:
+        if any(r.state in ("running", "rolling_back") for r in self.rows.values()):
+            self.query_one(ContentPane).refresh_steps()
+        banner = self.query_one(TripBanner)
+        if banner.tripped and banner.event is not None:
+            banner.render_trip(self.clock.since(banner.event.since))
+        self._top()
+
+    def _need_db(self) -> bool:
+        if not self.session.online:
+            self.notify("No database: open the plan with --dsn URL to run it.",
+                        severity="warning")
+            return False
+        return True
+
+    def _production_then(self, fn: Callable[[], None]) -> None:
+        """A production target: type the database name once, then go on."""
+        s = self.session
+        if not s.production or self.confirmed_production:
+            fn()
+            return
+        tgt = self.plan.targets[s.target]
+        if tgt.database and s.database and tgt.database != s.database:
+            msg = (f"target {s.target!r} expects database {tgt.database!r}, but the URL points "
+                   f"at {s.database!r}: refusing to run. Open the right database, or use "
+                   f"--target.")
+            self._log(msg, "bold red")
+            self.notify(msg, title="Wrong database", severity="error", timeout=10)
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.confirmed_production = True
+                self._log(f"production confirmed by {s.operator} (typed {s.expected_database})")
+                fn()
+            else:
+                self._log("production not confirmed: nothing was run", "yellow")
+
+        self.app.push_screen(TypedConfirmModal(
+            "PRODUCTION target",
+            f"Target {s.target!r} is production: database {s.expected_database!r} on "
+            f"{s.display_dsn}.\nType the database name to allow changes in this session.",
+            s.expected_database), done)
+
+    def _start(self, label: str, fn: Callable[[], Outcome]) -> None:
+        if not self._need_db():
+            return
+        if self.job is not None:
+            self.notify(f"Busy: {self.job}. Wait, pause (p) or cancel (c) first.",
+                        severity="warning")
+            return
+
+        def go() -> None:
+            self.job = label
+            self._top()
+            self._job(label, fn)
+
+        self._production_then(go)
+
+    # ---------------------------------------------------------------- workers
+
+    @work(thread=True, group="db", exit_on_error=False)
+    def _open_db(self) -> None:
+        statuses = self.session.open()
+        self.post_message(self.StatusRead(statuses, first=True))
+
+    @work(thread=True, group="db", exit_on_error=False)
+    def _job(self, label: str, fn: Callable[[], Outcome]) -> None:
+        try:
+            outcome = fn()
+        except Exception as e:  # noqa: BLE001 - shown to the operator, never a crash
+            outcome = Outcome("failed", scrub(f"{type(e).__name__}: {e}"))
+        self.post_message(self.JobFinished(label, outcome))
+        try:
+            self.post_message(self.StatusRead(self.session.statuses()))
+        except Exception as e:  # noqa: BLE001
+            self.post_message(self.JobFinished("status", Outcome("failed", scrub(str(e)))))
+
+    @work(thread=True, group="rollback", exit_on_error=False)
+    def _rollback_job(self, reason: str) -> None:
+        try:
+            outcome = self.session.rollback(reason)
+        except Exception as e:  # noqa: BLE001
+            outcome = Outcome("failed", scrub(f"{type(e).__name__}: {e}"))
+        self.post_message(self.JobFinished("rollback", outcome))
+        with contextlib.suppress(Exception):  # the rollback's own outcome is already shown
+            self.post_message(self.StatusRead(self.session.statuses()))
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            msg = scrub(f"{type(err).__name__}: {err}")
+            if event.worker.name == "_open_db":
+                self._log(f"cannot open the database: {msg}", "bold red")
+                self.query_one(GaugesPanel).set_status(Text(msg, style="red"))
+                self.notify(msg, title="Database", severity="error", timeout=10)
+                self.session.runner = None
+            else:
+                self._log(f"error: {msg}", "bold red")
+                self.job = None
+                self._top()
+
+    def _confirm_manual(self, prompt: str) -> bool:
+        """The runner's confirm callback, called on the worker thread: ask in a modal."""
+        answered = threading.Event()
+        result = [False]
+
+        def ask() -> None:
+            def done(v: bool | None) -> None:
+                result[0] = bool(v)
+                answered.set()
+
+            self.app.push_screen(ConfirmModal("Manual step", prompt, yes="Done"), done)
+
+        self.app.call_from_thread(ask)
+        while not answered.wait(0.2):
+            if self.session.control.cancelled:
+                return False
+        return result[0]
+
+    # ---------------------------------------------------------------- messages
+
+    @on(SectionsNav.SectionChosen)
+    def _section(self, event: SectionsNav.SectionChosen) -> None:
+        content = self.query_one(ContentPane)
+        if content.section != event.section:
+            content.show(event.section)
+
+    @on(ChecklistView.ItemToggled)
+    def _toggled(self, event: ChecklistView.ItemToggled) -> None:
+        self.session.tick(event.checklist, event.item, event.done)
+
+    @on(ChecklistView.ItemRunRequested)
+    def _run_item(self, event: ChecklistView.ItemRunRequested) -> None:
+        cl, item = event.checklist, event.item
+        self._start(f"item {short(item.text, 30)}", lambda: self.session.run_item(cl, item))
+
+    def on_main_screen_status_read(self, message: StatusRead) -> None:
+        for st in message.statuses:
+            row = self.rows.setdefault(st.step_id, StepRow())
+            if row.state in ("running", "rolling_back") and self.job is not None:
+                continue
+            row.state = st.state
+            if st.step_id in self.session.skipped and st.state != "applied":
+                row.state = "skipped"
+            if st.last is not None:
+                row.rows = st.last.rows if row.rows is None else row.rows
+                if st.last.error:
+                    row.result = st.last.error
+        self.statuses_known = True
+        self._refresh_views()
+        if message.first:
+            self._log(f"connected: {self.session.database} · "
+                      f"{sum(r.state == 'applied' for r in self.rows.values())}/"
+                      f"{len(self.rows)} steps applied")
+            self._offer_resume(message.statuses)
+
+    def _offer_resume(self, statuses: list[StepStatus]) -> None:
+        applied = [s for s in statuses if s.state == "applied"]
+        failed = [s for s in statuses if s.state == "failed"]
+        changed = [s for s in statuses if s.changed]
+        if changed:
+            self._log(f"steps changed since applied: {', '.join(s.step_id for s in changed)}"
+                      f" — roll them back or restore their SQL", "bold red")
+        if not applied and not failed:
+            return
+        nxt = self._next_step(None)
+        if nxt is None:
+            self._log("every step is applied", "green")
+            return
+        phase = self._phase_of(nxt)
+        last = max((s.last for s in statuses if s.last), key=lambda r: r.id, default=None)
+        lines = [f"{len(applied)} of {len(statuses)} steps are applied on "
+                 f"{self.session.database}."]
+        if last is not None:
+            lines.append(f"Last: {last.step_id} {last.status} by {last.operator} at "
+                         f"{last.started_at:%Y-%m-%d %H:%M}"
+                         + (f" — {short(last.error, 120)}" if last.error else ""))
+        where = phase.title if phase else "the plan's steps"
+        lines.append(f"Next: {nxt} ({where}).")
+        lines.append("Resume runs the rest of that phase now.")
+        self._log(f"plan in progress: next step {nxt} in {where}", "yellow")
+
+        def answer(ok: bool | None) -> None:
+            if not ok:
+                return
+            if phase is not None:
+                self.query_one(SectionsNav).select_key(phase.key)
+                self.query_one(ContentPane).show(phase)
+            self.action_run_phase(phase)
+
+        self.app.push_screen(ConfirmModal("Resume this plan?", "\n".join(lines),
+                                          yes="Resume"), answer)
+
+    def on_main_screen_job_finished(self, message: JobFinished) -> None:
+        o = message.outcome
+        if message.label == "rollback":
+            self.rolling_back = False
+            banner = self.query_one(TripBanner)
+            if o.status == "rolled_back":
+                banner.set_status(f"ROLLED BACK: {o.message}. The database is back to "
+                                  f"before the run. Esc dismisses.", "-done")
+            else:
+                banner.set_status(f"ROLLBACK DID NOT FINISH: {short(o.message, 200)}", "")
+            self.query_one(BackfillProgress).finish()
+        elif message.label != "status":
+            self.job = None
+            if o.status == "rollback_requested":
+                self._log(f"{message.label}: stopped for the rollback", "yellow")
+            else:
+                style = "green" if o.ok else "bold red"
+                self._log(f"{message.label}: {o.status} — {o.message}", style)
+                if not o.ok:
+                    self.notify(short(o.message, 200), title=f"{message.label}: {o.status}",
+                                severity="error", timeout=8)
+            self.query_one(BackfillProgress).finish()
+        else:
+            self._log(f"cannot read the history: {o.message}", "red")
+        self._refresh_views()
+
+    def on_main_screen_snapshot_taken(self, message: SnapshotTaken) -> None:
+        snap = message.snapshot
+        self.latest = snap
+        states = self.session.guard.states
+        self.query_one(GaugeStrip).show(states, snap)
+        if self.app.screen is not self:
+            return  # a modal covers the gauges: skip the redraw
+        gauges = self.query_one(GaugesPanel)
+        if snap.error:
+            gauges.set_status(Text(f"sample failed: {short(snap.error, 120)}", style="red"))
+        else:
+            note = "; ".join(snap.notes)
+            gauges.set_status(Text(note or f"sampled every {self.session.sampler.interval:g}s"
+                                   if self.session.sampler else "", style="dim"))
+        sampler = self.session.sampler
+        history = {m: sampler.history(m, SPARK_SECONDS) for m in self.metrics} if sampler \
+            else {}
+        gauges.show(snap, states, history)
+
+    def on_main_screen_event_received(self, message: EventReceived) -> None:  # noqa: C901
+        e = message.event
+        rows = self.rows
+        match e:
+            case StepStarted():
+                r = rows.setdefault(e.step_id, StepRow())
+                r.state = "running" if e.action == "apply" else "rolling_back"
+                r.started_mono, r.statements, r.statement, r.action = (
+                    self._mono(), e.statements, 0, e.action)
+                r.result = ""
+                self._log(f"▶ {e.action} {e.step_id} ({e.step_kind})", "bold")
+            case StatementStarted():
+                r = rows.setdefault(e.step_id, StepRow())
+                r.statement = e.index + 1
+                mode = "autocommit" if e.autocommit else "transaction"
+                self._log(f"  {e.index + 1}. [{mode}; lock {e.lock}] {short(e.sql, 100)}")
+            case StepProgress():
+                rows.setdefault(e.step_id, StepRow()).rows = e.done
+                self.query_one(BackfillProgress).show_progress(e)
+            case StepRetried():
+                rows.setdefault(e.step_id, StepRow()).retries = e.attempt
+                self._log(f"  ↻ {e.step_id}: retry {e.attempt}/{e.of} in {e.delay:.2f}s — "
+                          f"{e.reason}", "yellow")
+            case StepFinished():
+                r = rows.setdefault(e.step_id, StepRow())
+                r.state = "applied" if e.action == "apply" else "rolled_back"
+                r.elapsed, r.rows, r.retries, r.result = e.elapsed, e.rows, e.retries, e.result
+                r.started_mono = None
+                verb = "applied" if e.action == "apply" else "rolled back"
+                res = f" — {e.result}" if e.result else ""
+                rws = f", {e.rows:,} rows" if e.rows else ""
+                self._log(f"✓ {e.step_id} {verb} in {secs(e.elapsed)}{rws}{res}", "green")
+                if e.step_id and self.query_one(BackfillProgress).has_class("-active"):
+                    self.query_one(BackfillProgress).finish()
+            case StepFailed():
+                r = rows.setdefault(e.step_id, StepRow())
+                r.state = "failed" if e.action == "apply" else "applied"
+                r.elapsed, r.retries, r.result = e.elapsed, e.retries, e.error
+                r.started_mono = None
+                code = f" [{e.sqlstate}]" if e.sqlstate else ""
+                self._log(f"✗ {e.step_id} {e.action} failed: {e.error}{code}", "bold red")
+            case StepSkipped():
+                if e.reason.startswith(SKIP_PREFIX):
+                    rows.setdefault(e.step_id, StepRow()).state = "skipped"
+                self._log(f"» {e.step_id} skipped: {e.reason}", "dim")
+            case StepPaused():
+                self._log(f"⏸ {e.step_id} paused: {e.reason}", "yellow")
+            case StepResumed():
+                self._log(f"▶ {e.step_id} resumed", "yellow")
+            case StepOutput():
+                tail = [ln for ln in e.text.splitlines() if ln.strip()][-5:]
+                self._log(f"  output of {e.step_id} (exit {e.exit_code})"
+                          + "".join(f"\n    | {ln}" for ln in tail), "dim")
+            case RollbackStarted():
+                self.rolling_back = True
+                self.query_one(TripBanner).set_status(
+                    f"ROLLING BACK {len(e.steps)} step(s): {', '.join(e.steps) or 'nothing'} "
+                    f"— {short(e.reason, 100)}", "-busy")
+                self._log(f"↺ rollback of {', '.join(e.steps) or 'nothing'} — {e.reason}",
+                          "bold magenta")
+            case RollbackFinished():
+                self._log(f"↺ rollback {'finished' if e.ok else 'stopped'}: {e.message}",
+                          "bold green" if e.ok else "bold red")
+            case NoteAdded():
+                self._log_line(f"{e.author}: {e.text}", "italic", channel=e.channel)
+            case ItemTicked():
+                mark = "☑" if e.done else "☐"
+                ev = f" — {short(e.evidence, 80)}" if e.evidence else ""
+                self._log(f"{mark} {e.item} by {e.operator}{ev}")
+            case ItemFailed():
+                self._log(f"☒ {e.item}: {short(e.error, 160)}", "red")
+            case ItemSkipped():
+                self._log(f"☐ {e.item} skipped: {e.reason}", "dim")
+            case BaselineRecorded():
+                self._log(f"baseline recorded over {e.seconds:g}s "
+                          f"({len(e.metrics)} metrics)", "green")
+            case ThresholdChanged():
+                self._threshold(e)
+            case RunStarted():
+                self._log(f"run started by {e.operator} on {e.database}")
+            case RunFinished():
+                pass
+        if not isinstance(e, StepProgress | StatementStarted):
+            self._refresh_views()
+        elif isinstance(e, StatementStarted):
+            self.query_one(ContentPane).refresh_steps()
+
+    def _threshold(self, e: ThresholdChanged) -> None:
+        m = Metric(e.metric)
+        style = {"trip": "bold red", "warn": "yellow"}.get(e.state, "green")
+        self._log(f"{m.label}: {e.previous} → {e.state} at {format_value(m, e.value)} "
+                  f"(threshold {e.threshold})" + (f" — {e.trigger}" if e.trigger else ""),
+                  style)
+        if e.state != "trip" or self.rolling_back:
+            return
+        self.query_one(TripBanner).trip(e, self.clock.since(e.since))
+        self.app.bell()
+        if e.policy == "rollback" and self.session.online:
+            self._rollback_now(f"automatic: {e.trigger or m.label} tripped")
+
+    # ---------------------------------------------------------------- steps
+
+    def _phase_of(self, step_id: str) -> Section | None:
+        for s in self.sections:
+            if s.phase is not None and any(st.id == step_id
+                                           for st in phase_steps(self.plan, s.phase)):
+                return s
+        return None
+
+    def _next_step(self, section: Section | None) -> str | None:
+        steps = phase_steps(self.plan, section.phase if section else None)
+        for st in steps:
+            r = self.rows.get(st.id)
+            if r is None or r.state not in ("applied", "skipped"):
+                return st.id
+        return None
+
+    # ---------------------------------------------------------------- actions
+
+    def action_run_next(self) -> None:
+        sec = self.section
+        nxt = self._next_step(sec if sec.phase is not None else None)
+        if nxt is None:
+            self.notify("No pending step here.", severity="information")
+            return
+        self._start(f"step {nxt}", lambda: self.session.apply([nxt]))
+
+    def action_run_phase(self, section: Section | None = None) -> None:
+        sec = section if isinstance(section, Section) else self.section
+        if sec.phase is None:
+            pending = [s.id for s in self.plan.steps
+                       if self.rows.get(s.id, StepRow()).state not in ("applied", "skipped")]
+            if not pending:
+                self.notify("Every step is applied.", severity="information")
+                return
+            self._start("all steps", lambda: self.session.apply(pending))
+            return
+        key = f"phases.{sec.phase.key}"
+        items = [i for i in sec.phase.items
+                 if i.run is not None and not self.session.state.is_done(key, i)]
+        if not items:
+            self.notify("Every bound item of this phase is done; tick the manual ones.",
+                        severity="information")
+            return
+        self._start(f"phase {sec.phase.name}", lambda: self._phase(key, items))
+
+    def _phase(self, key: str, items: list[ChecklistItem]) -> Outcome:
+        """Runs on the worker thread: each bound item in order, stop at a failure."""
+        done = 0
+        for item in items:
+            out = self.session.run_item(key, item)
+            if out.status != "done":
+                return out
+            done += 1
+        return Outcome("done", f"{done} item(s) done; tick the manual ones when they are")
+
+    def action_pause(self) -> None:
+        ctl = self.session.control
+        if ctl.paused:
+            ctl.resume()
+            self._log(f"resumed by {self.session.operator}", "yellow")
+        elif self.job is None:
+            self.notify("Nothing is running.", severity="information")
+            return
+        else:
+            ctl.pause(f"paused by {self.session.operator}")
+            self._log(f"pause requested by {self.session.operator}: the step stops at the "
+                      f"next safe point", "yellow")
+        self._top()
+
+    def action_cancel(self) -> None:
+        if self.job is None and not self.rolling_back:
+            self.notify("Nothing is running.", severity="information")
+            return
+        self.session.cancel(f"cancelled by {self.session.operator}")
+        self._log(f"cancel requested by {self.session.operator}: pg_cancel_backend sent",
+                  "bold yellow")
+
+    def action_skip(self) -> None:
+        sec = self.section
+        nxt = self._next_step(sec if sec.phase is not None else None)
+        if nxt is None:
+            self.notify("No pending step to skip.", severity="information")
+            return
+        if self.job is not None:
+            self.notify("Wait for the running job to finish before skipping.",
+                        severity="warning")
+            return
+
+        def done(answer: tuple[str, str] | None) -> None:
+            if answer:
+                self.session.skip(nxt, answer[0])
+
+        self.app.push_screen(PromptModal(f"Skip step {nxt}: why?",
+                                         "the reason, for the journal"), done)
+
+    def action_note(self) -> None:
+        def done(answer: tuple[str, str] | None) -> None:
+            if answer:
+                self.session.note(answer[0], answer[1])
+
+        self.app.push_screen(PromptModal("Add a note", "what happened, what you decided",
+                                         channel_choice=True), done)
+
+    def action_rollback(self) -> None:
+        if not self._need_db():
+            return
+        if self.rolling_back:
+            self.notify("The rollback is already running.", severity="information")
+            return
+        banner = self.query_one(TripBanner)
+        if banner.tripped and banner.event is not None:
+            e = banner.event
+            self._rollback_now(f"trip: {e.trigger or Metric(e.metric).label} "
+                               f"({format_value(Metric(e.metric), e.value)} vs {e.threshold})")
+            return
+        applied = [k for k, r in self.rows.items() if r.state in ("applied", "failed")]
+
+        def answer(ok: bool | None) -> None:
+            if ok:
+                self._production_then(lambda: self._rollback_now(
+                    f"requested by {self.session.operator}"))
+
+        body = ("Roll back every applied step, newest first: "
+                + (", ".join(reversed(applied)) if applied else "nothing seems applied")
+                + ".\nA running step is cancelled first.")
+        self.app.push_screen(ConfirmModal("Roll back now?", body, yes="Roll back",
+                                          danger=True), answer)
+
+    def _rollback_now(self, reason: str) -> None:
+        """No question asked: the trip state is the confirmation."""
+        self.rolling_back = True
+        self.query_one(TripBanner).set_status(f"ROLLING BACK — {short(reason, 120)}", "-busy")
+        self._log(f"rollback started by {self.session.operator}: {reason}", "bold magenta")
+        self._top()
+        self._rollback_job(reason)
+
+    def action_dismiss_banner(self) -> None:
+        banner = self.query_one(TripBanner)
+        if banner.has_class("-shown") and not self.rolling_back:
+            banner.dismiss()
+
+    def action_toggle_gauges(self) -> None:
+        self.toggle_class("-show-gauges")
+        self.remove_class("-show-log")
+
+    def action_toggle_log(self) -> None:
+        self.toggle_class("-show-log")
+        self.remove_class("-show-gauges")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("run_next", "run_phase", "skip", "rollback", "pause", "cancel"):
+            return True if self.session.online else None
+        return True
+
+    # ---------------------------------------------------------------- palette
+
+    def commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        return [
+            ("Run next step", "x: run the next pending step", self.action_run_next),
+            ("Run phase", "a: run every bound item of this phase", self.action_run_phase),
+            ("Pause / resume", "p: pause at the next safe point, or resume", self.action_pause),
+            ("Skip step", "s: skip the next pending step, with a reason", self.action_skip),
+            ("Cancel statement", "c: cancel the running statement (pg_cancel_backend)",
+             self.action_cancel),
+            ("Roll back", "R: undo every applied step (asks first unless tripped)",
+             self.action_rollback),
+            ("Add note", "n: a timestamped, journaled note", self.action_note),
+            ("Toggle gauges", "g: show or hide the gauges", self.action_toggle_gauges),
+            ("Toggle log", "l: show or hide the log", self.action_toggle_log),
+        ]

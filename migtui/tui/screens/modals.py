@@ -1,0 +1,121 @@
+"""Modals: a yes/no confirmation, a typed confirmation (the database name), a text prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+CSS = Path(__file__).with_name("modals.tcss")
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Enter or y confirms; Esc or n declines."""
+
+    CSS_PATH = CSS
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, title: str, body: str, yes: str = "Yes", danger: bool = False) -> None:
+        super().__init__(classes="-danger" if danger else "")
+        self.title_text = title
+        self.body = body
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", id="yes",
+                             variant="error" if self.has_class("-danger") else "primary")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no" if self.has_class("-danger") else "#yes", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class TypedConfirmModal(ModalScreen[bool]):
+    """Production: type the database name to go on."""
+
+    CSS_PATH = CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, body: str, expected: str) -> None:
+        super().__init__(classes="-danger")
+        self.title_text = title
+        self.body = body
+        self.expected = expected
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-body")
+            yield Input(placeholder=f"type {self.expected} and press Enter", id="typed")
+            yield Label("", id="typed-error", classes="dialog-error")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.expected:
+            self.dismiss(True)
+        else:
+            self.query_one("#typed-error", Label).update(
+                f"That is not {self.expected!r}. Type it exactly, or Esc to cancel.")
+            event.input.value = ""
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class PromptModal(ModalScreen[tuple[str, str] | None]):
+    """A line of text (a note, a reason). Optionally: post it to the communication log."""
+
+    CSS_PATH = CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, placeholder: str, channel_choice: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+        self.channel_choice = channel_choice
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder=self.placeholder, id="prompt")
+            if self.channel_choice:
+                yield Checkbox("Communication log (for stakeholders)", id="comm")
+            yield Label("Enter saves · Esc cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        channel = "run"
+        if self.channel_choice and self.query_one("#comm", Checkbox).value:
+            channel = "communication"
+        self.dismiss((text, channel))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

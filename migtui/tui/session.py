@@ -1,0 +1,268 @@
+"""The app's link to the core: one plan, one database, its journal, runner, sampler and guard.
+
+No Textual here. Every blocking method is called from a thread worker; one lock
+serialises the runner's work (it owns one connection). Events reach the app through
+``subscribe``; they arrive on whichever thread produced them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from migtui.control import Cancelled, RunControl
+from migtui.db import database_name
+from migtui.events import (
+    Event,
+    EventBus,
+    ItemFailed,
+    ItemTicked,
+    NoteAdded,
+    RunFinished,
+    RunStarted,
+    StepProgress,
+    StepSkipped,
+)
+from migtui.journal import Journal, journal_path, read_journal
+from migtui.plan.model import (
+    ChecklistItem,
+    Environment,
+    Plan,
+    RunBaseline,
+    RunCheck,
+    RunCommand,
+    RunRehearse,
+    RunSteps,
+)
+from migtui.runner import Outcome, Runner, RunnerError, StepStatus
+from migtui.sampler import Baseline, Guard, Sampler, SamplerError, Snapshot
+from migtui.secrets import redact_url, register_url, scrub
+from migtui.state import RunState
+from migtui.tui.model import SKIP_PREFIX, ItemResults, operator_skips
+
+
+class Session:
+    def __init__(self, plan_path: str | Path, plan: Plan, dsn: str | None = None,
+                 target: str | None = None, operator: str = "operator",
+                 plan_text_checksum: str | None = None, sample: bool = True) -> None:
+        self.path = Path(plan_path)
+        self.plan = plan
+        self.plan_id = plan.id or self.path.stem
+        self.target = target or plan.target_name
+        self.operator = operator
+        self.dsn = dsn
+        if dsn:
+            register_url(dsn)
+        self.database = database_name(dsn) if dsn else ""
+        self.journal = Journal(journal_path(self.path, self.plan_id))
+        records = list(read_journal(self.journal.path))
+        self.state = RunState.from_records(records)
+        self.items = ItemResults()
+        for rec in records:
+            self.items.apply(rec)
+        self.skipped = operator_skips(records)
+        self.baseline = Baseline.from_journal_records(records)
+        self.bus = EventBus()
+        self.bus.subscribe(self._record)
+        self.control = RunControl()
+        self.run_lock = threading.Lock()
+        self.guard = Guard(plan, emit=self.bus, control=self.control, baseline=self.baseline)
+        self.runner: Runner | None = None
+        self.sampler: Sampler | None = None
+        self._on_snapshot: Callable[[Snapshot], None] | None = None
+        self._closed = False
+        self._run_started = False
+        self.last_outcome = ""
+        if dsn:
+            self.runner = Runner(plan, dsn, emit=self.bus, control=self.control,
+                                 operator=operator, confirm=None,
+                                 workdir=self.path.resolve().parent,
+                                 plan_text_checksum=plan_text_checksum)
+            if sample:
+                self.sampler = Sampler(plan, dsn, on_snapshot=self._snapshot, target=self.target,
+                                       baseline=self.baseline,
+                                       captured=lambda: self.runner.captured if self.runner
+                                       else {})
+
+    # ---------------------------------------------------------------- facts
+
+    @property
+    def online(self) -> bool:
+        return self.runner is not None
+
+    @property
+    def display_dsn(self) -> str:
+        return redact_url(self.dsn) if self.dsn else ""
+
+    @property
+    def production(self) -> bool:
+        tgt = self.plan.targets.get(self.target)
+        return tgt is not None and tgt.environment == Environment.production
+
+    @property
+    def expected_database(self) -> str:
+        tgt = self.plan.targets.get(self.target)
+        return self.database or (tgt.database if tgt and tgt.database else "")
+
+    # ---------------------------------------------------------------- events
+
+    def subscribe(self, fn: Callable[[Event], None]) -> None:
+        self.bus.subscribe(fn)
+
+    def on_snapshot(self, fn: Callable[[Snapshot], None]) -> None:
+        self._on_snapshot = fn
+
+    def _record(self, event: Event) -> None:
+        rec = event.to_record()
+        self.state.apply(rec)
+        self.items.apply(rec)
+        if isinstance(event, StepProgress) or self._closed:
+            return  # too frequent for the journal; the history table has the progress
+        with contextlib.suppress(OSError):
+            self.journal.record(event)
+
+    def _snapshot(self, snap: Snapshot) -> None:
+        self.guard.observe(snap)
+        if self._on_snapshot is not None:
+            self._on_snapshot(snap)
+
+    def emit(self, event: Event) -> None:
+        self.bus.emit(event)
+
+    def tick(self, checklist: str, item: ChecklistItem, done: bool, evidence: str = "") -> None:
+        self.emit(ItemTicked(item=f"{checklist}/{item.key}", done=done, operator=self.operator,
+                             evidence=evidence))
+
+    def note(self, text: str, channel: str = "run") -> None:
+        self.emit(NoteAdded(text=scrub(text), author=self.operator, channel=channel))
+
+    def skip(self, step_id: str, reason: str) -> None:
+        self.skipped.add(step_id)
+        self.emit(StepSkipped(step_id=step_id, reason=f"{SKIP_PREFIX}{reason} "
+                                                       f"({self.operator})"))
+
+    # ---------------------------------------------------------------- blocking work
+
+    def start_sampler(self) -> None:
+        if self.sampler is not None:
+            self.sampler.start()
+
+    def open(self) -> list[StepStatus]:
+        """Connect the runner (takes the run lock) and read where the plan stands."""
+        assert self.runner is not None
+        with self.run_lock:
+            self.runner.open()
+            return self.runner.status()
+
+    def statuses(self) -> list[StepStatus]:
+        assert self.runner is not None
+        with self.run_lock:
+            return self.runner.status()
+
+    def _started(self) -> None:
+        if not self._run_started:
+            self._run_started = True
+            self.emit(RunStarted(plan_id=self.plan_id, target=self.target,
+                                 database=self.database, operator=self.operator))
+
+    def apply(self, step_ids: list[str]) -> Outcome:
+        assert self.runner is not None
+        with self.run_lock:
+            self._started()
+            ids = [s for s in step_ids if s not in self.skipped]
+            out = self.runner.apply(ids) if ids else Outcome("done", "nothing to run")
+            self.last_outcome = out.status
+            return out
+
+    def rollback(self, reason: str) -> Outcome:
+        """Stop forward work at the next safe point, then undo every applied step."""
+        assert self.runner is not None
+        if self.run_lock.locked():
+            self.control.request_rollback(reason)
+        with self.run_lock:
+            self._started()
+            out = self.runner.rollback(reason=reason)
+            self.last_outcome = out.status
+            return out
+
+    def run_item(self, checklist: str, item: ChecklistItem) -> Outcome:
+        """Run a bound checklist item; tick it with its evidence when it succeeds."""
+        key = f"{checklist}/{item.key}"
+        action = item.run
+        try:
+            if isinstance(action, RunSteps):
+                out = self.apply(list(action.steps))
+                if out.status != "done":
+                    self.emit(ItemFailed(item=key, error=out.message))
+                    return out
+                evidence = f"steps {', '.join(action.steps)}: {out.message}"
+            elif isinstance(action, RunCheck):
+                assert self.runner is not None
+                with self.run_lock:
+                    evidence = "check " + self.runner.check(action.check, action.expect)
+            elif isinstance(action, RunCommand):
+                assert self.runner is not None
+                with self.run_lock:
+                    evidence = "command " + self.runner.command(action.command, action.timeout,
+                                                                key)
+            elif isinstance(action, RunBaseline):
+                evidence = self.capture_baseline(action.baseline)
+            elif isinstance(action, RunRehearse):
+                msg = "rehearsal runs outside the app: migtui rehearse PLAN --target staging"
+                self.emit(ItemFailed(item=key, error=msg))
+                return Outcome("failed", msg)
+            else:
+                return Outcome("failed", "this item has no action: tick it with Space")
+        except Cancelled as e:
+            self.emit(ItemFailed(item=key, error=f"cancelled: {e}"))
+            return Outcome("cancelled", str(e))
+        except (RunnerError, SamplerError, ValueError) as e:
+            msg = scrub(str(e))
+            self.emit(ItemFailed(item=key, error=msg))
+            return Outcome("failed", msg)
+        self.tick(checklist, item, True, evidence)
+        return Outcome("done", evidence)
+
+    def capture_baseline(self, seconds: float) -> str:
+        if self.sampler is None:
+            raise SamplerError("no gauges: the app runs without a database or sampler")
+        baseline = self.sampler.capture_baseline(seconds, emit=self.bus)
+        self.baseline = baseline
+        self.guard.baseline = baseline
+        return f"baseline of {seconds:g}s recorded ({len(baseline.metrics)} metrics)"
+
+    # ---------------------------------------------------------------- steering
+
+    @property
+    def busy(self) -> bool:
+        return self.run_lock.locked()
+
+    def cancel(self, reason: str = "cancelled by operator") -> None:
+        self.control.cancel(reason)
+
+    def close(self, wait: float = 10.0) -> None:
+        """Cancel what runs, let it record its end, then disconnect. Idempotent."""
+        if self._closed:
+            return
+        if self.run_lock.locked():
+            self.control.cancel("the app is closing")
+        got = self.run_lock.acquire(timeout=wait)
+        try:
+            if self._run_started:
+                self.emit(RunFinished(plan_id=self.plan_id, outcome=self.last_outcome or "done",
+                                      message="app closed"))
+            if self.runner is not None and got:
+                self.runner.close()
+        finally:
+            if got:
+                self.run_lock.release()
+        if self.sampler is not None:
+            self.sampler.stop(timeout=2.0)
+        self._closed = True
+        self.journal.close()
+
+    def journal_records(self) -> list[dict[str, Any]]:
+        return list(read_journal(self.journal.path))

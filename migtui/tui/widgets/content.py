@@ -1,0 +1,172 @@
+"""The content pane: the selected section's tables (DataTable), checklists and steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from migtui.plan.model import Plan
+from migtui.tui.model import Section, StepRow, checklist_map, phase_steps
+from migtui.tui.widgets.checklist import ChecklistView, IsDone, LastResult
+from migtui.tui.widgets.steps import StepDetail, StepsTable
+
+
+class PlanTable(DataTable):
+    DEFAULT_CSS = """
+    PlanTable { height: auto; max-height: 16; border: round $primary-darken-3;
+                margin: 0 0 1 0; }
+    PlanTable:focus { border: round $accent; }
+    """
+
+    def __init__(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                 ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True)
+        self.border_title = title
+        self._plan_columns = columns
+        self._plan_rows = rows
+
+    def on_mount(self) -> None:
+        self.add_columns(*self._plan_columns)
+        for r in self._plan_rows:
+            self.add_row(*[c if isinstance(c, Text) else str(c if c is not None else "")
+                           for c in r])
+        if not self._plan_rows:
+            self.add_row(*(["(none)"] + [""] * (len(self._plan_columns) - 1)))
+
+
+class ContentPane(VerticalScroll):
+    DEFAULT_CSS = """
+    ContentPane { border: round $primary-darken-2; padding: 0 1; }
+    ContentPane .heading { text-style: bold; margin: 0 0 1 0; }
+    """
+
+    def __init__(self, plan: Plan, *, is_done: IsDone, last: LastResult,
+                 rows: dict[str, StepRow], clock: Callable[[], float],
+                 communication: Callable[[], list[dict[str, Any]]], id: str | None = None
+                 ) -> None:
+        super().__init__(id=id)
+        self.plan = plan
+        self.is_done = is_done
+        self.last = last
+        self.rows = rows
+        self.clock = clock
+        self.communication = communication
+        self.section: Section | None = None
+        self.border_title = "Content"
+
+    def show(self, section: Section) -> None:
+        self.section = section
+        self.border_title = section.title
+        self.remove_children()
+        self.mount_all(self._widgets(section))
+        self.scroll_home(animate=False)
+
+    def _checklists(self, section: Section) -> list[Widget]:
+        lists = checklist_map(self.plan)
+        out: list[Widget] = []
+        for key in section.checklists:
+            heading, items = lists[key]
+            out.append(ChecklistView(key, heading, items, self.is_done, self.last))
+        return out
+
+    def _steps(self, section: Section) -> list[Widget]:
+        steps = phase_steps(self.plan, section.phase)
+        if not steps:
+            return [Static(Text("This phase runs no steps.", style="dim"))]
+        table = StepsTable(steps, self.rows, clock=self.clock)
+        detail = StepDetail(id="step-detail")
+        detail.show_step(steps[0], self.rows.get(steps[0].id))
+        return [table, detail]
+
+    def _widgets(self, s: Section) -> list[Widget]:  # noqa: C901 - one branch per section
+        p = self.plan
+        k = s.key
+        if k == "overview":
+            info = Text()
+            info.append(p.title, style="bold")
+            info.append(f"\n{p.type.label} · agent {p.agent}"
+                        + (f" · {p.date.isoformat()}" if p.date else ""))
+            targets = ", ".join(f"{n} ({t.environment.value}"
+                                + (f", database {t.database}" if t.database else "") + ")"
+                                for n, t in p.targets.items())
+            info.append(f"\ntargets: {targets}", style="dim")
+            return [Static(info, classes="heading"), *self._checklists(s)]
+        if k == "schema":
+            sc = p.schema_changes
+            return [
+                PlanTable("Tables to modify", ("Table", "Change", "Description", "Risk"),
+                          [(t.table, t.change, t.description, t.risk or "") for t in
+                           sc.tables_to_modify]),
+                PlanTable("New tables", ("Table", "Purpose", "Relationships", "Indexes"),
+                          [(t.table, t.purpose, t.relationships, t.indexes)
+                           for t in sc.new_tables]),
+                PlanTable("Fields", ("Table", "Field", "Action", "Type", "Default"),
+                          [(f.table, f.field, f.action, f.type, f.default) for f in sc.fields]),
+            ]
+        if k == "steps" or s.phase is not None:
+            return [*self._checklists(s), *self._steps(s)]
+        if k == "data_migration":
+            return [PlanTable("Data to migrate",
+                              ("Source", "Destination", "Transformation", "Volume"),
+                              [(d.source, d.destination, d.transformation, d.volume)
+                               for d in p.data_migration.data]), *self._checklists(s)]
+        if k == "risks":
+            return [
+                PlanTable("High-risk areas", ("Risk", "Impact", "Probability", "Mitigation"),
+                          [(r.risk, r.impact, r.probability, r.mitigation)
+                           for r in p.risks.high_risk_areas]),
+                PlanTable("Rollback triggers", ("Trigger", "Metric", "Above", "For", "Policy"),
+                          [(t.label, t.metric.label if t.metric else "manual",
+                            t.above or "", f"{t.for_:g}s", t.policy)
+                           for t in p.risks.rollback_triggers]),
+            ]
+        if k == "code_changes":
+            cols = ("File", "Change", "Description", "Testing")
+            return [PlanTable("Backend", cols, [(c.file, c.change, c.description, c.testing)
+                                                for c in p.code_changes.backend]),
+                    PlanTable("Frontend", cols, [(c.file, c.change, c.description, c.testing)
+                                                 for c in p.code_changes.frontend])]
+        if k == "monitoring":
+            m = p.monitoring
+            return [
+                PlanTable("Metrics", ("Metric", "Alert", "For", "Baseline", "Action"),
+                          [(a.metric.label, a.alert, f"{a.for_:g}s", a.baseline or "",
+                            a.action) for a in m.metrics]),
+                PlanTable("Probes, smoke and integrity queries", ("Kind", "Query", "Expect"),
+                          [("probe", q, "") for q in m.probes]
+                          + [("smoke", q, "succeeds") for q in m.smoke]
+                          + [("integrity", c.name or c.sql, str(c.expect))
+                             for c in m.integrity]),
+            ]
+        if k == "timeline":
+            return [PlanTable("Timeline", ("Phase", "Duration", "Dependencies", "Criteria"),
+                              [(t.phase, t.duration, t.dependencies, t.criteria)
+                               for t in p.timeline])]
+        if k == "communication":
+            rows = [(str(c.at)[:16].replace("T", " "), c.author, c.text)
+                    for c in p.communication]
+            rows += [(str(c.get("at", ""))[:16].replace("T", " "), c.get("author", ""),
+                      c.get("text", "")) for c in self.communication()]
+            return [PlanTable("Communication log", ("When", "Who", "What"), rows)]
+        return list(self._checklists(s))
+
+    # ---------------------------------------------------------------- live updates
+
+    def refresh_checklists(self) -> None:
+        for cl in self.query(ChecklistView):
+            cl.refresh_items()
+
+    def refresh_steps(self) -> None:
+        for t in self.query(StepsTable):
+            t.refresh_rows()
+        table = next(iter(self.query(StepsTable)), None)
+        if table is not None and table.current is not None:
+            self.query_one(StepDetail).show_step(table.current, self.rows.get(table.current.id))
+
+    def on_steps_table_step_highlighted(self, event: StepsTable.StepHighlighted) -> None:
+        self.query_one(StepDetail).show_step(event.step, self.rows.get(event.step.id))

@@ -1,0 +1,200 @@
+"""Live gauges: one per metric (value, baseline, alert and trigger, state, sparkline),
+the lock-wait list naming blockers, and a one-line strip for narrow terminals."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Sparkline, Static
+
+from migtui.plan.model import Metric
+from migtui.sampler import GaugeState, Snapshot, format_value
+from migtui.tui.model import secs, short
+
+STATE_STYLE = {"ok": "bold green", "warn": "bold yellow", "trip": "bold white on red",
+               "inactive": "dim"}
+SHORT = {Metric.latency: "LAT", Metric.error_rate: "ERR", Metric.connection_pool: "POOL",
+         Metric.disk: "DISK", Metric.lock_waits: "LOCK", Metric.tps: "TPS",
+         Metric.smoke: "SMOKE", Metric.integrity: "INTEG"}
+ALWAYS = (Metric.latency, Metric.error_rate, Metric.connection_pool)
+
+Rule = tuple[str, str, float, str]  # level, threshold, for, policy
+
+
+def shown_metrics(rules: dict[Metric, list[Rule]]) -> list[Metric]:
+    return [m for m in Metric if m in ALWAYS or rules.get(m)]
+
+
+class ScaledSparkline(Sparkline):
+    """A sparkline on a fixed scale (0 to the alert limit or the peak, whichever is larger),
+    so 4% of the pool never looks full. Newest samples on the right; over the width, each
+    column is the worst (max) of its bucket."""
+
+    BARS = " ▁▂▃▄▅▆▇█"
+
+    def __init__(self) -> None:
+        super().__init__([], summary_function=max)
+        self.scale_max: float | None = None
+
+    def render(self) -> RenderResult:
+        data = list(self.data or [])
+        width = max(1, self.size.width)
+        if not data:
+            return Text("·" * width, style="dim")
+        if len(data) > width:
+            step = len(data) / width
+            data = [max(data[int(i * step):max(int((i + 1) * step), int(i * step) + 1)])
+                    for i in range(width)]
+        top = max([*data, self.scale_max or 0.0]) or 1.0
+        t = Text(" " * (width - len(data)), no_wrap=True)
+        for v in data:
+            t.append(self.BARS[min(8, max(0, round(v / top * 8)))])
+        return t
+
+
+class Gauge(Vertical):
+    DEFAULT_CSS = """
+    Gauge { height: auto; border-left: thick $success; padding: 0 0 0 1; margin: 0 0 1 0; }
+    Gauge.-warn { border-left: thick $warning; }
+    Gauge.-trip { border-left: thick $error; background: $error 20%; }
+    Gauge.-inactive { border-left: thick $panel-lighten-2; }
+    Gauge ScaledSparkline { height: 1; margin: 0 1 0 0; color: $success; }
+    Gauge.-warn ScaledSparkline { color: $warning; }
+    Gauge.-trip ScaledSparkline { color: $error; }
+    """
+
+    def __init__(self, metric: Metric, rules: list[Rule]) -> None:
+        super().__init__(id=f"gauge-{metric.value}", classes="-ok")
+        self.metric = metric
+        self.rules = rules
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._text(None), classes="g-text")
+        yield ScaledSparkline()
+
+    def _text(self, st: GaugeState | None) -> Text:
+        m = self.metric
+        state = st.state if st else "inactive"
+        t = Text()
+        t.append(m.label, style="bold")
+        value = format_value(m, st.value) if st else "n/a"
+        t.append(f"  {value}")
+        t.append(f"  {state.upper()}", style=STATE_STYLE.get(state, ""))
+        base = format_value(m, st.baseline) if st and st.baseline is not None else "none"
+        t.append(f"\nbase {base}", style="dim")
+        for level, threshold, sustain, _policy in self.rules:
+            t.append(f" · {level} {_cmp(threshold)}", style="yellow" if level == "warn"
+                     else "red")
+            if level == "trip":
+                t.append(f" {sustain:g}s", style="red")
+        if st and st.limit is not None and st.threshold.startswith(("+", "-")):
+            t.append(f" (= {format_value(m, st.limit)})", style="dim")
+        if st and st.note:
+            t.append(f"\n{st.note}", style="dim italic")
+        return t
+
+    def show(self, st: GaugeState, history: list[float]) -> None:
+        self.set_class(st.state == "ok", "-ok")
+        self.set_class(st.state == "warn", "-warn")
+        self.set_class(st.state == "trip", "-trip")
+        self.set_class(st.state == "inactive", "-inactive")
+        self.query_one(".g-text", Static).update(self._text(st))
+        spark = self.query_one(ScaledSparkline)
+        limits = [st.limit] if st.limit is not None else []
+        spark.scale_max = max(limits) if limits else None
+        spark.data = history
+
+
+def _cmp(threshold: str) -> str:
+    return threshold if threshold[:1] in "<>+-" else f"> {threshold}"
+
+
+class LockWaitList(Static):
+    DEFAULT_CSS = """
+    LockWaitList { height: auto; border: round $primary-darken-3; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "Lock waits"
+        self.update(Text("no lock waits", style="dim"))
+
+    def show(self, snap: Snapshot) -> None:
+        if not snap.lock_waits:
+            self.update(Text("no lock waits", style="dim"))
+            return
+        t = Text()
+        for i, w in enumerate(snap.lock_waits[:6]):
+            if i:
+                t.append("\n")
+            t.append(f"pid {w.waiter.pid}", style="bold")
+            t.append(f" ({w.waiter.application_name or '?'}) waits {secs(w.seconds)}: ")
+            t.append(short(w.waiter.query, 60))
+            for b in w.blockers:
+                t.append("\n  ← blocked by ", style="red")
+                t.append(f"pid {b.pid}", style="bold red")
+                t.append(f" ({b.application_name or '?'}, {b.state or '?'}): "
+                         f"{short(b.query, 50)}")
+        if len(snap.lock_waits) > 6:
+            t.append(f"\n… {len(snap.lock_waits) - 6} more", style="dim")
+        self.update(t)
+
+
+class GaugesPanel(VerticalScroll):
+    DEFAULT_CSS = """
+    GaugesPanel { width: 40; border: round $primary-darken-2; padding: 0 1; }
+    GaugesPanel #gauges-status { height: auto; margin: 0 0 1 0; }
+    """
+
+    def __init__(self, rules: dict[Metric, list[Rule]], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rules = rules
+        self.border_title = "Gauges"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("no samples yet", style="dim"), id="gauges-status")
+        for m in shown_metrics(self.rules):
+            yield Gauge(m, self.rules.get(m, []))
+        yield LockWaitList()
+
+    def set_status(self, text: Text | str) -> None:
+        self.query_one("#gauges-status", Static).update(text)
+
+    def show(self, snap: Snapshot, states: dict[str, GaugeState],
+             history: dict[Metric, list[float]]) -> None:
+        for g in self.query(Gauge):
+            st = states.get(g.metric.value)
+            if st is not None:
+                g.show(st, history.get(g.metric, []))
+        self.query_one(LockWaitList).show(snap)
+
+
+class GaugeStrip(Static):
+    """One line of gauge states, for terminals too narrow for the gauges pane."""
+
+    DEFAULT_CSS = """
+    GaugeStrip { height: 1; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(self, metrics: list[Metric], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.metrics = metrics
+
+    def show(self, states: dict[str, GaugeState], snap: Snapshot | None,
+             prefix: Text | None = None) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if prefix is not None:
+            t.append_text(prefix)
+            t.append(" │ ", style="dim")
+        for i, m in enumerate(self.metrics):
+            st = states.get(m.value)
+            if i:
+                t.append(" ")
+            state = st.state if st else "inactive"
+            t.append(f"{SHORT[m]} {format_value(m, st.value if st else None)}",
+                     style=STATE_STYLE.get(state, "") if state != "ok" else "")
+            if state in ("warn", "trip"):
+                t.append(f" {state.upper()}", style=STATE_STYLE[state])
+        if snap is not None and snap.lock_waits:
+            t.append(f" LOCKWAIT {len(snap.lock_waits)}", style="bold yellow")
+        self.update(t)
