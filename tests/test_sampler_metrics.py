@@ -334,3 +334,45 @@ def test_broken_smoke_queries_and_corrupt_data_trip(shop_db):
     assert events.changes("integrity")[0] == "trip"
     assert [e.trigger for e in events.items if isinstance(e, ThresholdChanged)][:2] == [
         "Data corruption detected", "Critical functionality broken"]
+
+
+def test_disk_against_the_target_capacity_and_growth(shop_db):
+    probe = Sampler(live_plan(), shop_db, local_disk=False)
+    first = probe.sample_once()
+    probe.stop()
+    assert first.disk_pct is None and first.disk_source == ""
+    assert any("disk_capacity" in n for n in first.notes), first.notes
+    assert first.database_size is not None
+    capacity = first.database_size * 4  # the database fills a quarter of it
+    plan = live_plan(target={"disk_capacity": f"{capacity}B"},
+                     triggers=[{"metric": "disk", "above": "20%", "for": "0s"}])
+    s = Sampler(plan, shop_db, check_every=1, local_disk=False)
+    g = Guard(plan)
+    snap = s.sample_once()
+    g.observe(snap)
+    assert snap.disk_source == "capacity"
+    assert snap.disk_pct == pytest.approx(100 * snap.database_size / capacity)
+    assert g.states["disk"].state == "trip"
+    with psycopg.connect(shop_db, autocommit=True) as c:
+        c.execute("CREATE TABLE ballast AS SELECT g AS id, repeat('x', 200) AS pad "
+                  "FROM generate_series(1, 20000) g")
+    grown = s.sample_once()
+    s.stop()
+    assert grown.disk_growth is not None and grown.disk_growth > 4_000_000
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("500GB", 500 * 1024**3), ("1.5 TB", int(1.5 * 1024**4)), ("800MB", 800 * 1024**2),
+    ("64kB", 64 * 1024), ("4096", 4096), ("10G", 10 * 1024**3)])
+def test_capacity_sizes(text, size):
+    from migtui.sampler.collect import parse_size
+
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "5 XB", "-1GB", "GB"])
+def test_bad_capacity_sizes_are_refused(text):
+    from migtui.sampler.collect import parse_size
+
+    with pytest.raises(ValueError, match="expected a size such as 500GB"):
+        parse_size(text)

@@ -78,8 +78,10 @@ class Collector:
 
     def __init__(self, plan: Plan, target: Target | None = None, *, window: float = 30.0,
                  rate_window: float = 5.0, check_every: int = 5,
-                 captured: Callable[[], dict[str, Any]] | None = None) -> None:
+                 captured: Callable[[], dict[str, Any]] | None = None,
+                 local_disk: bool | None = None) -> None:
         self.plan = plan
+        self.local_disk = local_disk  # None: detect; False: always size vs. disk_capacity
         self.target = target
         self.latency = Window(window)
         self.rate_window = rate_window
@@ -131,7 +133,8 @@ class Collector:
             "version": version, "usable": max(1, max_conn - su_reserved - reserved),
             "data_dir": None, "pgss": None, "pgss_note": "",
         }
-        if data_dir and is_local(conn.info.host) and os.path.isdir(data_dir):
+        local = is_local(conn.info.host) if self.local_disk is None else self.local_disk
+        if data_dir and local and os.path.isdir(data_dir):
             try:
                 psutil.disk_usage(data_dir)
                 facts["data_dir"] = data_dir

@@ -41,12 +41,15 @@ class Sampler:
                  target: str | None = None, window: float = 30.0, rate_window: float = 5.0,
                  check_every: int = 5, probe_timeout: float = 5.0,
                  captured: Callable[[], dict[str, Any]] | None = None,
-                 history_seconds: float = 900.0, baseline: Baseline | None = None) -> None:
+                 history_seconds: float = 900.0, baseline: Baseline | None = None,
+                 local_disk: bool | None = None) -> None:
         """``interval`` defaults to the plan's ``settings.sample_interval`` (0.25–10 s).
 
         ``check_every``: smoke queries, integrity checks and the database size run every
         that many samples. ``probe_timeout`` bounds every query of the sampler.
         ``captured`` returns the run's captured values for integrity checks (``= @name``).
+        ``local_disk``: None detects whether the data directory is on this machine; False
+        always measures the database size against the target's ``disk_capacity``.
         """
         self.plan = plan
         self.dsn = dsn
@@ -59,7 +62,7 @@ class Sampler:
         tname = target or plan.target_name
         self.collector = Collector(plan, plan.targets.get(tname), window=window,
                                    rate_window=rate_window, check_every=check_every,
-                                   captured=captured)
+                                   captured=captured, local_disk=local_disk)
         self._history: deque[Snapshot] = deque()
         self._history_seconds = history_seconds
         self._conn: psycopg.Connection[Any] | None = None
