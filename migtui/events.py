@@ -256,3 +256,46 @@ class ItemFailed(Event):
 
 
 EVENT_TYPES.update({cls.__name__: cls for cls in (StepOutput, ItemSkipped, ItemFailed)})
+
+
+# ----------------------------------------------------------------- rehearsal (staging)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RehearsalStarted(Event):
+    plan_id: str
+    plan_checksum: str  # sha256 of the plan file's text
+    target: str  # target name (or "--dsn"); never the DSN
+    database: str
+    operator: str
+    traffic: bool = False  # other sessions were active: the gauges run
+
+
+@dataclass(frozen=True, kw_only=True)
+class RehearsalStage(Event):
+    """Progress: the rehearsal entered a stage (for a progress display)."""
+
+    stage: str  # fingerprint | baseline | apply | checks | rollback | compare | reapply |
+    #             rollback_again | compare_again | done
+    index: int  # 1-based position among ``of`` stages
+    of: int
+    message: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RehearsalFinished(Event):
+    plan_id: str
+    plan_checksum: str
+    ok: bool  # applied, checks passed, rolled back to an equal fingerprint, re-applied
+    target: str
+    database: str
+    summary: str
+    duration: float  # seconds, the whole rehearsal: the Timeline's staging duration
+    performance_ok: bool | None = None  # None: no traffic, the gauges did not run
+    kept: bool = False  # left applied (--keep)
+    differences: tuple[str, ...] = ()  # readable diff lines that failed the rehearsal
+    operator: str = ""
+
+
+EVENT_TYPES.update({cls.__name__: cls for cls in (
+    RehearsalStarted, RehearsalStage, RehearsalFinished)})

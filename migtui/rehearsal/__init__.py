@@ -1,0 +1,19 @@
+"""The staging rehearsal: apply → verify → roll back → prove nothing changed → apply again.
+
+    from migtui.rehearsal import rehearse, rehearsal_gate
+    report = rehearse(plan, plan_path, dsn, emit=bus, control=control)
+    status, message = rehearsal_gate(plan, plan_path, plan_checksum(text))
+
+Imports no Textual.
+"""
+
+from migtui.rehearsal.diff import Difference, compare
+from migtui.rehearsal.fingerprint import Fingerprint
+from migtui.rehearsal.gate import rehearsal_gate, rehearsals
+from migtui.rehearsal.rehearse import RehearsalError, rehearse, traffic_present
+from migtui.rehearsal.report import RehearsalReport
+
+__all__ = [
+    "Difference", "Fingerprint", "RehearsalError", "RehearsalReport", "compare",
+    "rehearsal_gate", "rehearsals", "rehearse", "traffic_present",
+]

@@ -1,0 +1,421 @@
+"""The staging rehearsal: apply, verify, roll back, prove the database is as before, re-apply.
+
+    report = rehearse(plan, plan_path, dsn, emit=bus, control=RunControl())
+
+1. fingerprint the schema (catalogs) and checksum the data of the tables the plan writes;
+2. apply every step through the Runner, under the plan's guards (lock and statement
+   timeouts, retries); when other sessions are active, the gauges (Sampler + Guard) run
+   throughout and every trip is recorded;
+3. run the verification checks (checklist ``check`` bindings, monitoring integrity checks;
+   check steps already ran in 2);
+4. roll everything back, fingerprint again and compare: any difference fails it;
+5. apply again (a rolled-back migration must be re-appliable), then roll back again and
+   compare, or leave it applied with ``keep``.
+
+Blocking: call it from a worker thread. It emits the runner's events, ``RehearsalStage``
+for progress, ``ItemTicked`` for the staging checklist items it proves, and finally
+``RehearsalFinished``. It writes no journal itself: subscribe one to ``emit``, as for a run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from migtui.control import RunControl
+from migtui.db import database_name
+from migtui.events import (
+    Emit,
+    Event,
+    ItemTicked,
+    RehearsalFinished,
+    RehearsalStage,
+    RehearsalStarted,
+    StepFailed,
+    StepFinished,
+    StepRetried,
+    StepSkipped,
+    StepStarted,
+    ThresholdChanged,
+    now,
+)
+from migtui.plan import Plan, plan_checksum
+from migtui.plan.model import RunCheck, RunRehearse, slug
+from migtui.rehearsal import fingerprint as fpr
+from migtui.rehearsal.diff import compare, failures
+from migtui.rehearsal.report import (
+    ESTIMATE_METHOD,
+    CheckResult,
+    Comparison,
+    PassResult,
+    RehearsalReport,
+    StepStats,
+    estimate,
+)
+from migtui.runner import Outcome, Runner, RunnerError
+from migtui.runner.conn import connect, first_line
+from migtui.runner.context import Timeouts
+from migtui.secrets import scrub
+
+TRAFFIC_SQL = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend'
+  AND coalesce(application_name, '') NOT LIKE 'migtui%%'
+  AND (state IS NULL OR state IN ('active', 'idle in transaction')
+       OR state_change > now() - make_interval(secs => %s))
+"""
+
+STAGING_ITEMS = {  # testing.staging item texts (as slugs) -> what proves them
+    slug("Migration executed successfully"): "executed",
+    slug("Rollback tested"): "rollback",
+    slug("Performance acceptable"): "performance",
+}
+PREPARATION_ITEMS = {
+    slug("Test migration on staging"): "clean",
+    slug("Verify rollback procedures"): "rollback",
+}
+
+
+class RehearsalError(RuntimeError):
+    """The rehearsal cannot start (nothing was changed)."""
+
+
+def _noop(_e: Any) -> None:
+    pass
+
+
+class _Recorder:
+    """Forwards every event, and keeps per-step figures of the current pass."""
+
+    def __init__(self, plan: Plan, emit: Emit) -> None:
+        self.plan = plan
+        self.emit = emit
+        self.current: PassResult | None = None
+        self.step: StepStats | None = None
+        self.trips: list[str] = []
+
+    def __call__(self, e: Event) -> None:
+        p = self.current
+        if p is not None:
+            if isinstance(e, StepStarted):
+                kind = self.plan.step(e.step_id).kind
+                self.step = p.steps[e.step_id] = StepStats(e.step_id, kind, status="running")
+            elif isinstance(e, StepRetried) and self.step is not None:
+                lock = Timeouts.for_step(self.plan, self.plan.step(e.step_id)).lock
+                self.step.lock_wait += lock + e.delay
+            elif isinstance(e, StepFinished) and e.step_id in p.steps:
+                s = p.steps[e.step_id]
+                s.status, s.elapsed, s.rows = "done", e.elapsed, e.rows
+                s.retries, s.result = e.retries, e.result
+                self.step = None
+            elif isinstance(e, StepFailed):
+                s = p.steps.setdefault(e.step_id, StepStats(
+                    e.step_id, self.plan.step(e.step_id).kind))
+                s.status, s.elapsed, s.retries = "failed", e.elapsed, e.retries
+                s.error = e.error
+                self.step = None
+            elif isinstance(e, StepSkipped):
+                p.steps[e.step_id] = StepStats(e.step_id, self.plan.step(e.step_id).kind,
+                                               status="skipped", result=e.reason)
+        if isinstance(e, ThresholdChanged) and e.state == "trip":
+            self.trips.append(f"{e.trigger or e.metric} ({e.policy or 'offer'}, "
+                              f"value {e.value!r}, limit {e.limit!r})")
+        self.emit(e)
+
+    def on_snapshot(self, snap: Any) -> None:
+        s = self.step
+        wait = getattr(snap, "longest_wait", None)
+        if s is not None and wait is not None:
+            s.longest_lock_wait = max(s.longest_lock_wait or 0.0, float(wait))
+
+
+def traffic_present(conn: psycopg.Connection, window: float = 5.0) -> bool:
+    """Other client sessions (not migtui's) active, or busy within ``window`` seconds."""
+    row = conn.execute(TRAFFIC_SQL, (window,)).fetchone()
+    return bool(row and row[0])
+
+
+def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = None,
+             control: RunControl | None = None, keep: bool = False,
+             production_dsn: str | None = None, *, target: str | None = None,
+             operator: str = "operator", confirm: Callable[[str], bool] | None = None,
+             gauges: bool | None = None, baseline_seconds: float = 5.0) -> RehearsalReport:
+    """Rehearse the plan on ``dsn`` (a staging database). See the module docstring.
+
+    ``gauges``: None runs them when other sessions are active, True always, False never.
+    Raises ``RehearsalError`` when it cannot start; every later failure is in the report.
+    """
+    emit = emit or _noop
+    control = control or RunControl()
+    path = Path(plan_path)
+    checksum = plan_checksum(path.read_text(encoding="utf-8"))
+    plan_id = plan.id or path.stem
+    tname = target or "--dsn"
+    for step in plan.steps:
+        if step.irreversible is not None:
+            raise RehearsalError(
+                f"step {step.id!r} is irreversible ({step.irreversible}): a rehearsal proves "
+                f"the rollback of every step; rehearse the reversible part as its own plan")
+    rec = _Recorder(plan, emit)
+    runner = Runner(plan, dsn, emit=rec, control=control, operator=operator, confirm=confirm,
+                    workdir=path.resolve().parent, plan_text_checksum=checksum)
+    problems = runner.problems()
+    if problems:
+        raise RehearsalError("the plan cannot run as written: " + "; ".join(problems))
+    report = RehearsalReport(plan_id=plan_id, plan_checksum=checksum, target=tname,
+                             database=database_name(dsn), operator=operator,
+                             started_at=now().isoformat(), keep=keep,
+                             checksum_method=fpr.CHECKSUM_METHOD)
+    t0 = time.monotonic()
+    try:
+        runner.open()
+        applied = [s.step_id for s in runner.status() if s.state == "applied"]
+    except RunnerError as e:
+        runner.close()
+        raise RehearsalError(str(e)) from None
+    if applied:
+        runner.close()
+        raise RehearsalError(
+            f"step(s) {', '.join(applied)} are already applied on {report.database}: a "
+            f"rehearsal starts from the state before the plan; roll them back first "
+            f"(migtui rollback)")
+    try:
+        _run(plan, runner, rec, report, dsn, control, keep, production_dsn, gauges,
+             baseline_seconds, t0)
+    finally:
+        runner.close()
+    report.duration = round(time.monotonic() - t0, 3)
+    _tick(plan, report, emit, operator)
+    emit(RehearsalFinished(
+        plan_id=plan_id, plan_checksum=checksum, ok=report.ok, target=tname,
+        database=report.database, summary=report.summary, duration=report.duration,
+        performance_ok=report.performance_ok, kept=keep and report.ok,
+        differences=tuple(d.text for d in failures(report.differences)), operator=operator))
+    return report
+
+
+def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, dsn: str,
+         control: RunControl, keep: bool, production_dsn: str | None, gauges: bool | None,
+         baseline_seconds: float, t0: float) -> None:
+    from migtui.lint.sizes import TableSizes
+    from migtui.sampler import Guard, Sampler, SamplerError
+
+    stages = ["fingerprint", "apply", "checks", "rollback", "compare", "reapply"]
+    if not keep:
+        stages += ["rollback_again", "compare_again"]
+    stages.append("done")
+
+    def stage(name: str, message: str = "") -> None:
+        rec.emit(RehearsalStage(stage=name, index=stages.index(name) + 1, of=len(stages),
+                                message=message))
+
+    with connect(dsn, application_name="migtui-rehearsal") as conn:
+        tables = fpr.plan_tables(conn, plan)
+        report.tables = tables
+        stage("fingerprint", f"catalogs, and data of {', '.join(tables) or 'no table'}")
+        before = fpr.take(conn, tables)
+        report.fingerprint_objects = before.count()
+        report.table_rows = {t: d.rows for t, d in before.data.items()}
+        report.traffic = traffic_present(conn)
+    staging_sizes = production_sizes = None
+    if production_dsn:
+        try:
+            staging_sizes = TableSizes.read(dsn)
+            production_sizes = TableSizes.read(production_dsn)
+        except Exception as e:  # noqa: BLE001 - an estimate must not fail the rehearsal
+            report.estimate_error = f"cannot read table sizes: {scrub(first_line(e))}"
+    rec.emit(RehearsalStarted(plan_id=report.plan_id, plan_checksum=report.plan_checksum,
+                              target=report.target, database=report.database,
+                              operator=report.operator, traffic=report.traffic))
+    run_gauges = report.traffic if gauges is None else gauges
+    sampler = guard = None
+    if run_gauges:
+        guard = Guard(plan, emit=rec, control=control, on_trip=lambda _ev: None)
+
+        def observe(snap: Any) -> None:
+            guard.observe(snap)
+            rec.on_snapshot(snap)
+
+        sampler = Sampler(plan, dsn, on_snapshot=observe,
+                          target=report.target if report.target in plan.targets else None,
+                          captured=lambda: runner.captured)
+        report.gauges = True
+        relative = any(t.above is not None and t.above.kind == "relative"
+                       for t in plan.risks.rollback_triggers)
+        sampler.start()
+        if relative:
+            try:
+                guard.baseline = sampler.capture_baseline(baseline_seconds, emit=rec)
+            except SamplerError as e:
+                report.notes.append(f"no baseline: {e}; relative triggers were inactive")
+    advisory = ("other sessions were active during the rehearsal, so data may differ "
+                "without the rollback's fault" if report.traffic else "")
+    try:
+        _passes(plan, runner, rec, report, dsn, keep, before, advisory, stage)
+    finally:
+        if sampler is not None:
+            sampler.stop()
+    report.trips = list(rec.trips)
+    if staging_sizes is not None and production_sizes is not None:
+        report.estimates = estimate(plan, report, staging_sizes, production_sizes)
+        report.estimate_method = ESTIMATE_METHOD
+    stage("done", report.summary)
+
+
+def _pass(runner: Runner, rec: _Recorder, report: RehearsalReport, name: str,
+          fn: Callable[[], Outcome]) -> PassResult:
+    p = PassResult(name, "running", "", 0.0)
+    report.passes.append(p)
+    rec.current = p
+    t = time.monotonic()
+    try:
+        out = fn()
+    finally:
+        rec.current = None
+        p.elapsed = round(time.monotonic() - t, 3)
+    p.status, p.message = out.status, out.message
+    return p
+
+
+def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, dsn: str,
+            keep: bool, before: fpr.Fingerprint, advisory: str,
+            stage: Callable[[str, str], None]) -> None:
+    def rollback(name: str, reason: str) -> PassResult:
+        stage(name, reason)
+        return _pass(runner, rec, report, name,
+                     lambda: runner.rollback(reason=f"rehearsal: {reason}"))
+
+    def check_back(name: str, after: str) -> Comparison | None:
+        stage(name, "fingerprint and checksums against those taken before")
+        try:
+            with connect(dsn, application_name="migtui-rehearsal") as conn:
+                now_fp = fpr.take(conn, report.tables)
+        except (psycopg.Error, RunnerError) as e:
+            report.summary = f"cannot read the fingerprint after the {after}: {first_line(e)}"
+            return None
+        c = Comparison(after, compare(before, now_fp, data_advisory=advisory))
+        report.comparisons.append(c)
+        return c
+
+    stage("apply", f"{len(plan.steps)} step(s)")
+    first = _pass(runner, rec, report, "apply", runner.apply)
+    if not first.ok:
+        rb = rollback("rollback", f"the apply {first.status}")
+        if rb.ok:
+            check_back("compare", "rollback")
+        report.summary = f"the apply {first.status}: {first.message}"
+        if not rb.ok:
+            report.summary += f"; its rollback {rb.status}: {rb.message}"
+        return
+    stage("checks", "verification checks")
+    report.checks = _checks(plan, runner)
+    rb = rollback("rollback", "prove the rollback")
+    if not rb.ok:
+        report.summary = f"the rollback {rb.status}: {rb.message}"
+        return
+    c = check_back("compare", "rollback")
+    if c is None:
+        return
+    bad_checks = [ch for ch in report.checks if not ch.ok]
+    if not c.clean:
+        found = failures(c.differences)
+        report.summary = (f"the rollback left {len(found)} difference(s): "
+                          + "; ".join(d.text for d in found[:3])
+                          + ("; …" if len(found) > 3 else ""))
+        return
+    stage("reapply", "a rolled-back migration must apply again")
+    again = _pass(runner, rec, report, "reapply", runner.apply)
+    if not again.ok:
+        rollback("rollback_again", f"the re-apply {again.status}")
+        report.summary = f"the re-apply {again.status}: {again.message}"
+        return
+    if not keep:
+        rb2 = rollback("rollback_again", "roll back the re-apply")
+        if not rb2.ok:
+            report.summary = f"the second rollback {rb2.status}: {rb2.message}"
+            return
+        c2 = check_back("compare_again", "second rollback")
+        if c2 is None:
+            return
+        if not c2.clean:
+            found = failures(c2.differences)
+            report.summary = (f"the second rollback left {len(found)} difference(s): "
+                              + "; ".join(d.text for d in found[:3]))
+            return
+    if bad_checks:
+        report.summary = f"{len(bad_checks)} verification check(s) failed: " + "; ".join(
+            f"{ch.name}: {ch.message}" for ch in bad_checks)
+        return
+    report.ok = True
+    n = len(report.pass_("apply").steps)  # type: ignore[union-attr]
+    data = (f", data of {len(report.tables)} table(s) equal" if report.tables else "")
+    end = ("left applied (--keep)" if keep else "rolled back again to the same state")
+    report.summary = (f"{n} step(s) applied, {len(report.checks)} verification check(s) "
+                      f"passed, rolled back to an identical fingerprint"
+                      f"{data}, re-applied and {end}")
+    if advisory and any(d.advisory for d in report.differences):
+        report.summary += " (data differences under traffic shown as advisory)"
+
+
+def _checks(plan: Plan, runner: Runner) -> list[CheckResult]:
+    """Checklist ``check`` bindings and monitoring integrity checks, on the applied state."""
+    todo: list[tuple[str, str, Any]] = []
+    for _key, heading, items in plan.checklists():
+        for item in items:
+            if isinstance(item.run, RunCheck):
+                todo.append((f"{heading}: {item.text}", item.run.check, item.run.expect))
+    for ic in plan.monitoring.integrity:
+        todo.append((f"integrity: {ic.name or ic.sql}", ic.sql, ic.expect))
+    out: list[CheckResult] = []
+    for name, sql, expect in todo:
+        try:
+            out.append(CheckResult(name, True, runner.check(sql, expect)))
+        except (RunnerError, psycopg.Error) as e:
+            out.append(CheckResult(name, False, scrub(str(e))))
+    return out
+
+
+# ---------------------------------------------------------------- checklist ticks
+
+
+def _tick(plan: Plan, report: RehearsalReport, emit: Emit, operator: str) -> None:
+    """Tick the staging items the rehearsal proved, with the evidence."""
+    fwd = report.pass_("apply")
+    checks_ok = all(c.ok for c in report.checks)
+    executed = fwd is not None and fwd.ok and checks_ok
+    rollback_ok = report.ok
+    where = f"target {report.target}, database {report.database}, {report.started_at[:16]}"
+    proofs: dict[str, str | None] = {
+        "executed": (f"rehearsal: {len(fwd.steps)} step(s) applied in "
+                     f"{sum(s.elapsed or 0 for s in fwd.steps.values()):.2f}s, "
+                     f"{len(report.checks)} check(s) passed ({where})"
+                     if executed and fwd else None),
+        "rollback": (f"rehearsal: rolled back to an identical fingerprint "
+                     f"({report.fingerprint_objects} objects) and equal data checksums of "
+                     f"{', '.join(report.tables) or 'no table'}; re-applied ({where})"
+                     if rollback_ok else None),
+        "performance": (f"rehearsal under traffic: no rollback trigger tripped ({where})"
+                        if report.performance_ok and report.ok else None),
+        "clean": f"rehearsal clean: {report.summary} ({where})" if report.ok else None,
+    }
+    done: set[str] = set()
+
+    def tick(key: str, evidence: str | None) -> None:
+        if evidence and key not in done:
+            done.add(key)
+            emit(ItemTicked(item=key, done=True, operator=operator, evidence=evidence))
+
+    for ckey, _heading, items in plan.checklists():
+        for item in items:
+            key = f"{ckey}/{item.key}"
+            if isinstance(item.run, RunRehearse):
+                tick(key, proofs["clean"])
+            elif ckey == "testing.staging" and slug(item.text) in STAGING_ITEMS:
+                tick(key, proofs[STAGING_ITEMS[slug(item.text)]])
+            elif ckey.startswith("phases.") and slug(item.text) in PREPARATION_ITEMS:
+                tick(key, proofs[PREPARATION_ITEMS[slug(item.text)]])
