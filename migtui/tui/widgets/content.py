@@ -39,7 +39,7 @@ class PlanTable(DataTable):
             self.add_row(*(["(none)"] + [""] * (len(self._plan_columns) - 1)))
 
 
-class ContentPane(VerticalScroll):
+class ContentPane(VerticalScroll, can_focus=False):
     DEFAULT_CSS = """
     ContentPane { border: round $primary-darken-2; padding: 0 1; }
     ContentPane .heading { text-style: bold; margin: 0 0 1 0; }
