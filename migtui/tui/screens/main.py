@@ -213,8 +213,10 @@ class MainScreen(Screen[None]):
         env = self.plan.targets[s.target].environment.value if s.target in self.plan.targets \
             else "?"
         t.append(f" {s.target}", style="bold")
-        t.append(" PRODUCTION" if env == "production" else f" ({env})",
-                 style="bold red" if env == "production" else "dim")
+        if env == "production":
+            t.append(" PRODUCTION ", style="bold reverse red")
+        else:
+            t.append(f" ({env})", style="dim")
         if s.online:
             t.append(f" · {self._where()}")
         else:

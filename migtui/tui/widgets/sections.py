@@ -29,11 +29,13 @@ class SectionsNav(OptionList):
 
     def __init__(self, sections: list[Section], *, id: str | None = None) -> None:
         self.sections = sections
+        self._completion: dict[str, tuple[int, int] | None] = {}
         super().__init__(*[Option(s.title, id=s.key) for s in sections], id=id)
         self.border_title = "Sections"
 
     def set_completion(self, completion: dict[str, tuple[int, int] | None]) -> None:
-        width = max(10, (self.size.width or 30) - 4)
+        self._completion = completion
+        width = max(12, (self.scrollable_content_region.width or 24) - 1)
         for s in self.sections:
             c = completion.get(s.key)
             label = Text(s.title, overflow="ellipsis", no_wrap=True)
@@ -45,7 +47,13 @@ class SectionsNav(OptionList):
                 label.truncate(width - len(mark), overflow="ellipsis")
                 label.pad_right(width - len(mark) - label.cell_len)
                 label.append(mark, style=style)
+            else:
+                label.truncate(width, overflow="ellipsis")
             self.replace_option_prompt(s.key, label)
+
+    def on_resize(self) -> None:
+        if self._completion:
+            self.set_completion(self._completion)
 
     @property
     def current(self) -> Section | None:
