@@ -295,6 +295,7 @@ class RehearsalFinished(Event):
     kept: bool = False  # left applied (--keep)
     differences: tuple[str, ...] = ()  # readable diff lines that failed the rehearsal
     operator: str = ""
+    report: dict[str, Any] = field(default_factory=dict)  # RehearsalReport.to_dict()
 
 
 EVENT_TYPES.update({cls.__name__: cls for cls in (

@@ -112,6 +112,23 @@ def confirm_production(setup: Setup, yes: bool, stdin: TextIO | None = None,
         raise CliError("the database name was not confirmed; nothing was done", EXIT_USAGE)
 
 
+def check_rehearsal(setup: Setup) -> None:
+    """On a production target, per settings.require_rehearsal: warn, or refuse (exit 2)."""
+    tgt = setup.plan.targets.get(setup.target)
+    mode = setup.plan.settings.require_rehearsal
+    if tgt is None or tgt.environment != Environment.production or mode == "off":
+        return
+    from migtui.rehearsal import rehearsal_gate
+    status, message = rehearsal_gate(setup.plan, setup.path, setup.checksum)
+    if status == "ok":
+        return
+    if mode == "refuse":
+        raise CliError(f"no successful rehearsal for this plan: {message} "
+                       f"(settings.require_rehearsal: refuse)", EXIT_USAGE)
+    print(f"migtui: warning: no successful rehearsal for this plan: {message}",
+          file=sys.stderr)
+
+
 def tty_confirm(prompt: str) -> bool:
     if not sys.stdin.isatty():
         return False
@@ -191,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_dry_run(runner, step_ids, args.json)
         return EXIT_OK
+    check_rehearsal(setup)
     confirm_production(setup, args.yes)
     bus, journal = open_bus(setup, args.json)
     runner.emit = bus

@@ -10,10 +10,10 @@ Imports no Textual.
 from migtui.rehearsal.diff import Difference, compare
 from migtui.rehearsal.fingerprint import Fingerprint
 from migtui.rehearsal.gate import rehearsal_gate, rehearsals
-from migtui.rehearsal.rehearse import RehearsalError, rehearse, traffic_present
+from migtui.rehearsal.rehearse import JOURNAL_KINDS, RehearsalError, rehearse, traffic_present
 from migtui.rehearsal.report import RehearsalReport
 
 __all__ = [
-    "Difference", "Fingerprint", "RehearsalError", "RehearsalReport", "compare",
+    "JOURNAL_KINDS", "Difference", "Fingerprint", "RehearsalError", "RehearsalReport", "compare",
     "rehearsal_gate", "rehearsals", "rehearse", "traffic_present",
 ]

@@ -75,7 +75,8 @@ QUERIES: dict[str, str] = {
           AND {_user()} AND {_not_ext('pg_class', 'c.oid')}""",
     "constraint": f"""
         SELECT n.nspname || '.' || c.relname || '.' || k.conname, jsonb_build_object(
-            'definition', pg_get_constraintdef(k.oid), 'valid', k.convalidated,
+            'definition', regexp_replace(pg_get_constraintdef(k.oid), ' NOT VALID$', ''),
+            'valid', k.convalidated,
             'deferrable', k.condeferrable, 'deferred', k.condeferred)
         FROM pg_constraint k
         JOIN pg_class c ON c.oid = k.conrelid

@@ -81,8 +81,18 @@ PREPARATION_ITEMS = {
 }
 
 
+# What a rehearsal journals: its result and the ticks. Not the step events: the plan's
+# journal is shared with the production run, whose step results and baseline they would
+# overwrite in ``RunState``; the per-step figures travel in RehearsalFinished.report.
+JOURNAL_KINDS = frozenset({"RehearsalStarted", "RehearsalFinished", "ItemTicked"})
+
+
 class RehearsalError(RuntimeError):
-    """The rehearsal cannot start (nothing was changed)."""
+    """The rehearsal cannot start (nothing was changed). ``code``: 2 for a plan problem."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _noop(_e: Any) -> None:
@@ -160,13 +170,14 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
         if step.irreversible is not None:
             raise RehearsalError(
                 f"step {step.id!r} is irreversible ({step.irreversible}): a rehearsal proves "
-                f"the rollback of every step; rehearse the reversible part as its own plan")
+                f"the rollback of every step; rehearse the reversible part as its own plan",
+                code=2)
     rec = _Recorder(plan, emit)
     runner = Runner(plan, dsn, emit=rec, control=control, operator=operator, confirm=confirm,
                     workdir=path.resolve().parent, plan_text_checksum=checksum)
     problems = runner.problems()
     if problems:
-        raise RehearsalError("the plan cannot run as written: " + "; ".join(problems))
+        raise RehearsalError("the plan cannot run as written: " + "; ".join(problems), code=2)
     report = RehearsalReport(plan_id=plan_id, plan_checksum=checksum, target=tname,
                              database=database_name(dsn), operator=operator,
                              started_at=now().isoformat(), keep=keep,
@@ -195,7 +206,8 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
         plan_id=plan_id, plan_checksum=checksum, ok=report.ok, target=tname,
         database=report.database, summary=report.summary, duration=report.duration,
         performance_ok=report.performance_ok, kept=keep and report.ok,
-        differences=tuple(d.text for d in failures(report.differences)), operator=operator))
+        differences=tuple(d.text for d in failures(report.differences)), operator=operator,
+        report=report.to_dict()))
     return report
 
 
@@ -215,13 +227,16 @@ def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, ds
                                 message=message))
 
     with connect(dsn, application_name="migtui-rehearsal") as conn:
+        report.traffic = traffic_present(conn)
+        rec.emit(RehearsalStarted(plan_id=report.plan_id, plan_checksum=report.plan_checksum,
+                                  target=report.target, database=report.database,
+                                  operator=report.operator, traffic=report.traffic))
         tables = fpr.plan_tables(conn, plan)
         report.tables = tables
-        stage("fingerprint", f"catalogs, and data of {', '.join(tables) or 'no table'}")
+        stage("fingerprint", f"catalogs, and the data of {', '.join(tables) or 'no table'}")
         before = fpr.take(conn, tables)
         report.fingerprint_objects = before.count()
         report.table_rows = {t: d.rows for t, d in before.data.items()}
-        report.traffic = traffic_present(conn)
     staging_sizes = production_sizes = None
     if production_dsn:
         try:
@@ -229,9 +244,6 @@ def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, ds
             production_sizes = TableSizes.read(production_dsn)
         except Exception as e:  # noqa: BLE001 - an estimate must not fail the rehearsal
             report.estimate_error = f"cannot read table sizes: {scrub(first_line(e))}"
-    rec.emit(RehearsalStarted(plan_id=report.plan_id, plan_checksum=report.plan_checksum,
-                              target=report.target, database=report.database,
-                              operator=report.operator, traffic=report.traffic))
     run_gauges = report.traffic if gauges is None else gauges
     sampler = guard = None
     if run_gauges:
@@ -296,7 +308,8 @@ def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport,
             with connect(dsn, application_name="migtui-rehearsal") as conn:
                 now_fp = fpr.take(conn, report.tables)
         except (psycopg.Error, RunnerError) as e:
-            report.summary = f"cannot read the fingerprint after the {after}: {first_line(e)}"
+            report.summary = (f"cannot read the fingerprint after the "
+                              f"{after.replace('_again', '')}: {first_line(e)}")
             return None
         c = Comparison(after, compare(before, now_fp, data_advisory=advisory))
         report.comparisons.append(c)
@@ -339,7 +352,7 @@ def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport,
         if not rb2.ok:
             report.summary = f"the second rollback {rb2.status}: {rb2.message}"
             return
-        c2 = check_back("compare_again", "second rollback")
+        c2 = check_back("compare_again", "rollback_again")
         if c2 is None:
             return
         if not c2.clean:
@@ -401,7 +414,8 @@ def _tick(plan: Plan, report: RehearsalReport, emit: Emit, operator: str) -> Non
                      if rollback_ok else None),
         "performance": (f"rehearsal under traffic: no rollback trigger tripped ({where})"
                         if report.performance_ok and report.ok else None),
-        "clean": f"rehearsal clean: {report.summary} ({where})" if report.ok else None,
+        "clean": (f"rehearsal clean: applied, checked, rolled back to an identical "
+                  f"fingerprint, re-applied ({where})" if report.ok else None),
     }
     done: set[str] = set()
 
