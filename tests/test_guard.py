@@ -237,3 +237,17 @@ def test_gauges_without_thresholds_still_report_their_value():
     g.observe(snap(1, tps=None))
     assert g.states["tps"].state == "ok" and g.states["tps"].value == 42.0
     assert g.states["lock_waits"].value == 0.0 and g.states["tps"].threshold == ""
+
+
+def test_manual_triggers_are_not_gauges():
+    from migtui.plan import load_plan_text
+    from migtui.sampler import Guard
+
+    plan = load_plan_text(
+        "migtui: 1\ntitle: t\ntype: schema_change\nagent: a\n"
+        "risks:\n  rollback_triggers:\n"
+        "    - {text: Support reports checkout failures}\n"
+        "    - {text: Slow, metric: latency, above: +50%}\n", "m.yaml")
+    guard = Guard(plan)
+    assert guard.states["latency"].state == "inactive"  # relative, no baseline yet
+    assert [r[0] for r in guard.rules("latency")] == ["trip"]

@@ -32,14 +32,16 @@ from migtui.control import RunControl
 from migtui.db import DsnError, database_name, resolve_dsn
 from migtui.events import (
     EventBus,
+    NoteAdded,
     RunFinished,
     RunStarted,
 )
-from migtui.journal import Journal, journal_path
+from migtui.journal import Journal, journal_path, read_journal
 from migtui.plan import Plan, plan_checksum
-from migtui.plan.model import Environment
+from migtui.plan.model import Environment, RunSteps
 from migtui.runner import Outcome, Runner, RunnerError
 from migtui.secrets import scrub
+from migtui.watch import Watch, has_gauges, headless_offer
 
 EXIT_BY_STATUS = {"done": EXIT_OK, "failed": EXIT_FAILED, "rolled_back": EXIT_ROLLED_BACK,
                   "cancelled": EXIT_INTERRUPTED, "rollback_requested": EXIT_FAILED}
@@ -67,6 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "nothing")
     p.add_argument("--yes", action="store_true",
                    help="do not ask to type the database name of a production target")
+    p.add_argument("--no-gauges", action="store_true",
+                   help="do not sample the gauges (no baseline, alerts or rollback triggers)")
+    p.add_argument("--no-auto-rollback", action="store_true",
+                   help="when a trigger with policy 'offer' trips, report it but do not roll "
+                        "back (headless, 'offer' acts as 'rollback' by default)")
     p.set_defaults(func=run)
 
 
@@ -188,16 +195,17 @@ def print_dry_run(runner: Runner, step_ids: list[str] | None, as_json: bool) -> 
 
 def run(args: argparse.Namespace) -> int:
     setup = Setup(args)
-    phase = None
+    phases = None
     step_ids: list[str] | None = None
     if args.phase:
         from migtui.runner.phases import find_phase
         try:
-            phase = find_phase(setup.plan, args.phase)
+            phases = [find_phase(setup.plan, args.phase)]
         except KeyError as e:
             raise CliError(str(e.args[0]), EXIT_USAGE) from None
-        step_ids = [sid for it in phase.items if it.run is not None
-                    and hasattr(it.run, "steps") for sid in it.run.steps]  # type: ignore[union-attr]
+        step_ids = bound_steps(phases)
+    elif bound_steps(setup.plan.phases):
+        phases = list(setup.plan.phases)
     control = RunControl()
     runner = Runner(setup.plan, setup.dsn, control=control, operator=operator(),
                     confirm=tty_confirm, workdir=setup.path.resolve().parent,
@@ -215,6 +223,12 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     bus.emit(RunStarted(plan_id=setup.plan_id, target=setup.target, database=setup.database,
                         operator=operator()))
+    watch = None
+    if not args.no_gauges and has_gauges(setup.plan):
+        watch = Watch(setup.plan, setup.dsn, emit=bus, control=control,
+                      captured=lambda: runner.captured, target=setup.target,
+                      on_offer=headless_offer(control, bus, not args.no_auto_rollback),
+                      journal_records=read_journal(journal.path))
     try:
         with interrupt_cancels(control):
             try:
@@ -222,13 +236,46 @@ def run(args: argparse.Namespace) -> int:
             except RunnerError as e:
                 return finish(bus, setup, Outcome("failed", str(e)), started)
             try:
-                if phase is not None:
-                    from migtui.runner.phases import run_phase
-                    outcome = run_phase(runner, phase).outcome
-                else:
-                    outcome = runner.apply()
+                if watch is not None:
+                    watch.start()
+                outcome = _forward(runner, phases, watch)
+                if control.rollback_requested:
+                    reason = control.rollback_reason
+                    control.reset()
+                    rb = runner.rollback(reason=reason)
+                    status = "rolled_back" if rb.ok else "failed"
+                    outcome = Outcome(status, f"{reason}; {rb.message}", rb.failed_step)
             finally:
+                if watch is not None:
+                    watch.stop()
                 runner.close()
         return finish(bus, setup, outcome, started)
     finally:
         journal.close()
+
+
+def bound_steps(phases: list[Any]) -> list[str]:
+    """Step ids bound to checklist items of these phases, in order."""
+    return [sid for ph in phases for it in ph.items
+            if isinstance(it.run, RunSteps) for sid in it.run.steps]
+
+
+def _forward(runner: Runner, phases: list[Any] | None, watch: Watch | None) -> Outcome:
+    """All steps in plan order, or the phases' checklists in order (stop at a failure)."""
+    if phases is None:
+        return runner.apply()
+    from migtui.runner.phases import run_phase
+
+    outcome = Outcome("done", "nothing to do")
+    for phase in phases:
+        outcome = run_phase(runner, phase,
+                            on_baseline=watch.capture_baseline if watch else None,
+                            on_watch=watch.watch_for if watch else None).outcome
+        if not outcome.ok:
+            break
+    if outcome.ok and len(phases) > 1:
+        unbound = [s.id for s in runner.plan.steps if s.id not in bound_steps(phases)]
+        if unbound:
+            runner.emit(NoteAdded(text=f"steps bound to no checklist item were not run: "
+                                       f"{', '.join(unbound)}", author="migtui"))
+    return outcome

@@ -12,6 +12,7 @@ import sys
 from typing import TextIO
 
 from migtui.events import (
+    BaselineRecorded,
     Event,
     ItemFailed,
     ItemSkipped,
@@ -31,8 +32,11 @@ from migtui.events import (
     StepRetried,
     StepSkipped,
     StepStarted,
+    ThresholdChanged,
 )
+from migtui.sampler import format_value
 from migtui.secrets import scrub
+from migtui.watch import trip_text
 
 
 def short(text: str | None, width: int = 100) -> str:
@@ -47,6 +51,22 @@ def secs(s: float | None) -> str:
         return f"{s:.1f}s"
     m, sec = divmod(int(s), 60)
     return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+_BASELINE_SHOWN = ("latency", "error_rate", "connection_pool", "tps")
+_STATE_MARK = {"ok": "✓", "warn": "⚠", "trip": "⛔", "inactive": "·"}
+
+
+def threshold_line(e: ThresholdChanged) -> str:
+    mark = _STATE_MARK.get(e.state, "?")
+    if e.state == "trip":
+        return f"{mark} TRIP {trip_text(e)} — policy {e.policy or 'offer'}"
+    if e.state == "warn":
+        base = (f", baseline {format_value(e.metric, e.baseline)}"
+                if e.baseline is not None else "")
+        return (f"{mark} {e.metric} warn: {format_value(e.metric, e.value)} over "
+                f"{format_value(e.metric, e.limit)} ({e.threshold}{base})")
+    return f"{mark} {e.metric} back to {e.state} ({format_value(e.metric, e.value)})"
 
 
 class Printer:
@@ -144,7 +164,13 @@ class Printer:
             case ItemSkipped():
                 return f"☐ {e.item} skipped: {e.reason}"
             case ItemFailed():
-                return f"☒ {e.item} failed"
+                return f"☒ {e.item} failed: {e.error}"
+            case BaselineRecorded():
+                parts = [f"{m} {format_value(m, v.get('median'))}"
+                         for m, v in e.metrics.items() if m in _BASELINE_SHOWN]
+                return f"◆ baseline ({e.seconds:g}s, medians): {', '.join(parts)}"
+            case ThresholdChanged():
+                return threshold_line(e)
             case RunFinished():
                 return f"{e.outcome}: {e.message}"
         return None

@@ -146,17 +146,21 @@ class RunCommand(Strict):
     timeout: Duration | None = None
 
 
+class RunWatch(Strict):
+    watch: Duration = Field(description="Watch the gauges this long; fails if a trigger trips.")
+
+
 class RunRehearse(Strict):
     rehearse: Literal[True] = Field(description="Rehearse apply→rollback→apply on staging.")
 
 
 def _action_kind(v: Any) -> str | None:
-    keys = ("steps", "baseline", "check", "command", "rehearse")
+    keys = ("steps", "baseline", "check", "command", "rehearse", "watch")
     if isinstance(v, dict):
         found = [k for k in keys if k in v]
         return found[0] if len(found) == 1 else None
-    for k, cls in zip(keys, (RunSteps, RunBaseline, RunCheck, RunCommand, RunRehearse),
-                      strict=True):
+    for k, cls in zip(keys, (RunSteps, RunBaseline, RunCheck, RunCommand, RunRehearse,
+                             RunWatch), strict=True):
         if isinstance(v, cls):
             return k
     return None
@@ -165,13 +169,13 @@ def _action_kind(v: Any) -> str | None:
 Action = Annotated[
     Annotated[RunSteps, Tag("steps")] | Annotated[RunBaseline, Tag("baseline")]
     | Annotated[RunCheck, Tag("check")] | Annotated[RunCommand, Tag("command")]
-    | Annotated[RunRehearse, Tag("rehearse")],
+    | Annotated[RunRehearse, Tag("rehearse")] | Annotated[RunWatch, Tag("watch")],
     Discriminator(
         _action_kind,
         custom_error_type="action_kind",
         custom_error_message=(
             "expected exactly one action: steps: [ids], baseline: 30s, "
-            "check: SQL with expect, command: shell command, or rehearse: true"),
+            "check: SQL with expect, command: shell command, watch: 2m, or rehearse: true"),
     ),
 ]
 

@@ -29,6 +29,7 @@ from migtui.plan.model import (
     RunCommand,
     RunRehearse,
     RunSteps,
+    RunWatch,
 )
 from migtui.runner.errors import RunnerError
 from migtui.runner.runner import Outcome, Runner
@@ -63,7 +64,8 @@ def find_phase(plan: Plan, name: str) -> Phase:
 def run_phase(runner: Runner, phase: Phase, *, emit: Emit | None = None,
               operator: str | None = None,
               on_baseline: Callable[[float], str | bool | None] | None = None,
-              on_rehearse: Callable[[], str | bool | None] | None = None) -> PhaseResult:
+              on_rehearse: Callable[[], str | bool | None] | None = None,
+              on_watch: Callable[[float], str | bool | None] | None = None) -> PhaseResult:
     emit = emit or runner.emit
     who = operator or runner.operator
     prefix = f"phases.{phase.key}"
@@ -96,6 +98,12 @@ def run_phase(runner: Runner, phase: Phase, *, emit: Emit | None = None,
                     continue
                 evidence = _callback(on_baseline(action.baseline), f"baseline of "
                                      f"{action.baseline:g}s recorded")
+            elif isinstance(action, RunWatch):
+                if on_watch is None:
+                    skipped(item, "watching needs the live gauges; none are running")
+                    continue
+                evidence = _callback(on_watch(action.watch), f"watched the gauges for "
+                                     f"{action.watch:g}s")
             elif isinstance(action, RunRehearse):
                 if on_rehearse is None:
                     skipped(item, "rehearsal is not available in this run")

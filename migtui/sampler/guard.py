@@ -130,6 +130,8 @@ class Guard:
             self._rules.setdefault(a.metric, []).append(_Rule(
                 a.metric, "warn", a.alert, a.for_, "", a.action or f"{a.metric.label} {a.alert}"))
         for t in plan.risks.rollback_triggers:
+            if t.metric is None or t.above is None:
+                continue  # a manual trigger: the operator's judgement, not a gauge
             self._rules.setdefault(t.metric, []).append(_Rule(
                 t.metric, "trip", t.above, t.for_, t.policy, t.label))
         self._states: dict[str, GaugeState] = {}

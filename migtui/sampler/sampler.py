@@ -72,7 +72,8 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._relative = any(
-            t.above.kind == "relative" for t in plan.risks.rollback_triggers) or any(
+            t.above is not None and t.above.kind == "relative"
+            for t in plan.risks.rollback_triggers) or any(
             a.alert.kind == "relative" for a in plan.monitoring.metrics)
 
     # ------------------------------------------------------------ lifecycle

@@ -148,6 +148,8 @@ def format_value(metric: Metric | str, value: float | None) -> str:
         return "n/a"
     m = Metric(metric)
     if m in (Metric.latency, Metric.lock_waits):
+        if value < 0.01:
+            return f"{value * 1000:.1f}ms"
         return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.1f}s"
     if m in (Metric.error_rate, Metric.connection_pool, Metric.disk):
         return f"{value:.1f}%"

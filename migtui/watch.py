@@ -1,0 +1,121 @@
+"""Gauges watching a run: a Sampler feeding a Guard that steers the runner.
+
+One object wires the pieces the same way for every consumer (the headless run, the
+demo, the app): the sampler's snapshots go to the guard; the guard's ``pause`` and
+``rollback`` policies act through the run's ``RunControl``; an ``offer`` trip calls
+``on_offer`` — the app shows the one-key rollback, the headless run rolls back unless
+told not to. Imports no Textual.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from migtui.control import RunControl
+from migtui.events import Emit, NoteAdded, ThresholdChanged
+from migtui.plan import Plan
+from migtui.runner.errors import RunnerError
+from migtui.sampler import Baseline, Guard, Sampler, Snapshot, format_value
+
+
+def has_gauges(plan: Plan) -> bool:
+    m = plan.monitoring
+    return bool(m.probes or m.smoke or m.integrity or m.metrics
+                or any(t.metric is not None for t in plan.risks.rollback_triggers))
+
+
+class Watch:
+    def __init__(self, plan: Plan, dsn: str, *, emit: Emit, control: RunControl,
+                 captured: Callable[[], dict[str, Any]] | None = None,
+                 on_offer: Callable[[ThresholdChanged], None] | None = None,
+                 on_snapshot: Callable[[Snapshot], None] | None = None,
+                 journal_records: Iterable[Mapping[str, Any]] = (),
+                 target: str | None = None, interval: float | None = None) -> None:
+        self.plan = plan
+        self.emit = emit
+        self.control = control
+        self.on_offer = on_offer
+        self.trips: list[ThresholdChanged] = []
+        self._extra = on_snapshot
+        self.guard = Guard(plan, emit=emit, control=control,
+                           baseline=Baseline.from_journal_records(journal_records),
+                           on_trip=self._tripped)
+        self.sampler = Sampler(plan, dsn, interval=interval, on_snapshot=self._observe,
+                               captured=captured, target=target,
+                               baseline=self.guard.baseline)
+
+    def _observe(self, snap: Snapshot) -> None:
+        self.guard.observe(snap)
+        if self._extra is not None:
+            self._extra(snap)
+
+    def _tripped(self, ev: ThresholdChanged) -> None:
+        self.trips.append(ev)
+        if self.on_offer is not None:
+            self.on_offer(ev)
+
+    def start(self) -> Watch:
+        self.sampler.start()
+        return self
+
+    def stop(self) -> None:
+        self.sampler.stop()
+
+    def __enter__(self) -> Watch:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def capture_baseline(self, seconds: float) -> str:
+        """For ``baseline: 30s`` checklist items: sample, record, arm relative thresholds."""
+        baseline = self.sampler.capture_baseline(seconds, emit=self.emit)
+        self.guard.baseline = baseline
+        lat = baseline.median("latency")
+        text = f"baseline of {seconds:g}s recorded"
+        if lat is not None:
+            text += f"; latency p95 median {lat * 1000:.1f} ms"
+        return text
+
+
+    def watch_for(self, seconds: float) -> str:
+        """For ``watch: 2m`` items: observe the gauges. Fails when a trigger trips."""
+        deadline = time.monotonic() + seconds
+        start = len(self.trips)
+        while time.monotonic() < deadline:
+            self.control.check()  # a rollback request cancels: raises Cancelled
+            if len(self.trips) > start:
+                ev = self.trips[-1]
+                raise RunnerError(f"rollback trigger tripped while watching: "
+                                  f"{ev.trigger or ev.metric} ({ev.threshold})")
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        worst = sorted((s.state, m) for m, s in self.guard.states.items()
+                       if s.state in ("warn", "trip"))
+        tail = f"; in warn: {', '.join(m for _s, m in worst)}" if worst else "; all gauges ok"
+        return f"watched the gauges for {seconds:g}s{tail}"
+
+
+def trip_text(ev: ThresholdChanged) -> str:
+    """'Performance degradation >50% tripped: latency 816ms against limit 6.1ms (…)'."""
+    base = f", baseline {format_value(ev.metric, ev.baseline)}" if ev.baseline is not None else ""
+    return (f"{ev.trigger or ev.metric} tripped: {ev.metric} "
+            f"{format_value(ev.metric, ev.value)} against limit "
+            f"{format_value(ev.metric, ev.limit)} (threshold {ev.threshold}{base})")
+
+
+def headless_offer(control: RunControl, emit: Emit, auto_rollback: bool
+                   ) -> Callable[[ThresholdChanged], None]:
+    """Headless, ``offer`` acts as ``rollback`` unless --no-auto-rollback is given."""
+
+    def offer(ev: ThresholdChanged) -> None:
+        reason = trip_text(ev)
+        if auto_rollback:
+            if not control.rollback_requested:
+                control.request_rollback(reason)
+        else:
+            emit(NoteAdded(text=f"rollback offered, not started (--no-auto-rollback): {reason}",
+                           author="migtui"))
+
+    return offer
