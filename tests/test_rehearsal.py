@@ -267,3 +267,21 @@ def test_cli_json_report_and_the_production_gate(shop_db: str, tmp_path: Path,
     captured = capsys.readouterr()
     assert "warning: no successful rehearsal" in captured.err
     assert "plan changed since its last rehearsal" in captured.err
+
+
+def test_under_traffic_the_gauges_run_and_data_differences_are_advisory(
+        shop_db: str, tmp_path: Path) -> None:
+    from migtui.demo.traffic import Traffic
+    from tests.runner_helpers import wait_until
+
+    path = tmp_path / "index.yaml"
+    shutil.copy(REPO / "plans" / "index-orders-customer-created.yaml", path)
+    with Traffic(shop_db, workers=2, rate=20, customers=500, orders=5000, write_share=0.5):
+        assert wait_until(lambda: one(shop_db, "SELECT count(*) FROM orders") > 5000)
+        report, events = run_rehearsal(path, shop_db, baseline_seconds=1.0)
+    assert report.traffic and report.gauges
+    assert report.ok, report.text()  # the traffic's own writes never fail a rehearsal
+    data = [d for d in report.differences if d.category == "data"]
+    assert data and all(d.advisory for d in data)  # traffic inserted orders meanwhile
+    assert not report.data_proven and "data not proven" in report.summary
+    assert "data not proven" in ticked(events)["testing.staging/rollback-tested"]

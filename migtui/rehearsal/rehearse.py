@@ -366,13 +366,17 @@ def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport,
         return
     report.ok = True
     n = len(report.pass_("apply").steps)  # type: ignore[union-attr]
-    data = (f", data of {len(report.tables)} table(s) equal" if report.tables else "")
+    if not report.tables:
+        data = ""
+    elif report.data_proven:
+        data = f", data of {len(report.tables)} table(s) equal"
+    else:
+        data = (", data not proven: other sessions wrote to the tables meanwhile (advisory "
+                "differences below)")
     end = ("left applied (--keep)" if keep else "rolled back again to the same state")
     report.summary = (f"{n} step(s) applied, {len(report.checks)} verification check(s) "
                       f"passed, rolled back to an identical fingerprint"
                       f"{data}, re-applied and {end}")
-    if advisory and any(d.advisory for d in report.differences):
-        report.summary += " (data differences under traffic shown as advisory)"
 
 
 def _checks(plan: Plan, runner: Runner) -> list[CheckResult]:
@@ -409,8 +413,10 @@ def _tick(plan: Plan, report: RehearsalReport, emit: Emit, operator: str) -> Non
                      f"{len(report.checks)} check(s) passed ({where})"
                      if executed and fwd else None),
         "rollback": (f"rehearsal: rolled back to an identical fingerprint "
-                     f"({report.fingerprint_objects} objects) and equal data checksums of "
-                     f"{', '.join(report.tables) or 'no table'}; re-applied ({where})"
+                     f"({report.fingerprint_objects} objects) and "
+                     + (f"equal data checksums of {', '.join(report.tables) or 'no table'}"
+                        if report.data_proven else "data not proven (traffic wrote to "
+                        f"{', '.join(report.tables)})") + f"; re-applied ({where})"
                      if rollback_ok else None),
         "performance": (f"rehearsal under traffic: no rollback trigger tripped ({where})"
                         if report.performance_ok and report.ok else None),

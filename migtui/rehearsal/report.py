@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -120,6 +121,11 @@ class RehearsalReport:
         return not self.trips
 
     @property
+    def data_proven(self) -> bool:
+        """The data checksums compared equal (no advisory difference under traffic)."""
+        return not any(d.advisory for d in self.differences)
+
+    @property
     def differences(self) -> list[Difference]:
         return [d for c in self.comparisons for d in c.differences]
 
@@ -133,7 +139,11 @@ class RehearsalReport:
                 lines.append(f"after the {label}: fingerprint and data checksums equal "
                              f"those taken before")
                 continue
-            lines.append(f"after the {label}: {len(failures(c.differences))} difference(s)")
+            bad = len(failures(c.differences))
+            advisory = len(c.differences) - bad
+            lines.append(f"after the {label}: " + (f"{bad} difference(s)" if bad else
+                         "schema identical") + (f", {advisory} advisory (not counted)"
+                                                if advisory else ""))
             lines += [f"  {'~' if d.advisory else '✗'} {d.text}" for d in c.differences]
         return lines
 
@@ -214,7 +224,8 @@ class RehearsalReport:
             ratio = f"×{e.ratio:,.1f}" if e.ratio is not None else "not scaled"
             lines.append(f"  {e.step_id[:24]:24} apply {secs(e.forward):>8}  rollback "
                          f"{secs(e.rollback):>8}  {ratio:>10}  {e.basis}")
-        lines.append(f"  method: {self.estimate_method}")
+        lines += textwrap.wrap(f"method: {self.estimate_method}", 100, initial_indent="  ",
+                               subsequent_indent="    ")
         return lines
 
 
