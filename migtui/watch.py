@@ -44,6 +44,7 @@ class Watch:
                            on_trip=self._tripped)
         self.sampler = Sampler(plan, dsn, interval=interval, on_snapshot=self._observe,
                                captured=captured, target=target,
+                               window=plan.settings.latency_window,
                                baseline=self.guard.baseline)
 
     def _observe(self, snap: Snapshot) -> None:

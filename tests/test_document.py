@@ -148,3 +148,18 @@ def test_journal_is_owner_only_and_scrubs_secrets(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     assert "s3cr3t-pw" not in path.read_text()
     assert next(read_journal(path))["text"] == "dsn postgresql://u:***@host/db"
+
+
+def test_timeline_staging_duration_comes_from_the_rehearsal():
+    from migtui.events import RehearsalFinished
+
+    plan = load_plan(PLANS / "add-order-status.yaml")
+    rec = RehearsalFinished(plan_id="add-order-status", plan_checksum="abc", ok=True,
+                            target="staging", database="shop_staging", summary="clean",
+                            duration=5.94).to_record()
+    md = export_markdown(plan, RunState.from_records([rec]), plan_checksum="abc")
+    row = next(ln for ln in md.splitlines() if ln.startswith("| Staging Testing"))
+    assert "1 day (rehearsed " in row and ": 5.9s, clean)" in row
+    stale = export_markdown(plan, RunState.from_records([rec]), plan_checksum="other")
+    assert "rehearsal stale" in next(ln for ln in stale.splitlines()
+                                     if ln.startswith("| Staging Testing"))

@@ -20,6 +20,7 @@ from migtui.cli import common
 # Each module registers its sub-command. Keep this list in the order of the help text.
 COMMAND_MODULES = [
     "migtui.cli.cmd_open",
+    "migtui.cli.cmd_demo",
     "migtui.cli.cmd_new",
     "migtui.cli.cmd_check",
     "migtui.cli.cmd_export",

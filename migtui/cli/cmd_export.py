@@ -11,6 +11,7 @@ from migtui import lint
 from migtui.cli.common import load, plan_path
 from migtui.document import export_markdown
 from migtui.journal import journal_path, read_journal
+from migtui.plan import plan_checksum
 from migtui.state import RunState
 
 
@@ -38,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     assert plan.id is not None
     state = RunState.from_records(read_journal(journal_path(path, plan.id)))
     findings, risks, flags = lint_context(plan, args.dsn)
-    text = export_markdown(plan, state, findings=findings, risks=risks, flags=flags)
+    checksum = plan_checksum(path.read_text(encoding="utf-8"))
+    text = export_markdown(plan, state, findings=findings, risks=risks, flags=flags,
+                           plan_checksum=checksum)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)

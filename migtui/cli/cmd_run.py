@@ -119,6 +119,13 @@ def confirm_production(setup: Setup, yes: bool, stdin: TextIO | None = None,
         raise CliError("the database name was not confirmed; nothing was done", EXIT_USAGE)
 
 
+def rehearsal_evidence(setup: Setup) -> Callable[[], str] | None:
+    from migtui.rehearsal import rehearsal_gate
+
+    status, message = rehearsal_gate(setup.plan, setup.path, setup.checksum)
+    return (lambda: message) if status == "ok" else None
+
+
 def check_rehearsal(setup: Setup) -> None:
     """On a production target, per settings.require_rehearsal: warn, or refuse (exit 2)."""
     tgt = setup.plan.targets.get(setup.target)
@@ -238,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 if watch is not None:
                     watch.start()
-                outcome = _forward(runner, phases, watch)
+                outcome = _forward(runner, phases, watch, rehearsal_evidence(setup))
                 if control.rollback_requested:
                     reason = control.rollback_reason
                     control.reset()
@@ -260,8 +267,12 @@ def bound_steps(phases: list[Any]) -> list[str]:
             if isinstance(it.run, RunSteps) for sid in it.run.steps]
 
 
-def _forward(runner: Runner, phases: list[Any] | None, watch: Watch | None) -> Outcome:
-    """All steps in plan order, or the phases' checklists in order (stop at a failure)."""
+def _forward(runner: Runner, phases: list[Any] | None, watch: Watch | None,
+             rehearsed: Callable[[], str] | None = None) -> Outcome:
+    """All steps in plan order, or the phases' checklists in order (stop at a failure).
+
+    A ``rehearse: true`` item is never rehearsed against the run's own target: it is
+    ticked with the evidence of a clean rehearsal of this plan text, or skipped."""
     if phases is None:
         return runner.apply()
     from migtui.runner.phases import run_phase
@@ -270,7 +281,8 @@ def _forward(runner: Runner, phases: list[Any] | None, watch: Watch | None) -> O
     for phase in phases:
         outcome = run_phase(runner, phase,
                             on_baseline=watch.capture_baseline if watch else None,
-                            on_watch=watch.watch_for if watch else None).outcome
+                            on_watch=watch.watch_for if watch else None,
+                            on_rehearse=rehearsed).outcome
         if not outcome.ok:
             break
     if outcome.ok and len(phases) > 1:

@@ -7,7 +7,6 @@ the report. It measures how long detection, rollback and recovery took.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,14 +15,23 @@ from typing import Any
 
 from migtui.control import RunControl
 from migtui.document import export_markdown
-from migtui.events import Event, EventBus, ThresholdChanged
+from migtui.events import (
+    Event,
+    EventBus,
+    RollbackFinished,
+    RollbackStarted,
+    StatementStarted,
+    StepFinished,
+    StepProgress,
+    ThresholdChanged,
+)
 from migtui.journal import Journal, journal_path, read_journal
 from migtui.plan import Plan
 from migtui.runner import Runner
-from migtui.sampler import Guard, Sampler
+from migtui.runner.phases import run_phase
 from migtui.state import RunState
+from migtui.watch import Watch, headless_offer
 
-SAFE_STEPS = ["add_status", "index_created_at", "backfill_status"]
 BAD_STEP = "drop_customer_index"
 
 
@@ -76,9 +84,12 @@ def _fmt(metric: Any, value: Any) -> str:
 
 def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
          on_event: Callable[[Event], None] | None = None, baseline_seconds: float | None = None,
-         trip_wait: float = 90.0, recovery_wait: float = 60.0,
-         operator: str = "demo-presenter") -> StoryReport:
-    """Play the story against ``url`` (traffic must already be running)."""
+         recovery_wait: float = 60.0, operator: str = "demo-presenter") -> StoryReport:
+    """Play the story against ``url`` (traffic must already be running).
+
+    It runs the demo plan's phases exactly as ``migtui run`` does — the gauges watch, the
+    trigger trips, ``offer`` acts as rollback — and times each beat from the events.
+    """
     report = StoryReport()
     control = RunControl()
     bus = EventBus()
@@ -88,93 +99,77 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
     bus.subscribe(journal)
     if on_event is not None:
         bus.subscribe(on_event)
-
-    tripped = threading.Event()
-    first_rollback_stmt = threading.Event()
     times: dict[str, float] = {}
 
-    def watch(ev: Event) -> None:
-        kind = type(ev).__name__
-        if kind == "StepProgress" and getattr(ev, "throttled", ""):
+    def beat(ev: Event) -> None:
+        now = time.monotonic()
+        if isinstance(ev, StepProgress) and ev.throttled:
             report.throttled = True
-        if kind == "StatementStarted" and getattr(ev, "action", "") == "rollback" \
-                and not first_rollback_stmt.is_set():
-            times["first_rollback_stmt"] = time.monotonic()
-            first_rollback_stmt.set()
-
-    bus.subscribe(watch)
-
-    def on_trip(ev: ThresholdChanged) -> None:
-        if not tripped.is_set():
-            times["trip"] = time.monotonic()
+        elif isinstance(ev, StepFinished) and ev.step_id == BAD_STEP and ev.action == "apply":
+            times["bad_done"] = now
+        elif isinstance(ev, ThresholdChanged) and ev.state == "trip" and "trip" not in times:
+            times["trip"] = now
             report.trip = ev.to_record()
-            tripped.set()
+        elif isinstance(ev, StatementStarted) and ev.action == "rollback":
+            times.setdefault("first_rollback_stmt", now)
+        elif isinstance(ev, RollbackStarted):
+            times.setdefault("rollback_start", now)
+        elif isinstance(ev, RollbackFinished):
+            times["rollback_done"] = now
+            report.rollback_ok = ev.ok
 
-    guard = Guard(plan, emit=bus, control=control, on_trip=on_trip)
-    sampler = Sampler(plan, url, on_snapshot=guard.observe)
+    bus.subscribe(beat)
     runner = Runner(plan, url, emit=bus, control=control, operator=operator,
                     workdir=plan_path.parent)
+    watch = Watch(plan, url, emit=bus, control=control, captured=lambda: runner.captured,
+                  on_offer=headless_offer(control, bus, auto_rollback=True))
     try:
         runner.open()
-        leftovers = [s.step_id for s in runner.status() if s.state == "applied"]
+        leftovers = [s.step_id for s in runner.status() if s.state != "pending"]
         if leftovers:
-            say(f"an earlier demo left {len(leftovers)} steps applied: rolling them back first")
+            say("an earlier demo left steps behind: rolling them back first")
             runner.rollback(reason="clean start for the demo")
-        sampler.start()
-        seconds = baseline_seconds or _baseline_seconds(plan)
-        say(f"1. capturing the performance baseline for {seconds:g}s while the app runs …")
-        baseline = sampler.capture_baseline(seconds, emit=bus)
-        guard.baseline = baseline
-        report.baseline_latency = baseline.median("latency")
-        say(f"   baseline latency p95 median: {_fmt('latency', report.baseline_latency)}")
+            times.clear()
+        watch.start()
+        if baseline_seconds:
+            say(f"baseline: {baseline_seconds:g}s")
 
-        say("2–4. the safe steps: a column, a concurrent index, a throttled backfill")
-        outcome = runner.apply(SAFE_STEPS)
-        if outcome.status != "done":
-            say(f"the safe steps did not finish: {outcome.status} {outcome.message}")
-            return report
-        say("5. the step that goes bad: dropping an index the app still needs")
-        outcome = runner.apply([BAD_STEP])
-        times["bad_done"] = time.monotonic()
-        if not tripped.wait(trip_wait):
-            say(f"no trigger tripped within {trip_wait:g}s")
-            return report
-        report.detection_seconds = times["trip"] - times["bad_done"]
-        say("6. the rollback trigger tripped; 7. rolling back (headless: offer acts as "
-            "rollback)")
-        control.reset()
-        t0 = time.monotonic()
-        rb = runner.rollback(reason=f"trigger tripped: {report.trip and report.trip.get('trigger')}")
-        t1 = time.monotonic()
-        report.rollback_ok = rb.status in ("rolled_back", "done")
-        report.rollback_seconds = t1 - t0
-        if first_rollback_stmt.is_set():
+        def on_baseline(seconds: float) -> str:
+            return watch.capture_baseline(baseline_seconds or seconds)
+
+        for phase in plan.phases:
+            say(f"── {phase.name} " + "─" * (60 - len(phase.name)))
+            outcome = run_phase(runner, phase, on_baseline=on_baseline,
+                                on_watch=watch.watch_for).outcome
+            if not outcome.ok:
+                break
+        report.baseline_latency = watch.guard.baseline.median("latency") \
+            if watch.guard.baseline else None
+        if control.rollback_requested:
+            reason = control.rollback_reason
+            control.reset()
+            runner.rollback(reason=reason)
+        if "trip" in times and "bad_done" in times:
+            report.detection_seconds = times["trip"] - times["bad_done"]
+        if "trip" in times and "first_rollback_stmt" in times:
             report.reaction_seconds = times["first_rollback_stmt"] - times["trip"]
-        say("8. waiting for the gauges to recover …")
-        ok = _wait(lambda: guard.states["latency"].state == "ok", recovery_wait)
-        report.recovered = ok
-        if ok:
-            report.recovery_seconds = time.monotonic() - t1
-        say("9. exporting the report")
+        if "rollback_start" in times and "rollback_done" in times:
+            report.rollback_seconds = times["rollback_done"] - times["rollback_start"]
+        if report.rollback_ok:
+            say("waiting for the gauges to recover …")
+            report.recovered = _wait(lambda: watch.guard.states["latency"].state == "ok",
+                                     recovery_wait)
+            if report.recovered:
+                report.recovery_seconds = time.monotonic() - times["rollback_done"]
         state = RunState.from_records(read_journal(jpath))
         out = plan_path.parent / "demo-report.md"
         out.write_text(export_markdown(plan, state), encoding="utf-8")
         report.report_path = out
         return report
     finally:
-        sampler.stop()
+        watch.stop()
         runner.close()
         journal.close()
-
-
-def _baseline_seconds(plan: Plan) -> float:
-    from migtui.plan.model import RunBaseline
-
-    for ph in plan.phases:
-        for item in ph.items:
-            if isinstance(item.run, RunBaseline):
-                return item.run.baseline
-    return 15.0
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:

@@ -133,8 +133,9 @@ def _rollback_file(plan: Plan) -> list[str]:
 
 def export_markdown(plan: Plan, state: RunState | None = None,
                     findings: Sequence[Any] = (), risks: dict[str, Any] | None = None,
-                    flags: Sequence[str] = ()) -> str:
-    """The filled-in template. ``findings``, ``risks`` and ``flags`` come from the lint."""
+                    flags: Sequence[str] = (), plan_checksum: str | None = None) -> str:
+    """The filled-in template. ``findings``, ``risks`` and ``flags`` come from the lint;
+    ``plan_checksum`` picks the rehearsals of this exact plan text for the Timeline."""
     st = state or RunState()
     risks = risks or {}
     L: list[str] = ["# Database Migration & Schema Change Plan", ""]
@@ -221,7 +222,8 @@ def export_markdown(plan: Plan, state: RunState | None = None,
     L += ["", "---", "", "## Documentation Updates", "",
           *_checklist("documentation", plan.documentation, st), "", "---", "", "## Timeline", ""]
     L += _table(["Phase", "Duration", "Dependencies", "Completion Criteria"],
-                [[t.phase, t.duration, t.dependencies, t.criteria] for t in plan.timeline])
+                [[t.phase, _duration(t.phase, t.duration, st, plan_checksum), t.dependencies,
+                  t.criteria] for t in plan.timeline])
     L += ["", "---", "", "## Communication Log"]
     for entry in _communication(plan, st):
         L += [f"### {entry[0]} - {entry[1]}", entry[2], ""]
@@ -229,6 +231,24 @@ def export_markdown(plan: Plan, state: RunState | None = None,
         L += ["### [TIMESTAMP] - [DATABASE_AGENT]", "[Migration planning and execution updates]",
               ""]
     return scrub("\n".join(L).rstrip() + "\n")
+
+
+def _duration(phase: str, written: str, st: RunState, checksum: str | None) -> str:
+    """The Timeline's staging duration, filled in from the newest rehearsal."""
+    if "staging" not in phase.lower() or "(rehearsed" in written or not st.rehearsals:
+        return written
+    recs = [r for r in st.rehearsals
+            if checksum is None or r.get("plan_checksum") == checksum]
+    if not recs:
+        return (written + " " if written else "") + "(rehearsal stale: the plan changed since)"
+    last = recs[-1]
+    when = _ts(last.get("at") or last.get("ts"))
+    took = float(last.get("duration") or 0)
+    if last.get("ok"):
+        note = f"(rehearsed {when}: {took:.1f}s, clean)"
+    else:
+        note = f"(last rehearsal {when} failed)"
+    return (written + " " if written else "") + note
 
 
 def _jsonable(head: dict[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,8 @@ class Settings(Strict):
     retry_base: Duration = Field(0.1, description="First retry delay; doubles each try.")
     retry_max: Duration = Field(3.2, description="Largest retry delay.")
     sample_interval: Duration = Field(1.0, description="Gauge sampling period, 0.25s–10s.")
+    latency_window: Duration = Field(
+        30.0, description="Sliding window of probe timings for latency p50/p95.")
     batch_target: Duration = Field(0.5, description="Target time of one backfill batch.")
     require_rehearsal: Literal["off", "warn", "refuse"] = Field(
         "warn", description="What a production run does without a clean rehearsal.")
