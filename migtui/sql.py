@@ -156,3 +156,21 @@ def _is_fk(constraint: Any) -> bool:
     from pglast.enums import ConstrType
 
     return getattr(constraint, "contype", None) == ConstrType.CONSTR_FOREIGN
+
+
+def relation_names(node: Any) -> list[str]:
+    """Qualified names of the tables, indexes and other relations a statement names."""
+    from pglast.visitors import Visitor
+
+    names: list[str] = []
+
+    class _Collect(Visitor):  # type: ignore[misc]
+        def visit_RangeVar(self, _ancestors: Any, n: Any) -> None:  # noqa: N802
+            names.append(".".join(p for p in (n.schemaname, n.relname) if p))
+
+    _Collect()(node)
+    if isinstance(node, ast.DropStmt):
+        for obj in node.objects or ():
+            if isinstance(obj, tuple | list) and all(isinstance(p, ast.String) for p in obj):
+                names.append(".".join(p.sval for p in obj))
+    return list(dict.fromkeys(names))

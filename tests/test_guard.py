@@ -133,7 +133,7 @@ def test_warn_throttles_backfills_and_restores_when_ok():
     ctl = RunControl()
     g = Guard(make_plan(alerts=[{"metric": "error_rate", "alert": "2%", "for": "1s"},
                                 {"metric": "connection_pool", "alert": "90%", "for": "1s"}]),
-              control=ctl)
+              control=ctl, escalate_after=100)
     for t in range(3):
         g.observe(snap(t, error_rate=3.0, pool_pct=50.0))
     assert g.states["error_rate"].state == "warn"
@@ -144,6 +144,21 @@ def test_warn_throttles_backfills_and_restores_when_ok():
     for t in range(6, 10):
         g.observe(snap(t, error_rate=0.0, pool_pct=10.0))
     assert ctl.throttle_factor == 1.0 and ctl.throttle_reason == ""
+
+
+def test_a_lasting_warn_tightens_the_throttle_step_by_step_then_releases_it():
+    ctl = RunControl()
+    g = Guard(make_plan(alerts=[{"metric": "error_rate", "alert": "2%", "for": "0s"}]),
+              control=ctl, escalate_after=2.0, min_throttle=0.1)
+    factors = []
+    for t in range(8):
+        g.observe(snap(t, error_rate=3.0))
+        factors.append(ctl.throttle_factor)
+    assert factors[0] == 0.5
+    assert factors == sorted(factors, reverse=True) and factors[-1] == 0.1
+    for t in range(8, 12):
+        g.observe(snap(t, error_rate=0.0))
+    assert ctl.throttle_factor == 1.0
 
 
 def test_the_guard_does_not_undo_an_operator_throttle():

@@ -84,7 +84,8 @@ def _fmt(metric: Any, value: Any) -> str:
 
 def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
          on_event: Callable[[Event], None] | None = None, baseline_seconds: float | None = None,
-         recovery_wait: float = 60.0, operator: str = "demo-presenter") -> StoryReport:
+         recovery_wait: float = 60.0, operator: str = "demo-presenter",
+         warmup: float = 8.0) -> StoryReport:
     """Play the story against ``url`` (traffic must already be running).
 
     It runs the demo plan's phases exactly as ``migtui run`` does — the gauges watch, the
@@ -131,8 +132,10 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
             runner.rollback(reason="clean start for the demo")
             times.clear()
         watch.start()
-        if baseline_seconds:
-            say(f"baseline: {baseline_seconds:g}s")
+        # the application was running before the window opened: let caches warm up so
+        # the baseline measures the steady state, not the first seconds of traffic
+        say(f"letting the application traffic settle for {warmup:g}s …")
+        time.sleep(warmup)
 
         def on_baseline(seconds: float) -> str:
             return watch.capture_baseline(baseline_seconds or seconds)

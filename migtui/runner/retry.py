@@ -46,8 +46,12 @@ class LockTimeoutExhausted(Exception):
 
 
 def with_retries(fn: Callable[[int], T], *, step_id: str, timeouts: Timeouts, emit: Emit,
-                 control: RunControl) -> tuple[T, int]:
-    """Run ``fn(attempt)``; on 55P03 wait and run it again. Returns (result, retries)."""
+                 control: RunControl, unblock: Callable[[], str] | None = None
+                 ) -> tuple[T, int]:
+    """Run ``fn(attempt)``; on 55P03 wait and run it again. Returns (result, retries).
+
+    ``unblock`` runs after each lock timeout (e.g. to cancel a blocking autovacuum) and
+    says what it did, for the retry's reason."""
     attempt = 0
     while True:
         control.check()
@@ -60,7 +64,9 @@ def with_retries(fn: Callable[[int], T], *, step_id: str, timeouts: Timeouts, em
                 raise LockTimeoutExhausted(e, attempt + 1) from None
             attempt += 1
             wait = delay(attempt, timeouts.retry_base, timeouts.retry_max)
+            did = unblock() if unblock is not None else ""
             emit(StepRetried(step_id=step_id, attempt=attempt, of=timeouts.retries,
                              delay=round(wait, 3),
-                             reason=f"lock timeout ({first_line(e)})"))
+                             reason=f"lock timeout ({first_line(e)})" + (f"; {did}" if did
+                                                                         else "")))
             sleep(wait, control)

@@ -24,6 +24,7 @@ from psycopg import errors as pgerr
 
 from migtui.control import Cancelled
 from migtui.events import StatementStarted
+from migtui.runner.autovacuum import cancel_blocking_autovacuum
 from migtui.runner.conn import first_line
 from migtui.runner.context import Ctx, Timeouts, ms
 from migtui.runner.errors import NotExecutable, StepError
@@ -102,7 +103,8 @@ def run_transactional(ctx: Ctx, step_id: str, action: str, stmts: Sequence[State
 
     try:
         return with_retries(attempt, step_id=step_id, timeouts=t, emit=ctx.emit,
-                            control=ctx.control)
+                            control=ctx.control,
+                            unblock=lambda: cancel_blocking_autovacuum(ctx.work.conn, stmts))
     except LockTimeoutExhausted as e:
         raise StepError(f"lock timeout: could not take the lock within {ms(t.lock)}, "
                         f"{e.tries} tries ({e})", sqlstate="55P03",
@@ -136,7 +138,8 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
 
     try:
         return with_retries(attempt, step_id=step_id, timeouts=t, emit=ctx.emit,
-                            control=ctx.control)
+                            control=ctx.control,
+                            unblock=lambda: cancel_blocking_autovacuum(ctx.work.conn, [st]))
     except LockTimeoutExhausted as e:
         raise StepError(f"lock timeout: could not take the lock within {ms(t.lock)}, "
                         f"{e.tries} tries ({e})", sqlstate="55P03", statement=st.text) from None

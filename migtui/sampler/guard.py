@@ -112,7 +112,8 @@ class Guard:
                  baseline: Baseline | None = None,
                  on_trip: Callable[[ThresholdChanged], None] | None = None, *,
                  hysteresis: float = 0.9, recovery: float | None = None,
-                 throttle: float = 0.5) -> None:
+                 throttle: float = 0.5, escalate_after: float = 2.0,
+                 min_throttle: float = 0.05) -> None:
         """``hysteresis``: fraction of the limit the value must fall below to clear.
         ``recovery``: how long it must stay there (default: each rule's ``for``).
         ``throttle``: backfill factor per metric in warn or trip (0.5, then 0.25, ...)."""
@@ -123,6 +124,9 @@ class Guard:
         self.hysteresis = hysteresis
         self.recovery = recovery
         self.throttle = throttle
+        self.escalate_after = escalate_after
+        self.min_throttle = min_throttle
+        self._loud_since: float | None = None
         self._baseline = baseline
         self._lock = threading.Lock()
         self._rules: dict[Metric, list[_Rule]] = {}
@@ -208,7 +212,7 @@ class Guard:
             except Exception:  # noqa: BLE001 - a subscriber must not stop the policies
                 log.exception("emitting %s failed", ev.kind)
             self._act(old, new, ev)
-        self._throttle(states)
+        self._throttle(states, snapshot.mono)
         return [ev for _o, _n, ev in changes]
 
     def _median(self, metric: Metric) -> float | None:
@@ -282,19 +286,28 @@ class Guard:
                     and ctl.pause_reason == self._pause_reason):
                 ctl.resume()
 
-    def _throttle(self, states: dict[str, GaugeState]) -> None:
+    def _throttle(self, states: dict[str, GaugeState], mono: float) -> None:
+        """Backfills slow down while any gauge is not ok: smaller batches, then pauses.
+
+        The factor is ``throttle ** n`` for n gauges not ok, and it tightens one more
+        step for every ``escalate_after`` seconds the gauges stay loud (down to
+        ``min_throttle``), as gh-ost and pt-online-schema-change keep backing off."""
         ctl = self.control
         if ctl is None:
             return
         loud = [Metric(s.metric).label for s in states.values() if s.state in ("warn", "trip")]
         if loud:
-            factor = self.throttle ** len(loud)
+            if self._loud_since is None:
+                self._loud_since = mono
+            steps = len(loud) + int((mono - self._loud_since) // self.escalate_after)
+            factor = max(self.min_throttle, self.throttle ** steps)
             reason = "gauges not ok: " + ", ".join(loud)
             if ctl.throttle_factor != factor or ctl.throttle_reason != reason:
                 ctl.throttle(factor, reason)
                 self._throttle_reason = reason
-        elif self._throttle_reason:
-            if ctl.throttle_reason == self._throttle_reason:
-                ctl.throttle(1.0)
-            self._throttle_reason = ""
-
+        else:
+            self._loud_since = None
+            if self._throttle_reason:
+                if ctl.throttle_reason == self._throttle_reason:
+                    ctl.throttle(1.0)
+                self._throttle_reason = ""
