@@ -313,3 +313,44 @@ def test_postgres_restarted_mid_run_then_resume_converges(
     assert st.get("add_col") == "applied" and st.get("bump") != "applied"
     resume(plan, url)
     assert_converged(url)
+
+
+# ---------------------------------------------------------------- an interrupted index build
+
+
+def test_an_invalid_index_left_by_an_interrupted_build_is_not_recorded_as_applied(
+        db_url: str, tmp_path: Path) -> None:
+    """A killed run or a restart mid-CREATE INDEX CONCURRENTLY leaves an INVALID index;
+    the resume's ``IF NOT EXISTS`` would skip it silently. The step must fail instead."""
+    plan = tmp_path / "cic.yaml"
+    plan.write_text(textwrap.dedent("""\
+        migtui: 1
+        id: cic
+        title: Unique index
+        type: schema_change
+        agent: tests
+        targets: {main: {dsn_env: MIGTUI_FAULTS_URL, environment: development}}
+        steps:
+          - id: idx
+            sql: CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS cic_v_idx ON cic (v);
+            rollback: DROP INDEX CONCURRENTLY IF EXISTS cic_v_idx;
+        """))
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("CREATE TABLE cic (id int PRIMARY KEY, v int)")
+        c.execute("INSERT INTO cic VALUES (1, 1), (2, 1)")
+        with pytest.raises(psycopg.errors.UniqueViolation):  # the interrupted build
+            c.execute("CREATE UNIQUE INDEX CONCURRENTLY cic_v_idx ON cic (v)")
+    code, evs, err = run_to_end(plan, db_url)
+    assert "Traceback" not in err
+    assert code == 1
+    failed = [e for e in evs if e["kind"] == "StepFailed"]
+    assert failed and "INVALID" in failed[0]["error"]
+    assert q(db_url, "SELECT step_id, status FROM migtui.history") == [("idx", "failed")]
+    # once the duplicate is fixed and the invalid index dropped, the step applies
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("UPDATE cic SET v = 2 WHERE id = 2")
+        c.execute("DROP INDEX CONCURRENTLY cic_v_idx")
+    code, evs, err = run_to_end(plan, db_url)
+    assert code == 0, err
+    assert one(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                       "'cic_v_idx'::regclass") is True

@@ -128,13 +128,15 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
             ctx.emit(StatementStarted(step_id=step_id, action=action, index=0, sql=st.text,
                                       autocommit=True, lock=st.lock))
             cur = conn.execute(st.text)
-            return max(cur.rowcount or 0, 0)
+            rows = max(cur.rowcount or 0, 0)
         except psycopg.Error:
             drop_new_invalid_indexes(ctx, before)
             raise
         finally:
             if not conn.broken:
                 conn.execute("RESET lock_timeout; RESET statement_timeout")
+        refuse_invalid_index(conn, st)
+        return rows
 
     try:
         return with_retries(attempt, step_id=step_id, timeouts=t, emit=ctx.emit,
@@ -145,6 +147,23 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
                         f"{e.tries} tries ({e})", sqlstate="55P03", statement=st.text) from None
     except psycopg.Error as e:
         raise _fail(e, ctx, st.text) from None
+
+
+def refuse_invalid_index(conn: psycopg.Connection, st: Statement) -> None:
+    """``CREATE INDEX ... IF NOT EXISTS`` succeeds without building when an INVALID index
+    of that name was left by an interrupted build (a killed run, a restart): not applied."""
+    node = st.node
+    name = getattr(node, "idxname", None)
+    if type(node).__name__ != "IndexStmt" or not name:
+        return
+    schema = getattr(getattr(node, "relation", None), "schemaname", None)
+    qname = f'"{schema}"."{name}"' if schema else f'"{name}"'
+    row = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                       (qname,)).fetchone()
+    if row is not None and not row[0]:
+        raise StepError(f"index {name} exists but is INVALID (left by an interrupted or failed "
+                        f"build), so it was not built; drop it with DROP INDEX CONCURRENTLY "
+                        f"{qname} and run the step again", statement=st.text)
 
 
 def drop_new_invalid_indexes(ctx: Ctx, before: set[str]) -> list[str]:
