@@ -43,7 +43,7 @@ def redact_url(url: str) -> str:
             register(str(q[k]))
             q[k] = MASK
     u = u.set(query=q)
-    return u.render_as_string(hide_password=True)
+    return u.render_as_string(hide_password=True).replace("%2A%2A%2A", MASK)
 
 
 def register_url(url: str) -> None:
