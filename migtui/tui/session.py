@@ -186,7 +186,18 @@ class Session:
             self._started()
             out = self.runner.rollback(reason=reason)
             self.last_outcome = out.status
-            return out
+        if out.steps:
+            self._untick_rolled_back(set(out.steps))
+        return out
+
+    def _untick_rolled_back(self, steps: set[str]) -> None:
+        """A ticked item whose steps were rolled back is no longer done."""
+        for key, _heading, items in self.plan.checklists():
+            for item in items:
+                if (isinstance(item.run, RunSteps) and steps & set(item.run.steps)
+                        and self.state.is_done(key, item)):
+                    self.tick(key, item, False, "rolled back: " + ", ".join(
+                        s for s in item.run.steps if s in steps))
 
     def run_item(self, checklist: str, item: ChecklistItem) -> Outcome:
         """Run a bound checklist item; tick it with its evidence when it succeeds."""

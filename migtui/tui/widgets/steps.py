@@ -81,7 +81,7 @@ class StepsTable(DataTable):
             return  # not mounted yet: on_mount adds the rows with their current state
         for s in self.steps:
             for (key, _label), value in zip(COLUMNS, self._cells(s), strict=True):
-                self.update_cell(s.id, key, value)
+                self.update_cell(s.id, key, value, update_width=True)
 
     @property
     def current(self) -> Step | None:
