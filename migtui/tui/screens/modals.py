@@ -25,6 +25,8 @@ class ConfirmModal(ModalScreen[bool]):
 
     def __init__(self, title: str, body: str, yes: str = "Yes", danger: bool = False) -> None:
         super().__init__(classes="-danger" if danger else "")
+        # a dangerous question starts on "No"; focused by the screen when it is shown
+        self.AUTO_FOCUS = "#no" if danger else "#yes"
         self.title_text = title
         self.body = body
         self.yes = yes
@@ -38,8 +40,6 @@ class ConfirmModal(ModalScreen[bool]):
                              variant="error" if self.has_class("-danger") else "primary")
                 yield Button("No (n)", id="no")
 
-    def on_mount(self) -> None:
-        self.query_one("#no" if self.has_class("-danger") else "#yes", Button).focus()
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
@@ -53,6 +53,7 @@ class TypedConfirmModal(ModalScreen[bool]):
     """Production: type the database name to go on."""
 
     CSS_PATH = CSS
+    AUTO_FOCUS = "Input"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, body: str, expected: str) -> None:
@@ -68,8 +69,6 @@ class TypedConfirmModal(ModalScreen[bool]):
             yield Input(placeholder=f"type {self.expected} and press Enter", id="typed")
             yield Label("", id="typed-error", classes="dialog-error")
 
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -88,6 +87,7 @@ class PromptModal(ModalScreen[tuple[str, str] | None]):
     """A line of text (a note, a reason). Optionally: post it to the communication log."""
 
     CSS_PATH = CSS
+    AUTO_FOCUS = "Input"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, placeholder: str, channel_choice: bool = False) -> None:
@@ -104,8 +104,6 @@ class PromptModal(ModalScreen[tuple[str, str] | None]):
                 yield Checkbox("Communication log (for stakeholders)", id="comm")
             yield Label("Enter saves · Esc cancels", classes="dialog-hint")
 
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

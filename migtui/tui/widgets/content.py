@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,14 +58,24 @@ class ContentPane(VerticalScroll, can_focus=False):
         self.clock = clock
         self.communication = communication
         self.section: Section | None = None
+        self._swap_lock = asyncio.Lock()
         self.border_title = "Content"
 
     def show(self, section: Section) -> None:
+        """Swap in a section's widgets. Swaps run one after another, never interleaved:
+        removing children is asynchronous, and a quick second swap must not mount its
+        widgets before the first one's are gone."""
         self.section = section
         self.border_title = section.title
-        self.remove_children()
-        self.mount_all(self._widgets(section))
-        self.scroll_home(animate=False)
+        self.run_worker(self._swap(section), group="content-swap")
+
+    async def _swap(self, section: Section) -> None:
+        async with self._swap_lock:
+            if self.section is not section:
+                return  # a newer swap is queued behind us: skip this one
+            await self.remove_children()
+            await self.mount_all(self._widgets(section))
+            self.scroll_home(animate=False)
 
     def _checklists(self, section: Section) -> list[Widget]:
         lists = checklist_map(self.plan)
@@ -79,7 +90,7 @@ class ContentPane(VerticalScroll, can_focus=False):
         if not steps:
             return [Static(Text("This phase runs no steps.", style="dim"))]
         table = StepsTable(steps, self.rows, clock=self.clock)
-        detail = StepDetail(id="step-detail")
+        detail = StepDetail()
         detail.show_step(steps[0], self.rows.get(steps[0].id))
         return [table, detail]
 
