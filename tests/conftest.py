@@ -21,7 +21,9 @@ from migtui.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "plans"
-TEMPLATE = REPO.parent / "shared" / "seed" / "migration-plan-template.md"
+SHARED_TEMPLATE = REPO.parent / "shared" / "seed" / "migration-plan-template.md"
+# the team's template; the repo keeps a copy so a lone clone still tests against it
+TEMPLATE = SHARED_TEMPLATE if SHARED_TEMPLATE.exists() else REPO / "docs" / "migration-plan-template.md"
 
 _counter = itertools.count()
 

@@ -13,7 +13,7 @@ from migtui.events import ItemTicked, NoteAdded, StepFinished, ThresholdChanged
 from migtui.journal import Journal, journal_path, read_journal
 from migtui.plan import load_plan, load_plan_text
 from migtui.state import RunState
-from tests.conftest import PLANS, TEMPLATE
+from tests.conftest import PLANS, REPO, SHARED_TEMPLATE, TEMPLATE
 
 EXAMPLES = sorted(PLANS.glob("*.yaml"))
 
@@ -163,3 +163,10 @@ def test_timeline_staging_duration_comes_from_the_rehearsal():
     stale = export_markdown(plan, RunState.from_records([rec]), plan_checksum="other")
     assert "rehearsal stale" in next(ln for ln in stale.splitlines()
                                      if ln.startswith("| Staging Testing"))
+
+
+def test_the_repo_copy_of_the_template_is_current():
+    if not SHARED_TEMPLATE.exists():
+        pytest.skip("no shared template beside this clone")
+    assert (REPO / "docs" / "migration-plan-template.md").read_text() == \
+        SHARED_TEMPLATE.read_text()
