@@ -196,3 +196,31 @@ def test_run_one_phase_ticks_automated_items_and_skips_the_rest(
     assert len(ticks) == 3 and all(t["evidence"] for t in ticks)
     code, out = cli(capsys, "run", str(plan), "--dsn", shop_db, "--phase", "nope")
     assert code == 2 and "no phase 'nope'" in out
+
+
+def test_wrong_credentials_get_one_clear_line(shop_db: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The test servers trust every password, so refuse the role instead: the message is
+    the server's own, on one line, with the password masked."""
+    import psycopg
+
+    plan = write_plan(tmp_path, """
+        - id: good
+          sql: ALTER TABLE orders ADD COLUMN note text;
+          rollback: ALTER TABLE orders DROP COLUMN note;
+    """)
+    with psycopg.connect(shop_db, autocommit=True) as c:
+        c.execute("DROP ROLE IF EXISTS migtui_nologin")
+        c.execute("CREATE ROLE migtui_nologin NOLOGIN PASSWORD 'x'")
+    try:
+        for user, says in (("migtui_nologin", 'role "migtui_nologin" is not permitted to log in'),
+                           ("migtui_no_such_role", 'role "migtui_no_such_role" does not exist')):
+            url = make_url(with_password(shop_db)).set(username=user).render_as_string(
+                hide_password=False)
+            code, out = cli(capsys, "run", str(plan), "--dsn", url)
+            assert code == 1
+            assert says in out and "cannot connect to postgresql://" in out
+            assert PASSWORD not in out and "Traceback" not in out
+    finally:
+        with psycopg.connect(shop_db, autocommit=True) as c:
+            c.execute("DROP ROLE IF EXISTS migtui_nologin")
