@@ -300,3 +300,14 @@ class RehearsalFinished(Event):
 
 EVENT_TYPES.update({cls.__name__: cls for cls in (
     RehearsalStarted, RehearsalStage, RehearsalFinished)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportExported(Event):
+    """The plan and its journal were written as the filled-in template (Markdown)."""
+
+    path: str  # where the report was written
+    operator: str = ""
+
+
+EVENT_TYPES.update({"ReportExported": ReportExported})

@@ -8,25 +8,31 @@ serialises the runner's work (it owns one connection). Events reach the app thro
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from migtui import lint
 from migtui.control import Cancelled, RunControl
-from migtui.db import database_name
+from migtui.db import DsnError, database_name, resolve_dsn
+from migtui.document import export_markdown
 from migtui.events import (
     Event,
     EventBus,
     ItemFailed,
     ItemTicked,
     NoteAdded,
+    ReportExported,
     RunFinished,
     RunStarted,
     StepProgress,
     StepSkipped,
 )
 from migtui.journal import Journal, journal_path, read_journal
+from migtui.plan import plan_checksum
 from migtui.plan.model import (
     ChecklistItem,
     Environment,
@@ -37,11 +43,28 @@ from migtui.plan.model import (
     RunRehearse,
     RunSteps,
 )
+from migtui.rehearsal import (
+    JOURNAL_KINDS,
+    RehearsalError,
+    RehearsalReport,
+    rehearsal_gate,
+    rehearse,
+)
 from migtui.runner import Outcome, Runner, RunnerError, StepStatus
 from migtui.sampler import Baseline, Guard, Sampler, SamplerError, Snapshot
 from migtui.secrets import redact_url, register_url, scrub
 from migtui.state import RunState
 from migtui.tui.model import SKIP_PREFIX, ItemResults, operator_skips
+
+
+@dataclass(frozen=True)
+class RehearsalChoice:
+    """Where a rehearsal may run: never on production."""
+
+    label: str  # what the operator reads
+    target: str  # the target name recorded with the rehearsal ("--dsn" for the app's own)
+    dsn: str
+
 
 
 class Session:
@@ -54,6 +77,11 @@ class Session:
         self.target = target or plan.target_name
         self.operator = operator
         self.dsn = dsn
+        self.plan_checksum = plan_text_checksum or plan_checksum(
+            self.path.read_text(encoding="utf-8"))
+        self.last_rehearsal: RehearsalReport | None = None
+        self._rehearsal_control: RunControl | None = None
+        self.on_rehearsal_event: Callable[[Event], None] | None = None  # progress display
         if dsn:
             register_url(dsn)
         self.database = database_name(dsn) if dsn else ""
@@ -222,15 +250,20 @@ class Session:
             elif isinstance(action, RunBaseline):
                 evidence = self.capture_baseline(action.baseline)
             elif isinstance(action, RunRehearse):
-                msg = "rehearsal runs outside the app: migtui rehearse PLAN --target staging"
-                self.emit(ItemFailed(item=key, error=msg))
-                return Outcome("failed", msg)
+                choices = self.rehearsal_choices()
+                if not choices:
+                    raise ValueError(self.no_rehearsal_target())
+                report = self.rehearse(choices[0])
+                if not report.ok:
+                    self.emit(ItemFailed(item=key, error=report.summary))
+                    return Outcome("failed", report.summary)
+                return Outcome("done", report.summary)  # the rehearsal ticked the item
             else:
                 return Outcome("failed", "this item has no action: tick it with Space")
         except Cancelled as e:
             self.emit(ItemFailed(item=key, error=f"cancelled: {e}"))
             return Outcome("cancelled", str(e))
-        except (RunnerError, SamplerError, ValueError) as e:
+        except (RunnerError, SamplerError, RehearsalError, ValueError) as e:
             msg = scrub(str(e))
             self.emit(ItemFailed(item=key, error=msg))
             return Outcome("failed", msg)
@@ -245,6 +278,91 @@ class Session:
         self.guard.baseline = baseline
         return f"baseline of {seconds:g}s recorded ({len(baseline.metrics)} metrics)"
 
+    # ---------------------------------------------------------------- rehearsal
+
+    def rehearsal_status(self) -> tuple[str, str]:
+        """("ok" | "missing" | "stale" | "failed", message) for the current plan text."""
+        return rehearsal_gate(self.plan, self.path, self.plan_checksum)
+
+    def _production_urls(self) -> set[str]:
+        return {os.environ[t.dsn_env] for t in self.plan.targets.values()
+                if t.environment == Environment.production and os.environ.get(t.dsn_env)}
+
+    def rehearsal_choices(self) -> list[RehearsalChoice]:
+        """Where a rehearsal may run, the plan's staging targets first; the app's own
+        database only when its target is not production. Never a production URL."""
+        out: list[RehearsalChoice] = []
+        prod = self._production_urls()
+        for name, tgt in self.plan.targets.items():
+            if tgt.environment != Environment.staging:
+                continue
+            try:
+                url = resolve_dsn(self.plan, None, name)
+            except DsnError:
+                continue
+            if url not in prod and url != "postgresql://":
+                register_url(url)
+                out.append(RehearsalChoice(
+                    f"target {name} ({tgt.environment.value}): {redact_url(url)}", name, url))
+        if self.dsn and not self.production and self.dsn not in prod and not any(
+                c.dsn == self.dsn for c in out):
+            out.append(RehearsalChoice(f"this database, target {self.target}: "
+                                       f"{self.display_dsn}", self.target, self.dsn))
+        return out
+
+    def no_rehearsal_target(self) -> str:
+        envs = ", ".join(f"${t.dsn_env}" for t in self.plan.targets.values()
+                         if t.environment == Environment.staging)
+        return ("no staging database to rehearse on: set " + (envs or "a staging target's "
+                "dsn_env") + ", or open the app on a non-production database")
+
+    def rehearse(self, choice: RehearsalChoice,
+                 on_event: Callable[[Event], None] | None = None) -> RehearsalReport:
+        """Rehearse the plan on ``choice`` (blocking; takes the run lock). The rehearsal's
+        own kinds go to the journal and the screens; the rest only to ``on_event``."""
+        if choice.dsn in self._production_urls() or (choice.dsn == self.dsn
+                                                      and self.production):
+            raise RehearsalError("refusing to rehearse on production", code=2)
+
+        listener = on_event or self.on_rehearsal_event
+
+        def route(event: Event) -> None:
+            if event.kind in JOURNAL_KINDS:
+                self.emit(event)
+            elif listener is not None:
+                listener(event)
+
+        control = RunControl()
+        self._rehearsal_control = control
+        with self.run_lock:
+            try:
+                report = rehearse(self.plan, self.path, choice.dsn, emit=route,
+                                  control=control, target=choice.target,
+                                  operator=self.operator)
+            finally:
+                self._rehearsal_control = None
+        self.last_rehearsal = report
+        return report
+
+    # ---------------------------------------------------------------- report
+
+    def export_report(self) -> Path:
+        """Write the plan and its journal as the filled-in template, next to the plan
+        (``<plan>.report.md``). Blocking: reads table sizes when online."""
+        sizes = None
+        if self.dsn:
+            with contextlib.suppress(Exception):  # sizes only sharpen the risk review
+                sizes = lint.TableSizes.read(self.dsn)
+        findings = lint.lint_plan(self.plan, sizes=sizes)
+        text = export_markdown(self.plan, self.state, findings=findings,
+                               risks=lint.derived_risks(self.plan, findings),
+                               flags=lint.zero_downtime_flags(self.plan, findings),
+                               plan_checksum=self.plan_checksum)
+        out = self.path.with_name(f"{self.path.stem}.report.md")
+        out.write_text(scrub(text), encoding="utf-8")
+        self.emit(ReportExported(path=str(out), operator=self.operator))
+        return out
+
     # ---------------------------------------------------------------- steering
 
     @property
@@ -253,6 +371,9 @@ class Session:
 
     def cancel(self, reason: str = "cancelled by operator") -> None:
         self.control.cancel(reason)
+        rc = self._rehearsal_control
+        if rc is not None:
+            rc.cancel(reason)
 
     def close(self, wait: float = 10.0) -> None:
         """Cancel what runs, let it record its end, then disconnect. Idempotent."""

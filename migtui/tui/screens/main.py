@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from migtui.demo.tour import GaugeStates, Tour
 from migtui.events import (
     BaselineRecorded,
     Event,
@@ -31,6 +32,10 @@ from migtui.events import (
     ItemSkipped,
     ItemTicked,
     NoteAdded,
+    RehearsalFinished,
+    RehearsalStage,
+    RehearsalStarted,
+    ReportExported,
     RollbackFinished,
     RollbackStarted,
     RunFinished,
@@ -62,8 +67,14 @@ from migtui.tui.model import (
     sections,
     short,
 )
-from migtui.tui.screens.modals import ConfirmModal, PromptModal, TypedConfirmModal
-from migtui.tui.session import Session
+from migtui.tui.screens.modals import (
+    ChoiceModal,
+    ConfirmModal,
+    PromptModal,
+    ReportModal,
+    TypedConfirmModal,
+)
+from migtui.tui.session import RehearsalChoice, Session
 from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
@@ -71,6 +82,7 @@ from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
 from migtui.tui.widgets.log import LogPane
 from migtui.tui.widgets.sections import SectionsNav
 from migtui.tui.widgets.steps import BackfillProgress
+from migtui.tui.widgets.tour import TourPanel
 
 NARROW = 120  # below this width, gauges and log collapse behind g and l
 SPARK_SECONDS = 300.0
@@ -86,6 +98,8 @@ class MainScreen(Screen[None]):
         Binding("c", "cancel", "Cancel"),
         Binding("R", "rollback", "Rollback"),
         Binding("n", "note", "Note"),
+        Binding("e", "export", "Export"),
+        Binding("h", "rehearse", "Rehearse"),
         Binding("g", "toggle_gauges", "Gauges"),
         Binding("l", "toggle_log", "Log"),
         Binding("escape", "dismiss_banner", "Dismiss", show=False),
@@ -123,16 +137,30 @@ class MainScreen(Screen[None]):
             self.statuses = statuses
             self.first = first
 
+    class RehearsalProgressed(Message):
+        """A rehearsal's own progress (stages, its steps): shown, not journaled, and never
+        mixed with the steps of the app's database."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
     class JobFinished(Message):
         def __init__(self, label: str, outcome: Outcome) -> None:
             super().__init__()
             self.label = label
             self.outcome = outcome
 
-    def __init__(self, session: Session, clock: Clock) -> None:
+    def __init__(self, session: Session, clock: Clock, *, demo: bool = False,
+                 tour: Tour | None = None) -> None:
         super().__init__()
         self.session = session
         self.clock = clock
+        self.demo = demo
+        self.tour = tour
+        self.rehearsal = ("", "")  # gate status and message for the current plan text
+        self.rehearsal_stage = ""  # "3/9 rollback" while a rehearsal runs
+        self._shown_report: object = None
         self.plan = session.plan
         self.sections = sections(self.plan)
         self.rows: dict[str, StepRow] = {
@@ -164,6 +192,8 @@ class MainScreen(Screen[None]):
                                   id="content")
                 yield LogPane(id="log")
             yield GaugesPanel(self.rules, id="gauges")
+        if self.tour is not None:
+            yield TourPanel(self.tour, id="tour")
         yield Footer()
 
     def _mono(self) -> float:
@@ -173,9 +203,11 @@ class MainScreen(Screen[None]):
         s = self.session
         s.subscribe(lambda e: self.post_message(self.EventReceived(e)))
         s.on_snapshot(lambda snap: self.post_message(self.SnapshotTaken(snap)))
+        s.on_rehearsal_event = lambda e: self.post_message(self.RehearsalProgressed(e))
         if s.runner is not None:
             s.runner.confirm = self._confirm_manual
         self._layout(self.size.width)
+        self._read_rehearsal()
         self._top()
         self._completion()
         nav = self.query_one(SectionsNav)
@@ -204,19 +236,34 @@ class MainScreen(Screen[None]):
     def _layout(self, width: int) -> None:
         self.set_class(width < NARROW, "-narrow")
 
+    def _read_rehearsal(self) -> None:
+        try:
+            self.rehearsal = self.session.rehearsal_status()
+        except Exception as e:  # noqa: BLE001 - an unreadable journal must not stop the app
+            self.rehearsal = ("failed", scrub(f"cannot read the rehearsals: {e}"))
+
     def _top(self) -> None:
+        """The top line, most important first, so a narrow terminal cuts only the tail:
+        PRODUCTION or DEMO, the run state, the target, the rehearsal, where, the title."""
         s = self.session
         t = Text(no_wrap=True, overflow="ellipsis")
-        state = self._run_state()
+        state = short(self._run_state(), 34)
         t.append(" migtui ", style="bold reverse")
-        t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
         env = self.plan.targets[s.target].environment.value if s.target in self.plan.targets \
             else "?"
-        t.append(f" {s.target}", style="bold")
         if env == "production":
             t.append(" PRODUCTION ", style="bold reverse red")
-        else:
+        if self.demo:
+            t.append(" DEMO ", style="bold reverse magenta")
+        t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
+        t.append(f" {s.target}", style="bold")
+        if env != "production":
             t.append(f" ({env})", style="dim")
+        status = self.rehearsal[0]
+        if status:
+            t.append(" · rehearsal ")
+            t.append(status, style={"ok": "bold green", "failed": "bold red"}.get(
+                status, "yellow"))
         if s.online:
             t.append(f" · {self._where()}")
         else:
@@ -233,6 +280,8 @@ class MainScreen(Screen[None]):
         ctl = self.session.control
         if self.rolling_back:
             return "ROLLING BACK"
+        if self.rehearsal_stage:
+            return f"REHEARSING {self.rehearsal_stage}"
         if self.job is None:
             return "idle"
         if ctl.paused:
@@ -309,8 +358,9 @@ class MainScreen(Screen[None]):
             f"{s.display_dsn}.\nType the database name to allow changes in this session.",
             s.expected_database), done)
 
-    def _start(self, label: str, fn: Callable[[], Outcome]) -> None:
-        if not self._need_db():
+    def _start(self, label: str, fn: Callable[[], Outcome], *, needs_db: bool = True,
+               confirm_production: bool = True) -> None:
+        if needs_db and not self._need_db():
             return
         if self.job is not None:
             self.notify(f"Busy: {self.job}. Wait, pause (p) or cancel (c) first.",
@@ -318,11 +368,17 @@ class MainScreen(Screen[None]):
             return
 
         def go() -> None:
+            if self.job is not None:  # another job started while the question was open
+                self.notify(f"Busy: {self.job}.", severity="warning")
+                return
             self.job = label
             self._top()
             self._job(label, fn)
 
-        self._production_then(go)
+        if confirm_production:
+            self._production_then(go)
+        else:
+            go()
 
     # ---------------------------------------------------------------- workers
 
@@ -338,6 +394,8 @@ class MainScreen(Screen[None]):
         except Exception as e:  # noqa: BLE001 - shown to the operator, never a crash
             outcome = Outcome("failed", scrub(f"{type(e).__name__}: {e}"))
         self.post_message(self.JobFinished(label, outcome))
+        if not self.session.online:
+            return
         try:
             self.post_message(self.StatusRead(self.session.statuses()))
         except Exception as e:  # noqa: BLE001
@@ -352,6 +410,15 @@ class MainScreen(Screen[None]):
         self.post_message(self.JobFinished("rollback", outcome))
         with contextlib.suppress(Exception):  # the rollback's own outcome is already shown
             self.post_message(self.StatusRead(self.session.statuses()))
+
+    @work(thread=True, group="export", exclusive=True, exit_on_error=False)
+    def _export_job(self) -> None:
+        try:
+            path = self.session.export_report()
+            outcome = Outcome("done", str(path))
+        except Exception as e:  # noqa: BLE001 - shown to the operator, never a crash
+            outcome = Outcome("failed", scrub(f"{type(e).__name__}: {e}"))
+        self.post_message(self.JobFinished("export", outcome))
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
@@ -471,8 +538,16 @@ class MainScreen(Screen[None]):
             else:
                 banner.set_status(f"ROLLBACK DID NOT FINISH: {short(o.message, 200)}", "")
             self.query_one(BackfillProgress).finish()
+        elif message.label == "export":
+            if o.ok:
+                self._log(f"report written: {o.message}", "bold green")
+                self.notify(o.message, title="Report exported", timeout=10)
+            else:
+                self._log(f"export failed: {o.message}", "bold red")
+                self.notify(short(o.message, 200), title="Export failed", severity="error")
         elif message.label != "status":
             self.job = None
+            self.rehearsal_stage = ""
             if o.status == "rollback_requested":
                 self._log(f"{message.label}: stopped for the rollback", "yellow")
             else:
@@ -482,15 +557,28 @@ class MainScreen(Screen[None]):
                     self.notify(short(o.message, 200), title=f"{message.label}: {o.status}",
                                 severity="error", timeout=8)
             self.query_one(BackfillProgress).finish()
+            self._show_rehearsal_report()
         else:
             self._log(f"cannot read the history: {o.message}", "red")
         self._refresh_views()
+
+    def _show_rehearsal_report(self) -> None:
+        report = self.session.last_rehearsal
+        if report is None or report is self._shown_report:
+            return
+        self._shown_report = report
+        title = ("Rehearsal clean" if report.ok else "Rehearsal FAILED") + \
+            f" on {report.target} ({report.database})"
+        self.app.push_screen(ReportModal(title, scrub(report.text()), ok=report.ok))
 
     def on_main_screen_snapshot_taken(self, message: SnapshotTaken) -> None:
         snap = message.snapshot
         self.latest = snap
         states = self.session.guard.states
         self.query_one(GaugeStrip).show(states, snap)
+        if self.tour is not None and self.tour.advance(
+                GaugeStates({k: v.state for k, v in states.items()})):
+            self.query_one(TourPanel).show_hint()
         if self.app.screen is not self:
             return  # a modal covers the gauges: skip the redraw
         gauges = self.query_one(GaugesPanel)
@@ -587,10 +675,41 @@ class MainScreen(Screen[None]):
                 self._log(f"run started by {e.operator} on {e.database}")
             case RunFinished():
                 pass
+            case RehearsalStarted():
+                load = " (other sessions active: the gauges run)" if e.traffic else ""
+                self._log(f"rehearsal of {e.plan_id} on target {e.target} (database "
+                          f"{e.database}) by {e.operator}{load}", "bold cyan")
+            case RehearsalFinished():
+                self._read_rehearsal()
+                self._log(f"rehearsal {'clean' if e.ok else 'FAILED'}: {e.summary}",
+                          "bold green" if e.ok else "bold red")
+                for line in e.differences[:10]:
+                    self._log(f"  {line}", "red")
+            case ReportExported():
+                pass  # the export job logs the path
+        if self.tour is not None and self.tour.advance(e):
+            self.query_one(TourPanel).show_hint()
         if not isinstance(e, StepProgress | StatementStarted):
             self._refresh_views()
         elif isinstance(e, StatementStarted):
             self.query_one(ContentPane).refresh_steps()
+
+    def on_main_screen_rehearsal_progressed(self, message: RehearsalProgressed) -> None:
+        e = message.event
+        match e:
+            case RehearsalStage():
+                self.rehearsal_stage = f"{e.index}/{e.of} {e.stage.replace('_', ' ')}"
+                msg = f": {e.message}" if e.message else ""
+                self._log(f"rehearsal [{e.index}/{e.of}] {e.stage.replace('_', ' ')}{msg}",
+                          "cyan")
+                self._top()
+            case StepFinished():
+                self._log(f"  rehearsal: {e.step_id} {e.action} in {secs(e.elapsed)}", "dim")
+            case StepFailed():
+                self._log(f"  rehearsal: {e.step_id} {e.action} failed: {e.error}", "red")
+            case ThresholdChanged() if e.state == "trip":
+                self._log(f"  rehearsal: {Metric(e.metric).label} tripped "
+                          f"({e.trigger or e.threshold})", "bold red")
 
     def _threshold(self, e: ThresholdChanged) -> None:
         m = Metric(e.metric)
@@ -709,6 +828,41 @@ class MainScreen(Screen[None]):
         self.app.push_screen(PromptModal("Add a note", "what happened, what you decided",
                                          channel_choice=True), done)
 
+    def action_export(self) -> None:
+        self._log("exporting the report …")
+        self._export_job()
+
+    def action_rehearse(self) -> None:
+        if self.job is not None or self.rolling_back:
+            self.notify(f"Busy: {self.job or 'rollback'}. A rehearsal runs alone.",
+                        severity="warning")
+            return
+        choices = self.session.rehearsal_choices()
+        if not choices:
+            msg = self.session.no_rehearsal_target()
+            self._log(msg, "yellow")
+            self.notify(msg, title="Rehearsal", severity="warning", timeout=10)
+            return
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                self._rehearse(choices[index])
+
+        self.app.push_screen(ChoiceModal(
+            "Rehearse on which database?",
+            "Applies every step, verifies, rolls back, proves the schema and data are as "
+            "before, applies again and rolls back again. Never on production.",
+            [c.label for c in choices]), chosen)
+
+    def _rehearse(self, choice: RehearsalChoice) -> None:
+        def fn() -> Outcome:
+            report = self.session.rehearse(
+                choice, on_event=lambda e: self.post_message(self.RehearsalProgressed(e)))
+            return Outcome("done" if report.ok else "failed", report.summary)
+
+        self._start(f"rehearsal on {choice.target}", fn, needs_db=False,
+                    confirm_production=False)
+
     def action_rollback(self) -> None:
         if not self._need_db():
             return
@@ -756,7 +910,7 @@ class MainScreen(Screen[None]):
         self.remove_class("-show-gauges")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("run_next", "run_phase", "skip", "rollback", "pause", "cancel"):
+        if action in ("run_next", "run_phase", "skip", "rollback", "pause"):
             return True if self.session.online else None
         return True
 
@@ -773,6 +927,10 @@ class MainScreen(Screen[None]):
             ("Roll back", "R: undo every applied step (asks first unless tripped)",
              self.action_rollback),
             ("Add note", "n: a timestamped, journaled note", self.action_note),
+            ("Export report", "e: write the filled-in plan (Markdown) next to the plan",
+             self.action_export),
+            ("Rehearse", "h: apply, verify, roll back, compare, re-apply on staging",
+             self.action_rehearse),
             ("Toggle gauges", "g: show or hide the gauges", self.action_toggle_gauges),
             ("Toggle log", "l: show or hide the log", self.action_toggle_log),
         ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 
 CSS = Path(__file__).with_name("modals.tcss")
 
@@ -116,4 +117,58 @@ class PromptModal(ModalScreen[tuple[str, str] | None]):
         self.dismiss((text, channel))
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceModal(ModalScreen[int | None]):
+    """Pick one of a few options: Enter picks the highlighted one, Esc cancels."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "OptionList"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, body: str, options: list[str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-body")
+            yield OptionList(*self.options, id="choices")
+            yield Label("Enter picks · Esc cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReportModal(ModalScreen[None]):
+    """A long text (a rehearsal report), scrollable; Esc, q or Enter closes it."""
+
+    CSS_PATH = CSS
+    AUTO_FOCUS = "VerticalScroll"
+    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
+
+    def __init__(self, title: str, text: str, ok: bool = True) -> None:
+        super().__init__(classes="" if ok else "-danger")
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog report"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="report-body"):
+                yield Static(Text(self.text))
+            yield Label("↑↓ scroll · Esc closes", classes="dialog-hint")
+
+    def action_close(self) -> None:
         self.dismiss(None)

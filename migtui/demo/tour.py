@@ -1,0 +1,139 @@
+"""The guided tour of ``migtui demo --tour``: what the presenter presses next, what to look
+at, and which real event of the app moves the tour on. No Textual here.
+
+The hints follow the demo plan's story (``migtui/demo/plan.yaml``). Each hint waits for
+an event the app really produces (a baseline recorded, a step finished, a trip, the
+rollback finished, the latency gauge back to ok, the report written), never a timer.
+
+    tour = Tour()
+    tour.advance(event)        # True when the tour moved on
+    tour.current               # the Hint to show, None when the tour is over
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from migtui.events import (
+    BaselineRecorded,
+    ReportExported,
+    RollbackFinished,
+    StepFinished,
+    ThresholdChanged,
+)
+
+
+@dataclass(frozen=True)
+class GaugeStates:
+    """What the gauges show now (metric -> ok | warn | trip | inactive), fed to the tour on
+    every sample, so "the gauges recovered" is seen even without a state change."""
+
+    states: Mapping[str, str]
+
+
+Fact = object  # an Event of migtui.events, or GaugeStates
+Until = Callable[[Fact], bool]
+
+
+def step_applied(step_id: str) -> Until:
+    return lambda f: (isinstance(f, StepFinished) and f.step_id == step_id
+                      and f.action == "apply")
+
+
+def tripped(f: Fact) -> bool:
+    return isinstance(f, ThresholdChanged) and f.state == "trip"
+
+
+def rolled_back(f: Fact) -> bool:
+    return isinstance(f, RollbackFinished) and f.ok
+
+
+def latency_ok(f: Fact) -> bool:
+    if isinstance(f, ThresholdChanged):
+        return f.metric == "latency" and f.state == "ok"
+    return isinstance(f, GaugeStates) and f.states.get("latency") == "ok" and not any(
+        s == "trip" for s in f.states.values())
+
+
+@dataclass(frozen=True)
+class Hint:
+    title: str
+    press: str  # what to press
+    look: str  # what to look at
+    until: Until  # the fact that completes this hint
+    anchor: bool = False  # reached from any earlier hint when its fact happens
+
+
+TOUR: tuple[Hint, ...] = (
+    Hint("Capture a baseline",
+         "j j j to Phase 1 · Tab · End (\"Monitor performance baseline\") · r",
+         "the gauges learn normal latency; the trigger is +50% over it",
+         lambda f: isinstance(f, BaselineRecorded)),
+    Hint("A safe step",
+         "Shift+Tab · j to Phase 2: Execution · x runs add_status",
+         "ADD COLUMN with a constant default: instant, no table rewrite",
+         step_applied("add_status")),
+    Hint("A concurrent index",
+         "x runs index_created_at",
+         "CREATE INDEX CONCURRENTLY (autocommit): writes go on, no lock waits",
+         step_applied("index_created_at")),
+    Hint("A backfill that throttles",
+         "x runs backfill_status in keyset batches",
+         "Query Performance; when it rises the progress bar says \"throttled\"",
+         step_applied("backfill_status")),
+    Hint("The bad step",
+         "x runs drop_customer_index",
+         "the order-history query loses its index: Query Performance climbs",
+         step_applied("drop_customer_index")),
+    Hint("The trigger trips",
+         "nothing: the trigger needs latency +50% held for 8s",
+         "the red banner: trigger, value vs threshold and baseline, how long",
+         tripped, anchor=True),
+    Hint("One key rolls back",
+         "R (the trip is the confirmation)",
+         "the banner shows the rollback: every step undone, newest first",
+         rolled_back, anchor=True),
+    Hint("The gauges recover",
+         "nothing: the index is back; OK once it holds under the limit",
+         "Query Performance returns to OK; its sparkline drops",
+         latency_ok),
+    Hint("Export the report",
+         "e writes the filled-in plan (Markdown) next to the plan",
+         "the path in the log and the notification",
+         lambda f: isinstance(f, ReportExported)),
+)
+
+
+class Tour:
+    """Where the presenter is in the story."""
+
+    def __init__(self, hints: tuple[Hint, ...] = TOUR) -> None:
+        self.hints = hints
+        self.index = 0
+        self.report_path = ""
+
+    @property
+    def current(self) -> Hint | None:
+        return self.hints[self.index] if self.index < len(self.hints) else None
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.hints)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(1-based number of the current hint, how many)."""
+        return min(self.index + 1, len(self.hints)), len(self.hints)
+
+    def advance(self, fact: Fact) -> bool:
+        """Move on when ``fact`` completes the current hint, or a later anchor (a trip, a
+        rollback) happened early. True when the tour moved."""
+        if isinstance(fact, ReportExported):
+            self.report_path = fact.path
+        for i in range(self.index, len(self.hints)):
+            hint = self.hints[i]
+            if (i == self.index or hint.anchor) and hint.until(fact):
+                self.index = i + 1
+                return True
+        return False
