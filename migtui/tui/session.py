@@ -334,13 +334,20 @@ class Session:
 
         control = RunControl()
         self._rehearsal_control = control
+        own = self.runner is not None and choice.dsn == self.dsn
         with self.run_lock:
+            if own:  # the runner's session lock on this database would stop the rehearsal
+                assert self.runner is not None
+                self.runner.close()
             try:
                 report = rehearse(self.plan, self.path, choice.dsn, emit=route,
                                   control=control, target=choice.target,
                                   operator=self.operator)
             finally:
                 self._rehearsal_control = None
+                if own:
+                    assert self.runner is not None
+                    self.runner.open()
         self.last_rehearsal = report
         return report
 
