@@ -60,3 +60,12 @@ def test_trip_banner(snap_compare, tmp_path: Path, size: tuple[int, int]) -> Non
 def test_note_modal(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(app_for(tmp_path), press=["n", *"backfill paused for the batch job"],
                         terminal_size=(80, 24))
+
+
+def test_demo_tour(snap_compare, tmp_path: Path) -> None:
+    from importlib import resources
+
+    plan = tmp_path / "demo.yaml"
+    plan.write_text(resources.files("migtui.demo").joinpath("plan.yaml").read_text())
+    app = make_app(plan, None, operator="tester", frozen=True, demo=True, tour=True)
+    assert snap_compare(app, terminal_size=(80, 24))

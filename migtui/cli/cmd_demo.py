@@ -122,5 +122,7 @@ def _interactive(plan_file: Path, url: str, args: argparse.Namespace) -> int:
     from migtui.tui.app import make_app
 
     app = make_app(plan_file, dsn=url, demo=True, tour=args.tour)
-    app.run()
-    return int(app.return_code or 0)
+    code = app.run()
+    if code is None:  # the app crashed; Textual printed the traceback
+        return int(app.return_code or EXIT_FAILED)
+    return int(code)

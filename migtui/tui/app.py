@@ -75,7 +75,7 @@ class MigtuiApp(App[int]):
         the statement in flight, let the runner record it, close the journal, exit."""
         why = "terminal hung up (SIGHUP)" if name == "SIGHUP" else f"stopped ({name})"
         self.session.cancel(why)
-        self.exit(130)
+        self.exit(130, return_code=130)
 
     def on_unmount(self) -> None:
         self._release_signals()
@@ -102,7 +102,7 @@ class MigtuiApp(App[int]):
             def answer(ok: bool | None) -> None:
                 if ok:
                     self.session.cancel("the operator quit")
-                    self.exit(130)
+                    self.exit(130, return_code=130)
 
             self.push_screen(ConfirmModal(
                 "Quit while running?",

@@ -26,12 +26,14 @@ HELP = """\
 | `c` | cancel the running statement (`pg_cancel_backend`) |
 | `R` | **roll back**: right away when a trigger tripped; otherwise asks first |
 | `n` | add a timestamped note to the run log or the communication log |
+| `e` | export the report: the filled-in plan (Markdown) next to the plan file |
+| `h` | rehearse on staging: apply, verify, roll back, compare, re-apply (never production) |
 | `g` | show / hide the gauges |
 | `l` | show / hide the log |
 | `Esc` | dismiss the trip banner |
 | `Ctrl+P` | command palette: every action by name |
 | `?` | this help |
-| `q` | quit (asks first while a step runs) |
+| `q` | quit (asks first while a step runs); in the demo, `Ctrl+C` too |
 
 ## Panes
 * **Sections**: every section of the plan template, with its completion (`3/5`).

@@ -82,6 +82,8 @@ class ContentPane(VerticalScroll, can_focus=False):
         out: list[Widget] = []
         for key in section.checklists:
             heading, items = lists[key]
+            if heading == section.title:  # the pane's own border already says it
+                heading = "Checklist"
             out.append(ChecklistView(key, heading, items, self.is_done, self.last))
         return out
 

@@ -74,22 +74,29 @@ class Gauge(Vertical):
         yield ScaledSparkline()
 
     def _text(self, st: GaugeState | None) -> Text:
+        """Three short lines that never wrap mid-figure: name, value and state; the
+        baseline (and the computed limit); the warn and trip thresholds."""
         m = self.metric
         state = st.state if st else "inactive"
-        t = Text()
+        t = Text(no_wrap=True, overflow="ellipsis")
         t.append(m.label, style="bold")
         value = format_value(m, st.value) if st else "n/a"
         t.append(f"  {value}")
         t.append(f"  {state.upper()}", style=STATE_STYLE.get(state, ""))
         base = format_value(m, st.baseline) if st and st.baseline is not None else "none"
         t.append(f"\nbase {base}", style="dim")
-        for level, threshold, sustain, _policy in self.rules:
-            t.append(f" · {level} {_cmp(threshold)}", style="yellow" if level == "warn"
-                     else "red")
-            if level == "trip":
-                t.append(f" {sustain:g}s", style="red")
         if st and st.limit is not None and st.threshold.startswith(("+", "-")):
-            t.append(f" (= {format_value(m, st.limit)})", style="dim")
+            t.append(f" · limit {format_value(m, st.limit)}", style="dim")
+        rules = [(level, threshold, sustain) for level, threshold, sustain, _p in self.rules]
+        if rules:
+            t.append("\n")
+        for i, (level, threshold, sustain) in enumerate(rules):
+            if i:
+                t.append(" · ", style="dim")
+            style = "yellow" if level == "warn" else "red"
+            t.append(f"{level} {_cmp(threshold)}", style=style)
+            if level == "trip":
+                t.append(f" for {sustain:g}s", style=style)
         if st and st.note:
             t.append(f"\n{st.note}", style="dim italic")
         return t

@@ -23,8 +23,9 @@ from migtui.tui.model import STATE_ICON, StepRow, secs, short, transaction_mode
 STATE_STYLE = {"applied": "green", "failed": "bold red", "running": "bold yellow",
                "rolling_back": "bold magenta", "rolled_back": "magenta", "skipped": "dim",
                "pending": "", "unknown": "dim"}
+# the step's kind shows in Mode (batches, read only, shell, operator) and in the detail
 COLUMNS = (("st", "State"), ("id", "Step"), ("mode", "Mode"), ("elapsed", "Elapsed"),
-           ("rows", "Rows"), ("retries", "Retries"), ("kind", "Kind"))
+           ("rows", "Rows"), ("retries", "Retries"))
 
 
 def sql_view(code: str) -> Syntax:
@@ -74,7 +75,7 @@ class StepsTable(DataTable):
         return [Text(f"{icon} {label}", style=STATE_STYLE.get(state, "")), s.id,
                 transaction_mode(s), secs(elapsed),
                 f"{r.rows:,}" if r.rows is not None else "",
-                str(r.retries) if r.retries else "", s.kind]
+                str(r.retries) if r.retries else ""]
 
     def refresh_rows(self) -> None:
         if self.row_count < len(self.steps):
