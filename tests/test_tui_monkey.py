@@ -18,7 +18,13 @@ from textual.worker import Worker, WorkerState
 from migtui.journal import journal_path
 from migtui.tui import make_app
 from migtui.tui.screens.help import HelpScreen
-from migtui.tui.screens.modals import ConfirmModal, PromptModal, TypedConfirmModal
+from migtui.tui.screens.modals import (
+    ChoiceModal,
+    ConfirmModal,
+    PromptModal,
+    ReportModal,
+    TypedConfirmModal,
+)
 
 from .conftest import PLANS
 from .test_tui_app import asynctest, until
@@ -70,6 +76,10 @@ async def answer_modal(pilot, rng: random.Random) -> None:
             await pilot.press(*title, "wait:150", "enter")
         else:
             await pilot.press(*rng.choice(["rol", "gau", "xyz"]), "escape")
+    elif isinstance(scr, ChoiceModal):
+        await pilot.press(rng.choice(["enter", "escape", "j"]))
+    elif isinstance(scr, ReportModal):
+        await pilot.press(rng.choice(["escape", "down", "enter"]))
     elif isinstance(scr, HelpScreen):
         await pilot.press(rng.choice(["escape", "question_mark", "j", "down"]))
     else:

@@ -119,8 +119,12 @@ def _headless(plan, plan_file: Path, url: str, args: argparse.Namespace, say) ->
 
 
 def _interactive(plan_file: Path, url: str, args: argparse.Namespace) -> int:
+    from migtui.journal import journal_path
     from migtui.tui.app import make_app
 
+    # every demo run tells the story from the start (the database's history still says
+    # where a run that was quit halfway stands, and the app offers to resume it)
+    journal_path(plan_file, "demo").unlink(missing_ok=True)
     app = make_app(plan_file, dsn=url, demo=True, tour=args.tour)
     code = app.run()
     if code is None:  # the app crashed; Textual printed the traceback

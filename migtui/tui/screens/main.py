@@ -88,6 +88,16 @@ NARROW = 120  # below this width, gauges and log collapse behind g and l
 SPARK_SECONDS = 300.0
 
 
+def _shown_path(path: str) -> str:
+    """A path as the operator would type it: relative to the working directory when
+    inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
+
+
 class MainScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_name("main.tcss")
     BINDINGS = [
@@ -540,8 +550,9 @@ class MainScreen(Screen[None]):
             self.query_one(BackfillProgress).finish()
         elif message.label == "export":
             if o.ok:
-                self._log(f"report written: {o.message}", "bold green")
-                self.notify(o.message, title="Report exported", timeout=10)
+                shown = _shown_path(o.message)
+                self._log(f"report written: {shown}", "bold green")
+                self.notify(shown, title="Report exported", timeout=10)
             else:
                 self._log(f"export failed: {o.message}", "bold red")
                 self.notify(short(o.message, 200), title="Export failed", severity="error")

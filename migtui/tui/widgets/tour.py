@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -29,7 +32,10 @@ class TourPanel(Static):
             t.append(f" TOUR {of}/{of} ", style="bold reverse green")
             t.append(" The story is told.", style="bold")
             if self.tour.report_path:
-                t.append(f" Report: {self.tour.report_path}")
+                path = Path(self.tour.report_path)
+                with contextlib.suppress(ValueError, OSError):
+                    path = path.resolve().relative_to(Path.cwd().resolve())
+                t.append(f" Report: {path}")
             t.append("\nq quits: the traffic and the demo server stop.", style="dim")
         else:
             t.append(f" TOUR {n}/{of} ", style="bold reverse")
