@@ -282,9 +282,12 @@ class MainScreen(Screen[None]):
         self.query_one("#top", Static).update(t)
 
     def _where(self) -> str:
-        """user@host/db, the password never shown."""
-        shown = self.session.display_dsn
-        return shown.split("://", 1)[-1]
+        """user@host/db, the password never shown; a Unix socket as "(socket)"."""
+        shown = self.session.display_dsn.split("://", 1)[-1]
+        rest, _, query = shown.partition("?")
+        if "host=%2F" in query or "host=/" in query:
+            return f"{rest} (local socket)"
+        return shown
 
     def _run_state(self) -> str:
         ctl = self.session.control
