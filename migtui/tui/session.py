@@ -42,6 +42,7 @@ from migtui.plan.model import (
     RunCommand,
     RunRehearse,
     RunSteps,
+    RunWatch,
 )
 from migtui.rehearsal import (
     JOURNAL_KINDS,
@@ -55,6 +56,7 @@ from migtui.sampler import Baseline, Guard, Sampler, SamplerError, Snapshot
 from migtui.secrets import redact_url, register_url, scrub
 from migtui.state import RunState
 from migtui.tui.model import SKIP_PREFIX, ItemResults, operator_skips
+from migtui.watch import Watch
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,8 @@ class Session:
         self.bus.subscribe(self._record)
         self.control = RunControl()
         self.run_lock = threading.Lock()
-        self.guard = Guard(plan, emit=self.bus, control=self.control, baseline=self.baseline)
         self.runner: Runner | None = None
-        self.sampler: Sampler | None = None
+        self.watch: Watch | None = None  # the gauges: sampler and guard, wired as for `run`
         self._on_snapshot: Callable[[Snapshot], None] | None = None
         self._closed = False
         self._run_started = False
@@ -110,10 +111,14 @@ class Session:
                                  workdir=self.path.resolve().parent,
                                  plan_text_checksum=plan_text_checksum)
             if sample:
-                self.sampler = Sampler(plan, dsn, on_snapshot=self._snapshot, target=self.target,
-                                       baseline=self.baseline,
-                                       captured=lambda: self.runner.captured if self.runner
-                                       else {})
+                self.watch = Watch(plan, dsn, emit=self.bus, control=self.control,
+                                   captured=lambda: self.runner.captured if self.runner
+                                   else {}, on_snapshot=self._snapshot,
+                                   journal_records=records, target=self.target)
+        # offline, a guard still knows the thresholds the gauges panel shows
+        self.guard = self.watch.guard if self.watch is not None else Guard(
+            plan, emit=self.bus, control=self.control, baseline=self.baseline)
+        self.sampler: Sampler | None = self.watch.sampler if self.watch is not None else None
 
     # ---------------------------------------------------------------- facts
 
@@ -153,7 +158,7 @@ class Session:
             self.journal.record(event)
 
     def _snapshot(self, snap: Snapshot) -> None:
-        self.guard.observe(snap)
+        """After the guard has seen it (the Watch feeds the guard first)."""
         if self._on_snapshot is not None:
             self._on_snapshot(snap)
 
@@ -249,6 +254,8 @@ class Session:
                                                                 key)
             elif isinstance(action, RunBaseline):
                 evidence = self.capture_baseline(action.baseline)
+            elif isinstance(action, RunWatch):
+                evidence = self.watch_gauges(action.watch)
             elif isinstance(action, RunRehearse):
                 choices = self.rehearsal_choices()
                 if not choices:
@@ -271,12 +278,17 @@ class Session:
         return Outcome("done", evidence)
 
     def capture_baseline(self, seconds: float) -> str:
-        if self.sampler is None:
+        if self.watch is None:
             raise SamplerError("no gauges: the app runs without a database or sampler")
-        baseline = self.sampler.capture_baseline(seconds, emit=self.bus)
-        self.baseline = baseline
-        self.guard.baseline = baseline
-        return f"baseline of {seconds:g}s recorded ({len(baseline.metrics)} metrics)"
+        evidence = self.watch.capture_baseline(seconds)
+        self.baseline = self.guard.baseline
+        return evidence
+
+    def watch_gauges(self, seconds: float) -> str:
+        """For ``watch: 2m`` items: fails (RunnerError) if a rollback trigger trips."""
+        if self.watch is None:
+            raise SamplerError("no gauges: the app runs without a database or sampler")
+        return self.watch.watch_for(seconds)
 
     # ---------------------------------------------------------------- rehearsal
 
