@@ -32,6 +32,7 @@ from migtui.events import (
     StepSkipped,
 )
 from migtui.journal import Journal, journal_path, read_journal
+from migtui.lint import Finding, TableSizes, derived_risks, lint_plan
 from migtui.plan import plan_checksum
 from migtui.plan.model import (
     ChecklistItem,
@@ -115,6 +116,9 @@ class Session:
                                    captured=lambda: self.runner.captured if self.runner
                                    else {}, on_snapshot=self._snapshot,
                                    journal_records=records, target=self.target)
+        # the lint's findings beside each step; refined with table sizes once connected
+        self.findings: list[Finding] = lint_plan(plan)
+        self.risks = derived_risks(plan, self.findings)
         # offline, a guard still knows the thresholds the gauges panel shows
         self.guard = self.watch.guard if self.watch is not None else Guard(
             plan, emit=self.bus, control=self.control, baseline=self.baseline)
@@ -184,11 +188,20 @@ class Session:
             self.sampler.start()
 
     def open(self) -> list[StepStatus]:
-        """Connect the runner (takes the run lock) and read where the plan stands."""
+        """Connect the runner (takes the run lock) and read where the plan stands; size
+        the lint's findings with the tables' real sizes."""
         assert self.runner is not None
         with self.run_lock:
             self.runner.open()
-            return self.runner.status()
+            statuses = self.runner.status()
+        assert self.dsn is not None
+        with contextlib.suppress(Exception):  # sizes only refine the findings
+            self.findings = lint_plan(self.plan, sizes=TableSizes.read(self.dsn))
+            self.risks = derived_risks(self.plan, self.findings)
+        return statuses
+
+    def step_findings(self, step_id: str) -> list[Finding]:
+        return [f for f in self.findings if f.step_id == step_id]
 
     def statuses(self) -> list[StepStatus]:
         assert self.runner is not None

@@ -199,7 +199,8 @@ class MainScreen(Screen[None]):
                                   last=self.session.items.last.get, rows=self.rows,
                                   clock=self._mono,
                                   communication=lambda: self.session.state.communication,
-                                  id="content")
+                                  findings=self.session.step_findings,
+                                  risks=lambda: self.session.risks, id="content")
                 yield LogPane(id="log")
             yield GaugesPanel(self.rules, id="gauges")
         if self.tour is not None:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from migtui.plan.model import Plan
 from migtui.tui.model import Section, StepRow, checklist_map, phase_steps
 from migtui.tui.widgets.checklist import ChecklistView, IsDone, LastResult
-from migtui.tui.widgets.steps import StepDetail, StepsTable
+from migtui.tui.widgets.steps import FindingsOf, StepDetail, StepsTable
 
 
 class PlanTable(DataTable):
@@ -48,9 +48,13 @@ class ContentPane(VerticalScroll, can_focus=False):
 
     def __init__(self, plan: Plan, *, is_done: IsDone, last: LastResult,
                  rows: dict[str, StepRow], clock: Callable[[], float],
-                 communication: Callable[[], list[dict[str, Any]]], id: str | None = None
+                 communication: Callable[[], list[dict[str, Any]]],
+                 findings: FindingsOf = lambda _step_id: [],
+                 risks: Callable[[], dict[str, Any]] = dict, id: str | None = None
                  ) -> None:
         super().__init__(id=id)
+        self.findings = findings
+        self.risks = risks
         self.plan = plan
         self.is_done = is_done
         self.last = last
@@ -91,10 +95,17 @@ class ContentPane(VerticalScroll, can_focus=False):
         steps = phase_steps(self.plan, section.phase)
         if not steps:
             return [Static(Text("This phase runs no steps.", style="dim"))]
-        table = StepsTable(steps, self.rows, clock=self.clock)
+        table = StepsTable(steps, self.rows, clock=self.clock, findings=self.findings)
         detail = StepDetail()
-        detail.show_step(steps[0], self.rows.get(steps[0].id))
+        detail.show_step(steps[0], self.rows.get(steps[0].id), self.findings(steps[0].id))
         return [table, detail]
+
+    def _risk(self, t: Any) -> str:
+        """The author's risk level, else the one derived from the lint's findings."""
+        if t.risk is not None:
+            return f"{t.risk.value} (author: {t.risk_reason})" if t.risk_reason else t.risk.value
+        level, reason = self.risks().get(t.table, (None, ""))
+        return f"{getattr(level, 'value', level)} ({reason})" if level else ""
 
     def _widgets(self, s: Section) -> list[Widget]:  # noqa: C901 - one branch per section
         p = self.plan
@@ -113,7 +124,7 @@ class ContentPane(VerticalScroll, can_focus=False):
             sc = p.schema_changes
             return [
                 PlanTable("Tables to modify", ("Table", "Change", "Description", "Risk"),
-                          [(t.table, t.change, t.description, t.risk or "") for t in
+                          [(t.table, t.change, t.description, self._risk(t)) for t in
                            sc.tables_to_modify]),
                 PlanTable("New tables", ("Table", "Purpose", "Relationships", "Indexes"),
                           [(t.table, t.purpose, t.relationships, t.indexes)
@@ -179,7 +190,9 @@ class ContentPane(VerticalScroll, can_focus=False):
             t.refresh_rows()
         table = next(iter(self.query(StepsTable)), None)
         if table is not None and table.current is not None:
-            self.query_one(StepDetail).show_step(table.current, self.rows.get(table.current.id))
+            cur = table.current
+            self.query_one(StepDetail).show_step(cur, self.rows.get(cur.id), self.findings(cur.id))
 
     def on_steps_table_step_highlighted(self, event: StepsTable.StepHighlighted) -> None:
-        self.query_one(StepDetail).show_step(event.step, self.rows.get(event.step.id))
+        self.query_one(StepDetail).show_step(event.step, self.rows.get(event.step.id),
+                                             self.findings(event.step.id))

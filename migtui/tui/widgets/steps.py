@@ -4,7 +4,7 @@ the highlighted step's SQL (highlighted) and rollback; a backfill progress bar."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -17,15 +17,20 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from migtui.events import StepProgress
+from migtui.lint import Finding
 from migtui.plan.model import Step
 from migtui.tui.model import STATE_ICON, StepRow, secs, short, transaction_mode
+from migtui.tui.widgets.findings import findings_renderable, lint_cell
 
 STATE_STYLE = {"applied": "green", "failed": "bold red", "running": "bold yellow",
                "rolling_back": "bold magenta", "rolled_back": "magenta", "skipped": "dim",
                "pending": "", "unknown": "dim"}
 # the step's kind shows in Mode (batches, read only, shell, operator) and in the detail
 COLUMNS = (("st", "State"), ("id", "Step"), ("mode", "Mode"), ("elapsed", "Elapsed"),
-           ("rows", "Rows"), ("retries", "Retries"))
+           ("rows", "Rows"), ("retries", "Retries"), ("lint", "Lint"))
+
+
+FindingsOf = Callable[[str], Sequence[Finding]]
 
 
 def sql_view(code: str) -> Syntax:
@@ -49,8 +54,10 @@ class StepsTable(DataTable):
             self.step = step
 
     def __init__(self, steps: list[Step], rows: dict[str, StepRow],
-                 clock: Callable[[], float] = time.monotonic, **kw: object) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 findings: FindingsOf = lambda _step_id: [], **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        self.findings = findings
         self.steps = steps
         self.step_rows = rows
         self.clock = clock
@@ -75,7 +82,7 @@ class StepsTable(DataTable):
         return [Text(f"{icon} {label}", style=STATE_STYLE.get(state, "")), s.id,
                 transaction_mode(s), secs(elapsed),
                 f"{r.rows:,}" if r.rows is not None else "",
-                str(r.retries) if r.retries else ""]
+                str(r.retries) if r.retries else "", lint_cell(self.findings(s.id))]
 
     def refresh_rows(self) -> None:
         if self.row_count < len(self.steps):
@@ -102,7 +109,8 @@ class StepDetail(Static):
     StepDetail { height: auto; border: round $primary-darken-3; padding: 0 1; }
     """
 
-    def show_step(self, step: Step | None, row: StepRow | None = None) -> None:
+    def show_step(self, step: Step | None, row: StepRow | None = None,
+                  findings: Sequence[Finding] = ()) -> None:
         if step is None:
             self.update("")
             return
@@ -136,6 +144,8 @@ class StepDetail(Static):
         if row is not None and row.result:
             style = "red" if row.state == "failed" else "green"
             parts.append(Text(f"last result: {short(row.result, 300)}", style=style))
+        if step.sql is not None or step.rollback is not None or findings:
+            parts.append(findings_renderable(findings))
         self.update(Group(*parts))
 
 
