@@ -72,6 +72,8 @@ class Watch:
 
     def capture_baseline(self, seconds: float) -> str:
         """For ``baseline: 30s`` checklist items: sample, record, arm relative thresholds."""
+        self.emit(NoteAdded(text=f"capturing the performance baseline for {seconds:g}s …",
+                            author="migtui"))
         baseline = self.sampler.capture_baseline(seconds, emit=self.emit)
         self.guard.baseline = baseline
         lat = baseline.median("latency")

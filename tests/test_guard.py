@@ -129,6 +129,21 @@ def test_a_relative_latency_limit_keeps_a_floor_above_a_tiny_baseline():
     assert g.states["latency"].limit == pytest.approx(0.0024)
 
 
+def test_a_smaller_relative_alert_stays_below_the_trigger_on_a_tiny_baseline():
+    base = Baseline(30, {"latency": {"median": 0.001, "p95": 0.001}})
+    g = Guard(make_plan([{"metric": "latency", "above": "+50%", "for": "3s"}],
+                        alerts=[{"metric": "latency", "alert": "+25%", "for": "1s"}]),
+              baseline=base)
+    from migtui.plan.model import Metric
+    from migtui.plan.values import parse_threshold
+
+    warn = Guard._limit(Metric.latency, parse_threshold("+25%"), 0.001)
+    trip = Guard._limit(Metric.latency, parse_threshold("+50%"), 0.001)
+    assert warn == pytest.approx(0.002) and trip == pytest.approx(0.003)
+    feed(g, "latency_p95", [0.0025, 0.0025, 0.0025, 0.0025, 0.0025])
+    assert g.states["latency"].state == "warn"  # throttles, does not trip
+
+
 def test_warn_throttles_backfills_and_restores_when_ok():
     ctl = RunControl()
     g = Guard(make_plan(alerts=[{"metric": "error_rate", "alert": "2%", "for": "1s"},

@@ -102,7 +102,10 @@ def confirm_production(setup: Setup, yes: bool, stdin: TextIO | None = None,
         return
     if tgt.database and setup.database and tgt.database != setup.database:
         raise CliError(f"target {setup.target!r} expects database {tgt.database!r}, but the URL "
-                       f"points at {setup.database!r}; refusing to run", EXIT_USAGE)
+                       f"points at {setup.database!r}; refusing to run. Point --dsn at "
+                       f"{tgt.database!r}, choose another target with --target, or change "
+                       f"the target's 'database' in the plan (it guards against running on "
+                       f"the wrong database)", EXIT_USAGE)
     if yes:
         return
     stdin = stdin or sys.stdin

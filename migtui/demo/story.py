@@ -126,7 +126,7 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
                   on_offer=headless_offer(control, bus, auto_rollback=True))
     try:
         runner.open()
-        leftovers = [s.step_id for s in runner.status() if s.state != "pending"]
+        leftovers = [s.step_id for s in runner.status() if s.state in ("applied", "failed")]
         if leftovers:
             say("an earlier demo left steps behind: rolling them back first")
             runner.rollback(reason="clean start for the demo")

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from migtui.plan.values import Duration, ExpectationValue, ThresholdValue
+from migtui.plan.values import Duration, ExpectationValue, Threshold, ThresholdValue
 
 
 class Strict(BaseModel):
@@ -363,6 +363,22 @@ class HighRisk(Strict):
     mitigation: str = ""
 
 
+_DURATION_METRICS = (Metric.latency, Metric.lock_waits)
+_PERCENT_METRICS = (Metric.error_rate, Metric.connection_pool, Metric.disk)
+
+
+def _check_unit(metric: Metric, t: Threshold) -> None:
+    """A bare number is ambiguous for latency (ms? %?): ask for the unit."""
+    if t.kind == "relative":
+        return
+    if metric in _DURATION_METRICS and t.unit != "s":
+        raise ValueError(f"{metric.value} is a duration: write its limit as 200ms or 2s, or "
+                         f"relative to the baseline as +50%; found {t}")
+    if metric in _PERCENT_METRICS and t.unit == "s":
+        raise ValueError(f"{metric.value} is a percentage: write its limit as 5% or +50%; "
+                         f"found {t}")
+
+
 class Trigger(Strict):
     """A rollback trigger. It trips when ``metric`` stays beyond ``above`` for ``for``.
 
@@ -378,6 +394,8 @@ class Trigger(Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> Trigger:
+        if self.metric is not None and self.above is not None:
+            _check_unit(self.metric, self.above)
         if self.metric is None and not self.text:
             raise ValueError("a manual trigger (no 'metric') needs its 'text'")
         if self.metric is not None and self.above is None:
@@ -422,6 +440,11 @@ class MetricAlert(Strict):
     for_: Duration = Field(5.0, alias="for")
     baseline: str | None = Field(None, description="Expected baseline, as written by the author.")
     action: str = Field("", description="Recovery action.")
+
+    @model_validator(mode="after")
+    def _unit(self) -> MetricAlert:
+        _check_unit(self.metric, self.alert)
+        return self
 
 
 class IntegrityCheck(Strict):

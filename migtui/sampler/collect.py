@@ -73,6 +73,9 @@ def is_local(host: str | None) -> bool:
         return False
 
 
+MIN_TRANSACTIONS = 50  # in the rate window, before the rollback ratio counts
+
+
 class Collector:
     """Reads one sample. Not thread-safe: the sampler's thread owns it."""
 
@@ -297,7 +300,9 @@ class Collector:
         d_commit = max(0, commit - first[1])
         d_rollback = max(0, rollback - first[2])
         total = d_commit + d_rollback
-        db_rate = 100.0 * d_rollback / total if total else 0.0  # no traffic: no errors
+        # no traffic, no errors; and a handful of transactions (often the gauges' own) is
+        # too few to judge: one rollback in 20 is not a 5% error rate of an application
+        db_rate = 100.0 * d_rollback / total if total >= MIN_TRANSACTIONS else 0.0
         return {"error_rate": max(db_rate, probe_rate), "tps": total / elapsed,
                 "commits": d_commit, "rollbacks": d_rollback}
 

@@ -222,7 +222,10 @@ class Guard:
     def _limit(metric: Metric, threshold: Threshold, base: float | None) -> float | None:
         limit = threshold.limit(base)
         if limit is not None and threshold.kind == "relative" and base is not None:
-            limit = max(limit, base + RELATIVE_FLOOR.get(metric, 0.0))
+            # the floor grows with the threshold (+50% → the full floor), so a +25% alert
+            # always sits below a +50% trigger, even on a sub-millisecond baseline
+            floor = RELATIVE_FLOOR.get(metric, 0.0) * threshold.value / 50.0
+            limit = max(limit, base + floor)
         return limit
 
     def _summarize(self, metric: Metric, rules: list[_Rule], value: float | None) -> GaugeState:
