@@ -164,3 +164,13 @@ def test_expectations():
     assert parse_expectation("> 10").evaluate("11")
     assert parse_expectation("= @before").evaluate(5, {"before": 5})
     assert parse_expectation("= 'abc'").evaluate("abc")
+
+
+def test_a_latency_limit_needs_its_unit():
+    msgs = problems(MINIMAL + "risks:\n  rollback_triggers:\n    - {metric: latency, above: 50}\n")
+    (msg,) = msgs
+    assert msg.startswith("plan.yaml:15:") and "200ms" in msg and "+50%" in msg
+    msgs = problems(MINIMAL + "monitoring:\n  metrics:\n    - {metric: error_rate, alert: 2s}\n")
+    assert any("percentage" in m for m in msgs)
+    load_plan_text(MINIMAL + "risks:\n  rollback_triggers:\n"
+                   "    - {metric: latency, above: 200ms}\n", "m.yaml")
