@@ -224,6 +224,9 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise CliError("the plan cannot run as written:\n  " + "\n  ".join(problems), EXIT_USAGE)
     if args.dry_run:
+        if not args.json:
+            print(f"dry run of {setup.plan_id} on target {setup.target} (database "
+                  f"{setup.database or '?'}): nothing is changed, nothing is connected")
         print_dry_run(runner, step_ids, args.json)
         return EXIT_OK
     check_rehearsal(setup)
@@ -281,14 +284,20 @@ def _forward(runner: Runner, phases: list[Any] | None, watch: Watch | None,
     from migtui.runner.phases import run_phase
 
     outcome = Outcome("done", "nothing to do")
+    done = skipped = 0
     for phase in phases:
-        outcome = run_phase(runner, phase,
-                            on_baseline=watch.capture_baseline if watch else None,
-                            on_watch=watch.watch_for if watch else None,
-                            on_rehearse=rehearsed).outcome
+        result = run_phase(runner, phase,
+                           on_baseline=watch.capture_baseline if watch else None,
+                           on_watch=watch.watch_for if watch else None,
+                           on_rehearse=rehearsed)
+        outcome = result.outcome
+        done += sum(r.status == "done" for r in result.items)
+        skipped += sum(r.status == "skipped" for r in result.items)
         if not outcome.ok:
             break
     if outcome.ok and len(phases) > 1:
+        outcome = Outcome("done", f"{len(phases)} phases: {done} item(s) done, {skipped} left "
+                                  f"for the operator (tick them in the app)")
         unbound = [s.id for s in runner.plan.steps if s.id not in bound_steps(phases)]
         if unbound:
             runner.emit(NoteAdded(text=f"steps bound to no checklist item were not run: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -36,8 +37,12 @@ def load(path: str) -> Plan:
 
 def operator() -> str:
     """Who is at the keyboard: MIGTUI_OPERATOR, else the login name."""
-    return (os.environ.get("MIGTUI_OPERATOR") or os.environ.get("USER")
-            or os.environ.get("LOGNAME") or "operator")
+    if os.environ.get("MIGTUI_OPERATOR"):
+        return os.environ["MIGTUI_OPERATOR"]
+    try:
+        return getpass.getuser()  # LOGNAME, USER, ..., then the password database
+    except (KeyError, OSError):
+        return "operator"
 
 
 def plan_path(path: str) -> Path:
