@@ -174,7 +174,7 @@ class Collector:
 
     def sample(self, conn: psycopg.Connection[Any], seq: int) -> Snapshot:
         assert self._server is not None, "on_connect() first"
-        started = time.perf_counter()
+        started = time.monotonic()  # the same clock as ``mono``: start = mono - duration
         notes: list[str] = []
         db_time = 0.0
         out: dict[str, Any] = {}
@@ -269,7 +269,7 @@ class Collector:
         elapsed = None if self._last_mono is None else end_mono - self._last_mono
         self._last_mono = end_mono
         return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=end_mono, elapsed=elapsed,
-                        duration=time.perf_counter() - started, db_time=db_time, seq=seq,
+                        duration=end_mono - started, db_time=db_time, seq=seq,
                         notes=tuple(n for n in notes if n), **out)
 
     def failed(self, seq: int, error: str, unreachable: bool) -> Snapshot:
