@@ -19,7 +19,6 @@ the ``bench_sampler`` section of ``tests/benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -34,16 +33,17 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from migtui.embedded import EmbeddedPostgres
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import with_db, write_section  # noqa: E402
+
+from migtui.embedded import EmbeddedPostgres  # noqa: E402
 from migtui.plan.model import Plan
 from migtui.sampler import Sampler, Snapshot
 from migtui.sampler.collect import TAG
 from migtui.sampler.window import percentile
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 SECTION = "bench_sampler"
 DB = "migtui_bench_sampler"
 
@@ -62,10 +62,6 @@ def bench_plan() -> Plan:
                            "sql": "SELECT count(*) FROM pgbench_branches", "expect": "> 0"}],
         },
     })
-
-
-def with_db(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def pgbench_binary(embedded: EmbeddedPostgres | None) -> str:
@@ -185,8 +181,7 @@ def main() -> None:
     print()
     print(table)
     if not opts.no_write:
-        write_section(table, result)
-        print(f"\nwritten to {RESULTS.relative_to(HERE.parent.parent)}")
+        write_section(SECTION, "Sampler cost (`bench_sampler.py`)", table, result)
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -217,20 +212,6 @@ def markdown(r: dict[str, Any]) -> str:
               f"A TPS change smaller than that is noise, not the sampler's cost; the "
               f"per-sample server time above is the direct measure."]
     return "\n".join(lines)
-
-
-def write_section(table: str, result: dict[str, Any]) -> None:
-    start, end = f"<!-- {SECTION}:start -->", f"<!-- {SECTION}:end -->"
-    body = (f"{start}\n## Sampler cost (`bench_sampler.py`)\n\n{table}\n\n"
-            f"```json\n{json.dumps(result, indent=2)}\n```\n{end}")
-    text = RESULTS.read_text() if RESULTS.exists() else (
-        "# Benchmark results\n\nWritten by the scripts in this directory; each owns a "
-        "section between its markers.\n")
-    if start in text and end in text:
-        text = text[:text.index(start)] + body + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":
