@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from migtui.demo.traffic import failing_transactions  # noqa: E402
 from migtui.tui import make_app  # noqa: E402
 from migtui.tui.widgets.banner import TripBanner  # noqa: E402
 from migtui.tui.widgets.steps import BackfillProgress  # noqa: E402
@@ -58,20 +59,6 @@ def create_shop(admin_url: str, orders: int, db: str = DB) -> str:
     with psycopg.connect(url, autocommit=True) as c:  # the latency gauge reads it
         c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     return url
-
-
-def failing_transactions(url: str, stop: threading.Event) -> None:
-    # A busy backend may hold back its statistics for a long time; short-lived
-    # connections (as many apps have) flush them when they end.
-    while not stop.is_set():
-        with psycopg.connect(url, autocommit=True) as c:
-            end = time.monotonic() + 0.5
-            while time.monotonic() < end and not stop.is_set():
-                try:
-                    with c.transaction():
-                        c.execute("SELECT 1 / 0")
-                except psycopg.errors.DivisionByZero:
-                    time.sleep(0.005)
 
 
 async def until(pilot, pred: Callable[[], bool], timeout: float) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from migtui.demo.traffic import failing_transactions
 from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
 from migtui.tui.screens.main import MainScreen
@@ -194,21 +195,6 @@ risks:
   rollback_triggers:
     - {text: Error rate >5%, metric: error_rate, above: 5%, for: 1s}
 """
-
-
-def failing_transactions(url: str, stop: threading.Event) -> None:
-    """Real errors: transactions that fail and roll back, as a broken app would."""
-    # A busy backend may hold back its statistics for a long time; short-lived
-    # connections (as many apps have) flush them when they end.
-    while not stop.is_set():
-        with psycopg.connect(url, autocommit=True) as c:
-            end = time.monotonic() + 0.5
-            while time.monotonic() < end and not stop.is_set():
-                try:
-                    with c.transaction():
-                        c.execute("SELECT 1 / 0")
-                except psycopg.errors.DivisionByZero:
-                    time.sleep(0.005)
 
 
 @asynctest

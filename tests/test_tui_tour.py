@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 
 from migtui.demo.tour import TOUR, GaugeStates, Tour
+from migtui.demo.traffic import failing_transactions
 from migtui.events import (
     BaselineRecorded,
     ReportExported,
@@ -22,7 +23,7 @@ from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
 from migtui.tui.widgets.tour import TourPanel
 
-from .test_tui_app import asynctest, failing_transactions, until
+from .test_tui_app import asynctest, until
 
 
 def finished(step: str, action: str = "apply") -> StepFinished:

@@ -57,12 +57,3 @@ class DemoDatabase:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
-
-    def reset_schema(self, url: str) -> None:
-        """Undo what an interrupted earlier demo left behind, so the story starts clean."""
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA IF EXISTS migtui CASCADE")
-            conn.execute("ALTER TABLE orders DROP COLUMN IF EXISTS status")
-            conn.execute("DROP INDEX IF EXISTS orders_created_at_idx")
-            conn.execute("CREATE INDEX IF NOT EXISTS orders_customer_id_idx "
-                         "ON orders (customer_id)")

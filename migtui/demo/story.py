@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from migtui.journal import Journal, journal_path, read_journal
 from migtui.plan import Plan
 from migtui.runner import Runner
 from migtui.runner.phases import run_phase
+from migtui.sampler import format_value
 from migtui.state import RunState
 from migtui.watch import Watch, headless_offer
 
@@ -47,7 +48,6 @@ class StoryReport:
     recovered: bool = False
     throttled: bool = False
     report_path: Path | None = None
-    events: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
         def s(v: float | None) -> str:
@@ -58,9 +58,9 @@ class StoryReport:
             "── demo summary " + "─" * 50,
             f"backfill throttled under load: {'yes' if self.throttled else 'no'}",
             (f"trip: {trip.get('trigger') or trip.get('metric')} — value "
-             f"{_fmt(trip.get('metric'), trip.get('value'))} against limit "
-             f"{_fmt(trip.get('metric'), trip.get('limit'))} (baseline "
-             f"{_fmt(trip.get('metric'), trip.get('baseline'))})") if trip else "trip: none",
+             f"{format_value(str(trip.get('metric')), trip.get('value'))} against limit "
+             f"{format_value(str(trip.get('metric')), trip.get('limit'))} (baseline "
+             f"{format_value(str(trip.get('metric')), trip.get('baseline'))})") if trip else "trip: none",
             f"detection (bad step done → trip): {s(self.detection_seconds)}",
             f"reaction (trip → first rollback statement): {s(self.reaction_seconds)}",
             f"rollback: {'ok' if self.rollback_ok else 'FAILED'} in {s(self.rollback_seconds)}",
@@ -70,16 +70,6 @@ class StoryReport:
         if self.report_path:
             lines.append(f"report: {self.report_path}")
         return lines
-
-
-def _fmt(metric: Any, value: Any) -> str:
-    if value is None:
-        return "—"
-    if metric in ("latency", "lock_waits"):
-        return f"{float(value) * 1000:.1f} ms"
-    if metric in ("error_rate", "connection_pool", "disk"):
-        return f"{float(value):.1f}%"
-    return f"{value}"
 
 
 def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],

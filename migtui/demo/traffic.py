@@ -136,3 +136,19 @@ class Traffic:
                 (row[0], f"SKU-{rng.randrange(500)}", rng.randint(1, 3), rng.randint(100, 5000)))
             conn.execute("UPDATE orders SET shipped_at = now() WHERE id = %s",
                          (rng.randint(1, self.orders),))
+
+
+def failing_transactions(dsn: str, stop: threading.Event) -> None:
+    """A broken application: transactions that fail and roll back until ``stop`` is set.
+
+    Short-lived connections, as many apps have: a busy backend may hold back its
+    statistics for a long time, and a connection flushes them when it ends."""
+    while not stop.is_set():
+        with psycopg.connect(dsn, autocommit=True, application_name="shop-app") as c:
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end and not stop.is_set():
+                try:
+                    with c.transaction():
+                        c.execute("SELECT 1 / 0")
+                except psycopg.errors.DivisionByZero:
+                    time.sleep(0.005)
