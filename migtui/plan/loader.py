@@ -251,7 +251,7 @@ def _cross_check(data: dict[str, Any], pos: _Positions, path: str) -> list[Probl
         line, col = _sql_loc(pos, loc, sql_line)
         problems.append(Problem(path, line, col, _dotted(loc), msg))
 
-    def parse(loc: Loc, sql: Any, one: bool = False) -> None:
+    def parse(loc: Loc, sql: Any, one: bool = False, empty_ok: bool = False) -> None:
         if not isinstance(sql, str):
             return
         try:
@@ -259,7 +259,7 @@ def _cross_check(data: dict[str, Any], pos: _Positions, path: str) -> list[Probl
         except SqlSyntaxError as e:
             add(loc, f"SQL does not parse for PostgreSQL: {e.message}", e.line)
             return
-        if not stmts:
+        if not stmts and not empty_ok:
             add(loc, "expected SQL statements, found none")
         elif one and len(stmts) != 1:
             add(loc, f"expected one query, found {len(stmts)} statements")
@@ -275,8 +275,10 @@ def _cross_check(data: dict[str, Any], pos: _Positions, path: str) -> list[Probl
                     f"uses it. Step ids must be unique")
             else:
                 ids[sid] = i
-        parse(("steps", i, "sql"), step.get("sql"))
-        parse(("steps", i, "rollback"), step.get("rollback"))
+        # a Prisma step may be an empty migration: it only records its _prisma_migrations row
+        prisma = isinstance(step.get("prisma"), dict)
+        parse(("steps", i, "sql"), step.get("sql"), empty_ok=prisma)
+        parse(("steps", i, "rollback"), step.get("rollback"), empty_ok=prisma)
         check = step.get("check")
         if isinstance(check, dict):
             parse(("steps", i, "check", "sql"), check.get("sql"), one=True)

@@ -254,6 +254,9 @@ class Command(Strict):
 class Prisma(Strict):
     migration_name: str
     checksum: str = Field(pattern=r"^[0-9a-f]{64}$")
+    line_endings: Literal["lf", "crlf"] = Field(
+        "lf", description="migration.sql's line endings; 'crlf' restores them, so the plan's "
+                          "SQL (a literal block, LF) is the file byte for byte.")
 
 
 class Step(Strict):
@@ -279,6 +282,12 @@ class Step(Strict):
         if not _ID_RE.match(v):
             raise ValueError(f"a step id is letters, digits, '_', '.', '-'; found {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _line_endings(self) -> Step:
+        if self.prisma is not None and self.prisma.line_endings == "crlf" and self.sql:
+            self.sql = self.sql.replace("\r\n", "\n").replace("\n", "\r\n")
+        return self
 
     @model_validator(mode="after")
     def _shape(self) -> Step:

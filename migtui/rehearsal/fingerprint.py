@@ -4,7 +4,8 @@ The fingerprint is what a rollback must restore: schemas, tables, columns (type,
 nullability, identity, generation, collation, position), constraints (definition,
 validity), indexes (definition, validity), sequences (definition and ownership, not their
 current value: sequence values never roll back), views, triggers, functions, enum types
-and extensions. Objects of extensions and migtui's own ``migtui`` schema are left out.
+and extensions. Objects of extensions, migtui's own ``migtui`` schema and bookkeeping tables
+of other tools (``_prisma_migrations``) are left out.
 
 Data: for each table the plan writes to, the exact row count and a checksum, both read
 in one REPEATABLE READ snapshot. The checksum is order-independent: the md5 of each row's
@@ -145,6 +146,18 @@ QUERIES: dict[str, str] = {
 
 CATEGORIES = tuple(QUERIES)
 
+# Tables that record migrations rather than being the user's schema. A run creates
+# _prisma_migrations when it records its first Prisma migration, and a rollback leaves the
+# (then empty) table in place, as Prisma itself does: it is not part of the fingerprint.
+BOOKKEEPING_TABLES = frozenset({"_prisma_migrations"})
+
+
+def _bookkeeping(key: str, attrs: dict[str, Any]) -> bool:
+    """An object of a bookkeeping table: the table, its columns, constraints or indexes."""
+    parts = key.split(".")
+    table = str(attrs.get("table", "")).split(".")[-1]
+    return (len(parts) >= 2 and parts[1] in BOOKKEEPING_TABLES) or table in BOOKKEEPING_TABLES
+
 
 @dataclass(frozen=True)
 class TableData:
@@ -174,7 +187,8 @@ def take(conn: psycopg.Connection, tables: Iterable[str] = ()) -> Fingerprint:
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         for cat, query in QUERIES.items():
-            fp.objects[cat] = {str(k): dict(v) for k, v in conn.execute(query).fetchall()}
+            fp.objects[cat] = {str(k): dict(v) for k, v in conn.execute(query).fetchall()
+                               if not _bookkeeping(str(k), dict(v))}
         for name in sorted(set(tables)):
             data = table_data(conn, name)
             if data is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -73,3 +74,33 @@ def record_rolled_back(conn: psycopg.Connection, migration_name: str) -> int:
     cur = conn.execute('DELETE FROM "_prisma_migrations" WHERE migration_name = %s '
                        "AND rolled_back_at IS NULL", (migration_name,))
     return max(cur.rowcount or 0, 0)
+
+
+@dataclass(frozen=True)
+class AppliedRow:
+    migration_name: str
+    checksum: str
+    finished_at: datetime | None
+
+
+def applied_rows(conn: psycopg.Connection) -> dict[str, AppliedRow]:
+    """The migrations Prisma (or migtui) recorded as applied and not rolled back, by name.
+
+    Empty when ``_prisma_migrations`` does not exist. A migration applied twice (after a
+    ``prisma migrate resolve --rolled-back``) is represented by its latest finished row.
+    """
+    exists = conn.execute("SELECT to_regclass('\"_prisma_migrations\"') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = conn.execute(
+        'SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" '
+        "WHERE rolled_back_at IS NULL AND finished_at IS NOT NULL "
+        "ORDER BY finished_at").fetchall()
+    return {r[0]: AppliedRow(r[0], r[1], r[2]) for r in rows}
+
+
+def checksum_conflict(name: str, in_database: str, in_files: str) -> str:
+    return (f"migration {name} was modified after it was applied: _prisma_migrations has "
+            f"checksum {in_database[:16]}…, the migration now has {in_files[:16]}…. "
+            f"Restore the applied migration.sql, or resolve it as Prisma would "
+            f"('prisma migrate resolve')")

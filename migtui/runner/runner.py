@@ -189,9 +189,10 @@ class Runner:
         for step in self._steps(step_ids):
             try:
                 if step.sql is not None:
-                    classify(step.id, step.sql)
+                    classify(step.id, step.sql, allow_empty=step.prisma is not None)
                 if step.rollback is not None:
-                    classify(step.id, step.rollback, "rollback")
+                    classify(step.id, step.rollback, "rollback",
+                             allow_empty=step.prisma is not None)
             except NotExecutable as e:
                 out.append(str(e))
             if step.prisma is not None and step.sql is not None:
@@ -274,6 +275,11 @@ class Runner:
             return Outcome("failed", f"refusing to run: step(s) {names} changed since they were "
                            f"applied. Roll them back first, or restore their SQL:\n{diffs}",
                            failed_step=changed[0].step_id)
+        try:
+            by_prisma = (prisma.applied_rows(self._ctx.work.conn)
+                         if any(s.prisma for s in steps) else {})
+        except psycopg.Error as e:
+            return Outcome("failed", f"cannot read _prisma_migrations: {first_line(e)}")
         self.control.reset()
         done: list[str] = []
         for step in steps:
@@ -281,6 +287,18 @@ class Runner:
                 return Outcome("rollback_requested", self.control.rollback_reason,
                                steps=tuple(done))
             st = statuses[step.id]
+            row = by_prisma.get(step.prisma.migration_name) if (
+                step.prisma is not None and st.state != "applied") else None
+            if row is not None and step.prisma is not None:
+                if row.checksum != step.prisma.checksum:
+                    msg = prisma.checksum_conflict(row.migration_name, row.checksum,
+                                                   step.prisma.checksum)
+                    return Outcome("failed", msg, step.id, tuple(done))
+                when = row.finished_at.strftime("%Y-%m-%d %H:%M") if row.finished_at else "?"
+                self._emit(StepSkipped(step_id=step.id, reason=(
+                    f"already applied by Prisma ({when}): _prisma_migrations has it with the "
+                    f"same checksum")))
+                continue
             if st.state == "applied":
                 when = st.last.finished_at.strftime("%Y-%m-%d %H:%M") if (
                     st.last and st.last.finished_at) else "earlier"
@@ -360,7 +378,7 @@ class Runner:
                                       run.started)
 
         if step.sql is not None:
-            auto, stmts = classify(step.id, step.sql)
+            auto, stmts = classify(step.id, step.sql, allow_empty=step.prisma is not None)
             self._emit(StepStarted(step_id=step.id, action="apply", step_kind="sql",
                                    statements=len(stmts)))
             if not auto:
@@ -493,7 +511,8 @@ class Runner:
             self._emit(StepStarted(step_id=step.id, action="rollback", step_kind=step.kind))
             self._commit(lambda c: record(c, 0))
             return "nothing to undo"
-        auto, stmts = classify(step.id, step.rollback, "rollback")
+        auto, stmts = classify(step.id, step.rollback, "rollback",
+                               allow_empty=step.prisma is not None)
         self._emit(StepStarted(step_id=step.id, action="rollback", step_kind="sql",
                                statements=len(stmts)))
         if not auto:

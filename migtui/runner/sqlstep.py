@@ -32,15 +32,20 @@ from migtui.runner.retry import LockTimeoutExhausted, with_retries
 from migtui.sql import SqlSyntaxError, Statement, split
 
 
-def classify(step_id: str, sql: str, what: str = "sql") -> tuple[bool, list[Statement]]:
-    """(autocommit?, statements). Raises NotExecutable for an unsafe mix."""
+def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = False
+             ) -> tuple[bool, list[Statement]]:
+    """(autocommit?, statements). Raises NotExecutable for an unsafe mix.
+
+    ``allow_empty``: SQL with no statement (only comments) is a step that records itself,
+    as Prisma records an empty migration.
+    """
     try:
         stmts = split(sql)
     except SqlSyntaxError as e:
         where = f" at line {e.line}" if e.line else ""
         raise NotExecutable(f"step {step_id!r}: {what} does not parse{where}: {e.message}") \
             from None
-    if not stmts:
+    if not stmts and not allow_empty:
         raise NotExecutable(f"step {step_id!r}: {what} holds no statement")
     auto = [s for s in stmts if s.autocommit]
     if auto and len(stmts) > 1:

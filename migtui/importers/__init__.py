@@ -1,0 +1,1 @@
+"""Importers: plans from other tools' histories (Prisma Migrate)."""

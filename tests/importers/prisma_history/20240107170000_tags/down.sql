@@ -1,0 +1,2 @@
+DROP TABLE "_PostToTag";
+DROP TABLE "Tag";
