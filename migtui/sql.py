@@ -77,8 +77,8 @@ def needs_autocommit(node: Any) -> bool:
         return _has_option(node.params, "concurrently")
     if isinstance(node, ast.VacuumStmt):
         return bool(node.is_vacuumcmd)  # VACUUM yes; ANALYZE alone may run in a transaction
-    if isinstance(node, ast.AlterEnumStmt):
-        return node.newVal is not None and node.oldVal is None  # ADD VALUE
+    # ALTER TYPE ... ADD VALUE runs in a transaction block since PostgreSQL 12; the new
+    # value only cannot be used before that transaction commits (the server says so, 55P04).
     if isinstance(node, ast.CreatedbStmt | ast.DropdbStmt | ast.AlterSystemStmt):
         return True
     if isinstance(node, ast.AlterTableStmt):
@@ -174,3 +174,46 @@ def relation_names(node: Any) -> list[str]:
             if isinstance(obj, tuple | list) and all(isinstance(p, ast.String) for p in obj):
                 names.append(".".join(p.sval for p in obj))
     return list(dict.fromkeys(names))
+
+
+class TransactionControlError(ValueError):
+    """Transaction control a step cannot hold (ROLLBACK, savepoints, two-phase commit...)."""
+
+
+def _transaction_kind(node: Any) -> str | None:
+    """'begin', 'commit' or 'other' for a transaction-control statement, else None."""
+    from pglast.enums import TransactionStmtKind as K
+
+    if not isinstance(node, ast.TransactionStmt):
+        return None
+    if node.kind in (K.TRANS_STMT_BEGIN, K.TRANS_STMT_START) and not node.options:
+        return "begin"
+    if node.kind == K.TRANS_STMT_COMMIT and not node.chain:
+        return "commit"
+    return "other"
+
+
+def fold_transaction_control(stmts: list[Statement]) -> tuple[list[Statement], list[int]]:
+    """Statements without their own ``BEGIN``/``COMMIT``, and the lines those were on.
+
+    A migration written for a tool that sends it as one script (Prisma wraps enum changes in
+    ``BEGIN; ... COMMIT;``) runs in migtui as ONE transaction, so its own brackets are folded
+    into migtui's: the whole script commits once, with its history row, or not at all.
+    Anything else (``ROLLBACK``, savepoints, ``BEGIN ISOLATION LEVEL``, ``COMMIT AND CHAIN``,
+    two-phase commit) would change what commits, and raises TransactionControlError.
+    """
+    kept: list[Statement] = []
+    folded: list[int] = []
+    for st in stmts:
+        kind = _transaction_kind(st.node)
+        if kind is None:
+            kept.append(st)
+        elif kind in ("begin", "commit"):
+            folded.append(st.line)
+        else:
+            raise TransactionControlError(
+                f"line {st.line}: {' '.join(st.text.split())[:60]} controls the transaction "
+                f"itself; migtui runs a step as one transaction (its own BEGIN/COMMIT are "
+                f"folded into it), so a step cannot roll back, use savepoints or prepare a "
+                f"transaction part-way")
+    return kept, folded

@@ -6,7 +6,7 @@ Two modes, chosen from the parse tree (``Statement.autocommit``):
   ``SET LOCAL lock_timeout`` / ``statement_timeout``; the history row is inserted by
   ``record(conn, rows)`` inside that same transaction, so step and history commit together.
 * **autocommit**: a statement PostgreSQL refuses inside a transaction block (``CREATE INDEX
-  CONCURRENTLY``, ``VACUUM``, ``ALTER TYPE ... ADD VALUE`` ...). The timeouts are set at
+  CONCURRENTLY``, ``VACUUM``, ``REINDEX CONCURRENTLY`` ...). The timeouts are set at
   session level and reset afterwards. If it fails, INVALID indexes it left behind (a failed
   concurrent build or reindex) are dropped.
 
@@ -29,7 +29,13 @@ from migtui.runner.conn import first_line
 from migtui.runner.context import Ctx, Timeouts, ms
 from migtui.runner.errors import NotExecutable, StepError
 from migtui.runner.retry import LockTimeoutExhausted, with_retries
-from migtui.sql import SqlSyntaxError, Statement, split
+from migtui.sql import (
+    SqlSyntaxError,
+    Statement,
+    TransactionControlError,
+    fold_transaction_control,
+    split,
+)
 
 
 def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = False
@@ -45,6 +51,10 @@ def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = F
         where = f" at line {e.line}" if e.line else ""
         raise NotExecutable(f"step {step_id!r}: {what} does not parse{where}: {e.message}") \
             from None
+    try:
+        stmts, _folded = fold_transaction_control(stmts)
+    except TransactionControlError as e:
+        raise NotExecutable(f"step {step_id!r}: {what}, {e}") from None
     if not stmts and not allow_empty:
         raise NotExecutable(f"step {step_id!r}: {what} holds no statement")
     auto = [s for s in stmts if s.autocommit]
