@@ -234,7 +234,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class StepOutput(Event):
-    """The (scrubbed, tail of the) output of a command step or checklist command."""
+    """The (scrubbed, tail of the) output of a command step or checklist command, or what
+    migtui says about how it runs a step (a script's own BEGIN/COMMIT folded)."""
 
     step_id: str
     text: str

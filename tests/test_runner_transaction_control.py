@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from migtui.events import StepOutput
 from migtui.runner import Runner
 from tests.runner_helpers import history, make_plan, one, q
 
@@ -95,9 +96,13 @@ def test_prismas_enum_rewrite_with_begin_commit_applies_under_the_timeouts(db_ur
             END $$;
           irreversible: enum values are dropped
         """, settings="lock_timeout: 1500ms")
-    with Runner(plan, db_url) as r:
+    events: list[object] = []
+    with Runner(plan, db_url, emit=events.append) as r:
         outcome = r.apply()
     assert outcome.status == "done", outcome.message
+    said = [e.text for e in events if isinstance(e, StepOutput)]
+    assert said == ["the script's own BEGIN/COMMIT (line 2, 10) are folded into this step's "
+                    "one transaction: it commits once, with its history row, or not at all"]
     assert one(db_url, "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e "
                        "JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'Role'") \
         == "USER,ADMIN"

@@ -378,9 +378,16 @@ class Runner:
                                       run.started)
 
         if step.sql is not None:
-            auto, stmts = classify(step.id, step.sql, allow_empty=step.prisma is not None)
+            folded: list[int] = []
+            auto, stmts = classify(step.id, step.sql, allow_empty=step.prisma is not None,
+                                   folded=folded)
             self._emit(StepStarted(step_id=step.id, action="apply", step_kind="sql",
                                    statements=len(stmts)))
+            if folded:
+                self._emit(StepOutput(step_id=step.id, text=(
+                    f"the script's own BEGIN/COMMIT (line {', '.join(map(str, folded))}) are "
+                    f"folded into this step's one transaction: it commits once, with its "
+                    f"history row, or not at all")))
             if not auto:
                 run.rows, run.retries = run_transactional(ctx, step.id, "apply", stmts, t,
                                                           record)

@@ -38,12 +38,13 @@ from migtui.sql import (
 )
 
 
-def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = False
-             ) -> tuple[bool, list[Statement]]:
+def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = False,
+             folded: list[int] | None = None) -> tuple[bool, list[Statement]]:
     """(autocommit?, statements). Raises NotExecutable for an unsafe mix.
 
     ``allow_empty``: SQL with no statement (only comments) is a step that records itself,
-    as Prisma records an empty migration.
+    as Prisma records an empty migration. ``folded`` receives the lines of the script's own
+    ``BEGIN``/``COMMIT``, which are folded into the step's transaction.
     """
     try:
         stmts = split(sql)
@@ -52,9 +53,11 @@ def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = F
         raise NotExecutable(f"step {step_id!r}: {what} does not parse{where}: {e.message}") \
             from None
     try:
-        stmts, _folded = fold_transaction_control(stmts)
+        stmts, lines = fold_transaction_control(stmts)
     except TransactionControlError as e:
         raise NotExecutable(f"step {step_id!r}: {what}, {e}") from None
+    if folded is not None:
+        folded.extend(lines)
     if not stmts and not allow_empty:
         raise NotExecutable(f"step {step_id!r}: {what} holds no statement")
     auto = [s for s in stmts if s.autocommit]
