@@ -18,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from migtui.embedded import EmbeddedPostgres
+from migtui.standby import EmbeddedStandby
 
 REPO = Path(__file__).resolve().parent.parent
 PLANS = REPO / "plans"
@@ -87,3 +88,26 @@ def shop_db(db_url: str) -> str:
 
     create_shop(db_url, orders=5000, customers=500)
     return db_url
+
+
+@pytest.fixture(scope="session")
+def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedPostgres, EmbeddedStandby]]:
+    """An embedded primary of its own (wal_level=logical, pg_stat_statements preloaded) and a
+    streaming standby of it made with the wheel's pg_basebackup. For ``embedded_only``
+    tests: it never touches the server ``MIGTUI_TEST_DSN`` names."""
+    env_home = os.environ.get("MIGTUI_HOME")
+    home = Path(env_home) if env_home else _test_home(tmp_path_factory)
+    primary = EmbeddedPostgres(
+        name=f"pytest-{os.getpid()}-primary", home=home,
+        settings={"wal_level": "logical", "shared_preload_libraries": "pg_stat_statements",
+                  "fsync": "off", "full_page_writes": "off", "max_connections": "40"})
+    standby = EmbeddedStandby(name=f"pytest-{os.getpid()}-standby", home=home, primary=primary,
+                              settings={"fsync": "off", "max_connections": "40"})
+    try:
+        primary.start()
+        standby.start()
+        standby.wait_streaming()
+        yield primary, standby
+    finally:
+        standby.destroy()
+        primary.destroy()

@@ -61,6 +61,11 @@ class Metric(StrEnum):
     tps = "tps"                    # transactions per second
     smoke = "smoke"                # failing smoke queries ("critical functionality broken")
     integrity = "integrity"        # failing integrity checks ("data corruption detected")
+    app_latency = "app_latency"    # pg_stat_statements: the application's mean per call (s)
+    blocked_by_migtui = "blocked_by_migtui"  # longest wait of a backend blocked by migtui (s)
+    replication_lag = "replication_lag"  # worst replay lag of a connected standby (s)
+    slot_retained = "slot_retained"  # most WAL retained by one replication slot (MB)
+    wal_rate = "wal_rate"          # WAL written per second (MB/s)
 
     @property
     def label(self) -> str:
@@ -76,6 +81,11 @@ METRIC_LABELS = {
     Metric.tps: "Throughput",
     Metric.smoke: "Critical Functionality",
     Metric.integrity: "Data Integrity",
+    Metric.app_latency: "Application Latency",
+    Metric.blocked_by_migtui: "Blocked by migtui",
+    Metric.replication_lag: "Replication Lag",
+    Metric.slot_retained: "Slot Retention",
+    Metric.wal_rate: "WAL Rate",
 }
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -372,8 +382,10 @@ class HighRisk(Strict):
     mitigation: str = ""
 
 
-_DURATION_METRICS = (Metric.latency, Metric.lock_waits)
+_DURATION_METRICS = (Metric.latency, Metric.lock_waits, Metric.app_latency,
+                     Metric.blocked_by_migtui, Metric.replication_lag)
 _PERCENT_METRICS = (Metric.error_rate, Metric.connection_pool, Metric.disk)
+_MEGABYTE_METRICS = (Metric.slot_retained, Metric.wal_rate)
 
 
 def _check_unit(metric: Metric, t: Threshold) -> None:
@@ -385,6 +397,10 @@ def _check_unit(metric: Metric, t: Threshold) -> None:
                          f"relative to the baseline as +50%; found {t}")
     if metric in _PERCENT_METRICS and t.unit == "s":
         raise ValueError(f"{metric.value} is a percentage: write its limit as 5% or +50%; "
+                         f"found {t}")
+    if metric in _MEGABYTE_METRICS and t.unit:
+        raise ValueError(f"{metric.value} is in megabytes{'/s' if metric is Metric.wal_rate else ''}"
+                         f": write its limit as a bare number such as 500, or as +50%; "
                          f"found {t}")
 
 

@@ -27,6 +27,7 @@ import psycopg
 
 from migtui import secrets
 from migtui.plan.model import Plan, Target
+from migtui.sampler.gauge_readers import GaugeReaders
 from migtui.sampler.snapshot import CheckFailure, LockWait, PoolStat, Session, Snapshot
 from migtui.sampler.window import Window
 
@@ -102,6 +103,7 @@ class Collector:
         self._size: int | None = None
         self.capacity: int | None = None
         self._capacity_note = ""
+        self.readers = GaugeReaders(plan, rate_window)  # app, blocking, replication, WAL
         if target is not None and target.disk_capacity:
             try:
                 self.capacity = parse_size(target.disk_capacity)
@@ -120,6 +122,7 @@ class Collector:
         self._pgss.clear()
         self._pgss_start = None
         self._pgss_own = None
+        self.readers.connect(conn)
 
     def _server_facts(self, conn: psycopg.Connection[Any]) -> dict[str, Any]:
         row = conn.execute(
@@ -264,6 +267,7 @@ class Collector:
 
         # PgBouncer pools
         out.update(self._pgbouncer(notes))
+        db_time += self.readers.read(conn, seq, out, notes)
 
         end_mono = time.monotonic()
         elapsed = None if self._last_mono is None else end_mono - self._last_mono

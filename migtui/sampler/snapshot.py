@@ -61,6 +61,41 @@ class CheckFailure:
 
 
 @dataclass(frozen=True)
+class Standby:
+    """One standby streaming from the server (pg_stat_replication), or one seen earlier
+    that is gone now (``state == "gone"``, lag unknown)."""
+
+    name: str  # application_name@client address
+    state: str  # streaming, catchup, ... or "gone"
+    replay_lag: float | None = None  # seconds; NULL on an idle primary reads as 0
+    bytes_behind: int | None = None  # pg_wal_lsn_diff(current, replay_lsn)
+
+
+@dataclass(frozen=True)
+class SlotRetention:
+    """One replication slot and the WAL it holds back (pg_replication_slots)."""
+
+    name: str
+    slot_type: str  # physical | logical
+    active: bool
+    retained: int | None  # bytes of WAL kept for it (None before it reserved any)
+
+
+@dataclass(frozen=True)
+class StatementRise:
+    """An application statement whose mean per call rose most since sampling began."""
+
+    queryid: int
+    query: str  # the text, shortened ("" when it could not be read)
+    mean_before: float  # seconds per call, before sampling began
+    mean_now: float  # seconds per call, over the last few samples
+    calls: int  # calls over those samples
+
+
+MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Snapshot:
     taken_at: dt.datetime  # wall clock (UTC) at the end of the sample
     mono: float  # time.monotonic() at the end of the sample: sustain timers use it
@@ -109,6 +144,24 @@ class Snapshot:
     integrity_failures: int | None = None
     failures: tuple[CheckFailure, ...] = ()
 
+    # the application's own statements (pg_stat_statements minus migtui's), rate window
+    app_latency: float | None = None  # mean seconds per call, weighted by calls
+    app_calls: int | None = None  # calls in the window
+    app_risers: tuple[StatementRise, ...] = ()  # refreshed every few samples
+
+    # application backends waiting on a lock held by a migtui connection
+    blocked_count: int | None = None
+    blocked_longest: float | None = None  # seconds
+    blocked_waits: tuple[LockWait, ...] = ()
+
+    # replication: standbys, slots and WAL
+    standbys: tuple[Standby, ...] = ()
+    replication_lag: float | None = None  # worst replay lag of a connected standby (s)
+    replication_bytes: int | None = None  # most bytes a connected standby is behind
+    slots: tuple[SlotRetention, ...] = ()
+    slot_retained_bytes: int | None = None  # most WAL one slot retains
+    wal_bytes_per_sec: float | None = None
+
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def metric(self, metric: Metric | str) -> float | None:
@@ -132,6 +185,18 @@ class Snapshot:
             case Metric.integrity:
                 return (None if self.integrity_failures is None
                         else float(self.integrity_failures))
+            case Metric.app_latency:
+                return self.app_latency
+            case Metric.blocked_by_migtui:
+                return self.blocked_longest
+            case Metric.replication_lag:
+                return self.replication_lag
+            case Metric.slot_retained:
+                return (None if self.slot_retained_bytes is None
+                        else self.slot_retained_bytes / MEGABYTE)
+            case Metric.wal_rate:
+                return (None if self.wal_bytes_per_sec is None
+                        else self.wal_bytes_per_sec / MEGABYTE)
         return None  # pragma: no cover
 
     def value(self, name: Metric | str) -> float | None:
@@ -147,7 +212,8 @@ def format_value(metric: Metric | str, value: float | None) -> str:
     if value is None:
         return "n/a"
     m = Metric(metric)
-    if m in (Metric.latency, Metric.lock_waits):
+    if m in (Metric.latency, Metric.lock_waits, Metric.app_latency, Metric.blocked_by_migtui,
+             Metric.replication_lag):
         if value < 0.01:
             return f"{value * 1000:.1f}ms"
         return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.1f}s"
@@ -155,4 +221,7 @@ def format_value(metric: Metric | str, value: float | None) -> str:
         return f"{value:.1f}%"
     if m is Metric.tps:
         return f"{value:.0f} tps"
+    if m in (Metric.slot_retained, Metric.wal_rate):
+        unit = "MB/s" if m is Metric.wal_rate else "MB"
+        return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
     return f"{value:.0f} failing"

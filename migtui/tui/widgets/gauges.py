@@ -3,6 +3,8 @@ the lock-wait list naming blockers, and a one-line strip for narrow terminals.""
 
 from __future__ import annotations
 
+from collections import deque
+
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical, VerticalScroll
@@ -16,8 +18,15 @@ STATE_STYLE = {"ok": "bold green", "warn": "bold yellow", "trip": "bold white on
                "inactive": "dim"}
 SHORT = {Metric.latency: "LAT", Metric.error_rate: "ERR", Metric.connection_pool: "POOL",
          Metric.disk: "DISK", Metric.lock_waits: "LOCK", Metric.tps: "TPS",
-         Metric.smoke: "SMOKE", Metric.integrity: "INTEG"}
+         Metric.smoke: "SMOKE", Metric.integrity: "INTEG", Metric.app_latency: "APP",
+         Metric.blocked_by_migtui: "BLOCKED", Metric.replication_lag: "REPL",
+         Metric.slot_retained: "SLOT", Metric.wal_rate: "WAL"}
 ALWAYS = (Metric.latency, Metric.error_rate, Metric.connection_pool)
+# shown once measured (pg_stat_statements present, a standby or a slot exists), even
+# without a rule; the panel keeps their sparkline history itself
+WHEN_MEASURED = (Metric.app_latency, Metric.blocked_by_migtui, Metric.replication_lag,
+                 Metric.slot_retained, Metric.wal_rate)
+SPARK_SAMPLES = 120
 
 Rule = tuple[str, str, float, str]  # level, threshold, for, policy
 
@@ -147,6 +156,40 @@ class LockWaitList(Static):
         self.update(t)
 
 
+class ImpactList(Static):
+    """What the run costs others: statements whose mean rose most, standbys (gone ones
+    marked), replication slots and the WAL they hold back. Hidden when there is none."""
+
+    DEFAULT_CSS = """
+    ImpactList { height: auto; border: round $primary-darken-3; padding: 0 1; margin: 1 0 0 0; }
+    """
+
+    def on_mount(self) -> None:
+        self.border_title = "Application and replicas"
+        self.display = False
+
+    def show(self, snap: Snapshot) -> None:
+        t = Text()
+        for r in snap.app_risers:
+            t.append(f"{secs(r.mean_before)} → {secs(r.mean_now)}", style="bold yellow")
+            t.append(f" {short(r.query or f'query {r.queryid}', 60)}\n")
+        for sb in snap.standbys:
+            if sb.state == "gone":
+                t.append(f"standby {sb.name} GONE\n", style="bold red")
+                continue
+            lag = "n/a" if sb.replay_lag is None else secs(sb.replay_lag)
+            behind = "" if sb.bytes_behind is None else f", {sb.bytes_behind / 1048576:.1f} MB behind"
+            t.append(f"standby {sb.name} {sb.state} lag {lag}{behind}\n")
+        for slot in snap.slots:
+            kept = "n/a" if slot.retained is None else f"{slot.retained / 1048576:.1f} MB"
+            state = "active" if slot.active else "inactive"
+            t.append(f"slot {slot.name} ({slot.slot_type}, {state}) retains {kept}\n",
+                     style="" if slot.active else "yellow")
+        t.rstrip()
+        self.display = bool(t.plain)
+        self.update(t)
+
+
 class GaugesPanel(VerticalScroll):
     DEFAULT_CSS = """
     GaugesPanel { width: 40; border: round $primary-darken-2; padding: 0 1; }
@@ -157,12 +200,21 @@ class GaugesPanel(VerticalScroll):
         super().__init__(id=id)
         self.rules = rules
         self.border_title = "Gauges"
+        self._own_history: dict[Metric, deque[float]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Text("no samples yet", style="dim"), id="gauges-status")
-        for m in shown_metrics(self.rules):
+        shown = shown_metrics(self.rules)
+        for m in shown:
             yield Gauge(m, self.rules.get(m, []))
+        for m in WHEN_MEASURED:
+            if m not in shown:
+                self._own_history[m] = deque(maxlen=SPARK_SAMPLES)
+                g = Gauge(m, [])
+                g.display = False
+                yield g
         yield LockWaitList()
+        yield ImpactList()
 
     def set_status(self, text: Text | str) -> None:
         self.query_one("#gauges-status", Static).update(text)
@@ -171,9 +223,18 @@ class GaugesPanel(VerticalScroll):
              history: dict[Metric, list[float]]) -> None:
         for g in self.query(Gauge):
             st = states.get(g.metric.value)
-            if st is not None:
+            own = self._own_history.get(g.metric)
+            if own is not None:  # shown once measured, with the panel's own history
+                value = snap.metric(g.metric)
+                if value is not None:
+                    own.append(value)
+                    g.display = True
+                if st is not None and g.display:
+                    g.show(st, list(own))
+            elif st is not None:
                 g.show(st, history.get(g.metric, []))
         self.query_one(LockWaitList).show(snap)
+        self.query_one(ImpactList).show(snap)
 
 
 class GaugeStrip(Static):
