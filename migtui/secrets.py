@@ -5,9 +5,6 @@ from __future__ import annotations
 import threading
 from urllib.parse import parse_qsl
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 _lock = threading.Lock()
 _secrets: set[str] = set()
 MASK = "***"
@@ -31,6 +28,9 @@ def scrub(text: str) -> str:
 
 def redact_url(url: str) -> str:
     """The URL with its password masked, safe to show. Registers the password."""
+    from sqlalchemy.engine import make_url  # lazily: `check` and `--version` need no SQLAlchemy
+    from sqlalchemy.exc import ArgumentError
+
     try:
         u = make_url(url)
     except ArgumentError:
@@ -48,6 +48,9 @@ def redact_url(url: str) -> str:
 
 def register_url(url: str) -> None:
     """Register the password found in a URL or in a libpq keyword string."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         u = make_url(url)
         register(str(u.password) if u.password else None)

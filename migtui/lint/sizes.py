@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import text
-
 REWRITE_MB_S = 30.0
 SCAN_MB_S = 150.0
 INDEX_MB_S = 50.0
@@ -74,6 +72,8 @@ class TableSizes:
     @classmethod
     def read(cls, dsn: str) -> TableSizes:
         """Read sizes of every user table. Raises sqlalchemy/psycopg errors on connection."""
+        from sqlalchemy import text  # only with --dsn: keeps `check` from loading SQLAlchemy
+
         from migtui.db import make_engine
 
         engine = make_engine(dsn, application_name="migtui lint", pool_size=1)
