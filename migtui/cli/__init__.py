@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "migtui.cli.cmd_schema",
     "migtui.cli.cmd_run",
     "migtui.cli.cmd_rehearse",
+    "migtui.cli.cmd_trace",
     "migtui.cli.cmd_status",
     "migtui.cli.cmd_rollback",
     "migtui.cli.cmd_import_prisma",
