@@ -139,7 +139,10 @@ def lock_mode(node: Any) -> str:
             return "ROW EXCLUSIVE"
         case ast.SelectStmt():
             return "ACCESS SHARE"
-        case ast.CreateStmt() | ast.CreateSeqStmt() | ast.ViewStmt() | ast.CreateFunctionStmt():
+        case ast.CreateStmt():
+            # a new table is nobody else's yet; a foreign key locks the table it references
+            return _SHARE_ROW_EXCLUSIVE if _creates_fk(node) else "none"
+        case ast.CreateSeqStmt() | ast.ViewStmt() | ast.CreateFunctionStmt():
             return "none"
         case ast.CreateTrigStmt():
             return _SHARE_ROW_EXCLUSIVE
@@ -150,6 +153,15 @@ def lock_mode(node: Any) -> str:
         case ast.LockStmt():
             return "as requested"
     return "none"
+
+
+def _creates_fk(node: Any) -> bool:
+    for elt in node.tableElts or ():
+        constraints = [elt] if isinstance(elt, ast.Constraint) else (
+            getattr(elt, "constraints", None) or ())
+        if any(_is_fk(c) for c in constraints):
+            return True
+    return False
 
 
 def _is_fk(constraint: Any) -> bool:

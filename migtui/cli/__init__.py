@@ -46,11 +46,14 @@ COMMANDS = [
     Command("run", "migtui.cli.cmd_run", "apply a plan's steps (or one phase) headlessly"),
     Command("rehearse", "migtui.cli.cmd_rehearse",
             "rehearse a plan on staging: apply, verify, roll back, compare, re-apply"),
+    Command("trace", "migtui.cli.cmd_trace",
+            "apply and roll back on a scratch database, tracing every statement's locks and "
+            "rewrites"),
     Command("status", "migtui.cli.cmd_status",
             "show each step as applied, pending, failed or rolled back"),
     Command("rollback", "migtui.cli.cmd_rollback", "roll back applied steps in reverse order"),
     Command("import-prisma", "migtui.cli.cmd_import_prisma",
-            "build a plan from Prisma migration directories"),
+            "build a plan from a Prisma migrations folder or directories"),
 ]
 COMMAND_NAMES = frozenset(c.name for c in COMMANDS)
 

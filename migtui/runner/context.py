@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -12,6 +13,9 @@ from migtui.control import RunControl
 from migtui.events import Emit
 from migtui.plan.model import Plan, Step
 from migtui.runner.conn import connect
+
+if TYPE_CHECKING:
+    from migtui.trace import Tracer
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Ctx:
     workdir: Path
     work: WorkSession
     captured: dict[str, object] = field(default_factory=dict)
+    tracer: Tracer | None = None  # a traced run (migtui trace, the rehearsal)
 
     @property
     def plan_id(self) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -49,6 +49,9 @@ from migtui.runner.rollback import rollback_order
 from migtui.runner.sqlstep import classify, run_autocommit, run_transactional
 from migtui.secrets import scrub
 from migtui.sql import split
+
+if TYPE_CHECKING:
+    from migtui.trace import Tracer
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ class Runner:
     def __init__(self, plan: Plan, dsn: str, emit: Emit | None = None,
                  control: RunControl | None = None, operator: str = "operator",
                  confirm: Callable[[str], bool] | None = None, workdir: str | Path | None = None,
-                 plan_text_checksum: str | None = None, *, exclusive: bool = True) -> None:
+                 plan_text_checksum: str | None = None, *, exclusive: bool = True,
+                 tracer: Tracer | None = None) -> None:
         self.plan = plan
         self.dsn = dsn
         self.emit: Emit = emit or _noop
@@ -104,7 +108,7 @@ class Runner:
             plan.model_dump_json().encode()).hexdigest()
         self._ctx = Ctx(plan=plan, dsn=dsn, emit=self._emit, control=self.control,
                         operator=operator, run_id=str(uuid.uuid4()), plan_checksum=checksum,
-                        workdir=Path(workdir or "."), work=WorkSession(dsn))
+                        workdir=Path(workdir or "."), work=WorkSession(dsn), tracer=tracer)
         self._lock_conn: psycopg.Connection | None = None
         self._remove_hook: Callable[[], None] | None = None
         self._opened = False

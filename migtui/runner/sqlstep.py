@@ -18,6 +18,7 @@ step is refused before anything runs (split it into steps).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import psycopg
 from psycopg import errors as pgerr
@@ -105,16 +106,21 @@ def run_transactional(ctx: Ctx, step_id: str, action: str, stmts: Sequence[State
         conn = ctx.work.conn
         rows = 0
         current[0] = None
-        with conn.transaction():
+        tracer = ctx.tracer
+        with tracer.transaction() if tracer else nullcontext(), conn.transaction():
             set_timeouts(conn, t, local=True)
             for i, st in enumerate(stmts):
                 ctx.control.check()
                 current[0] = st.text
                 ctx.emit(StatementStarted(step_id=step_id, action=action, index=i,
                                           sql=st.text, autocommit=False, lock=st.lock))
+                if tracer:
+                    tracer.before(conn, step_id, action, i, st, False, ctx.work.pid)
                 cur = conn.execute(st.text)
                 if cur.rowcount and cur.rowcount > 0:
                     rows += cur.rowcount
+                if tracer:
+                    tracer.after(conn, st, ctx.work.pid)
             current[0] = None
             record(conn, rows)
         return rows
@@ -145,9 +151,15 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
         try:
             ctx.emit(StatementStarted(step_id=step_id, action=action, index=0, sql=st.text,
                                       autocommit=True, lock=st.lock))
+            if ctx.tracer:
+                ctx.tracer.before(conn, step_id, action, 0, st, True, ctx.work.pid)
             cur = conn.execute(st.text)
             rows = max(cur.rowcount or 0, 0)
+            if ctx.tracer:
+                ctx.tracer.after(conn, st, ctx.work.pid)
         except psycopg.Error:
+            if ctx.tracer:
+                ctx.tracer.failed()
             drop_new_invalid_indexes(ctx, before)
             raise
         finally:
