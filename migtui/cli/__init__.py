@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from migtui import __version__
 from migtui.cli import common
+from migtui.dsn import DsnError
 
 # Each module registers its sub-command. Keep this list in the order of the help text.
 COMMAND_MODULES = [
@@ -71,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except common.CliError as e:
         common.error(str(e))
         return e.code
+    except DsnError as e:  # a malformed connection string, wherever a command parses it
+        common.error(str(e))
+        return common.EXIT_USAGE
     except KeyboardInterrupt:
         common.error("interrupted")
         return 130
