@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui.events import Event, now
-from migtui.secrets import scrub
+from migtui.secrets import scrub, scrub_obj, scrubbed_str
 
 
 def journal_path(plan_path: str | Path, plan_id: str) -> Path:
@@ -33,7 +33,9 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         record = {"ts": now().isoformat(), **record}
-        line = scrub(json.dumps(record, default=str, ensure_ascii=False)) + "\n"
+        # scrub the strings, then encode: JSON escaping could hide a secret from scrub()
+        text = json.dumps(scrub_obj(record), default=scrubbed_str, ensure_ascii=False)
+        line = scrub(text) + "\n"
         with self._lock:
             os.write(self._fd, line.encode("utf-8"))
             os.fsync(self._fd)

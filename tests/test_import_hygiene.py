@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 CORE = ["migtui.plan", "migtui.journal", "migtui.events", "migtui.state", "migtui.control",
-        "migtui.db", "migtui.sql", "migtui.document", "migtui.runner", "migtui.sampler",
+        "migtui.db", "migtui.dsn", "migtui.secrets", "migtui.sql", "migtui.document", "migtui.runner", "migtui.sampler",
         "migtui.lint", "migtui.cli"]
 
 

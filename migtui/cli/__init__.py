@@ -94,12 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from migtui.cli import common  # already imported by the command's module
+    from migtui.dsn import DsnError
 
     try:
         return int(args.func(args) or 0)
     except common.CliError as e:
         common.error(str(e))
         return e.code
+    except DsnError as e:  # a malformed connection string, wherever a command parses it
+        common.error(str(e))
+        return common.EXIT_USAGE
     except KeyboardInterrupt:
         common.error("interrupted")
         return 130

@@ -9,6 +9,7 @@ from typing import Any
 
 from migtui import secrets
 from migtui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, error
+from migtui.dsn import parse_dsn
 from migtui.lint import (
     SEVERITIES,
     Finding,
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _sizes(dsn: str | None) -> TableSizes | None:
     if not dsn:
         return None
-    secrets.register_url(dsn)
+    parse_dsn(dsn)  # a malformed string: one line, exit 2
     try:
         return TableSizes.read(dsn)
     except Exception as e:  # connection or catalog errors: a usage problem, not a traceback

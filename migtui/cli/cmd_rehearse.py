@@ -31,7 +31,7 @@ from migtui.journal import Journal, journal_path
 from migtui.plan import Plan
 from migtui.plan.model import Environment
 from migtui.rehearsal import JOURNAL_KINDS, RehearsalError, rehearse
-from migtui.secrets import register_url, scrub
+from migtui.secrets import register_url, scrub, scrub_obj, scrubbed_str
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         journal.close()
     if args.json:
-        print(scrub(json.dumps(report.to_dict(), default=str, ensure_ascii=False, indent=1)))
+        print(scrub(json.dumps(scrub_obj(report.to_dict()), default=scrubbed_str,
+                               ensure_ascii=False, indent=1)))
     else:
         sys.stdout.write("\n" + scrub(report.text()) + "\n")
     if report.ok:

@@ -13,7 +13,7 @@ from migtui.cli.cmd_run import Setup, add_target_args
 from migtui.cli.common import EXIT_FAILED, EXIT_OK, CliError, operator
 from migtui.runner import Runner, RunnerError
 from migtui.runner import history as hist
-from migtui.secrets import scrub
+from migtui.secrets import scrub, scrub_obj, scrubbed_str
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
             "diff": st.diff or None,
         })
     if args.json:
-        print(scrub(json.dumps({"plan": setup.plan_id, "database": setup.database,
-                                "steps": rows}, indent=2, default=str)))
+        print(scrub(json.dumps(scrub_obj({"plan": setup.plan_id, "database": setup.database,
+                                          "steps": rows}), indent=2, default=scrubbed_str)))
         return EXIT_OK
     print(scrub(f"{setup.plan_id} on {setup.database} (target {setup.target})"))
     width = max((len(r["step"]) for r in rows), default=4)

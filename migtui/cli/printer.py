@@ -35,7 +35,7 @@ from migtui.events import (
     ThresholdChanged,
 )
 from migtui.sampler import format_value
-from migtui.secrets import scrub
+from migtui.secrets import scrub, scrub_obj, scrubbed_str
 from migtui.watch import trip_text
 
 
@@ -81,7 +81,8 @@ class Printer:
 
     def __call__(self, e: Event) -> None:
         if self.json:
-            self._write(json.dumps(e.to_record(), default=str, ensure_ascii=False))
+            self._write(json.dumps(scrub_obj(e.to_record()), default=scrubbed_str,
+                                   ensure_ascii=False))
             return
         if isinstance(e, StepProgress) and self.tty:
             total = e.total or 0

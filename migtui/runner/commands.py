@@ -1,8 +1,12 @@
 """Command steps and checklist commands: a shell command, output captured, exit code checked.
 
 The command gets ``DATABASE_URL`` (and the plan target's ``dsn_env``) set to the resolved
-database URL, so ``pg_dump "$DATABASE_URL"`` works. Its output is scrubbed of secrets
-before anything shows or records it. A timeout or a cancel kills the process group.
+database URL *without its password*, so ``pg_dump "$DATABASE_URL"`` works and puts no
+password in any process's argv (which every local user can read through ``ps``). The
+password goes in a temporary password file (mode 0600, ``PGPASSFILE``) that libpq reads,
+removed when the command ends; a stale ``PGPASSWORD`` is taken out of the environment so it
+cannot override it. Output is scrubbed of secrets before anything shows or records it.
+A timeout or a cancel kills the process group.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from migtui.control import Cancelled
-from migtui.runner.conn import libpq_url
+from migtui.dsn import Dsn, DsnError, parse_dsn
 from migtui.runner.context import Ctx
 from migtui.runner.errors import StepError
 from migtui.secrets import scrub
@@ -32,14 +37,51 @@ class CommandResult:
     elapsed: float
 
 
-def command_env(ctx: Ctx) -> dict[str, str]:
+def pgpass_lines(dsn: Dsn) -> str:
+    """A libpq password file granting ``dsn``'s password for its hosts, ports and user."""
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace(":", "\\:")
+
+    password = dsn.password or ""
+    hosts = (dsn.params.get("host") or "*").split(",")
+    ports = (dsn.params.get("port") or "").split(",")
+    if len(ports) != len(hosts):
+        ports = [ports[0] if len(ports) == 1 else ""] * len(hosts)
+    user = esc(dsn.params.get("user") or "*")
+    lines = []
+    for h, p in zip(hosts, ports, strict=True):
+        # libpq matches a Unix-socket connection (no host, or a directory) as "localhost"
+        host = "localhost" if h.startswith(("/", "@")) else (esc(h) if h else "*")
+        lines.append(f"{host}:{esc(p) if p else '*'}:*:{user}:{esc(password)}\n")
+    return "".join(lines)
+
+
+@contextlib.contextmanager
+def command_env(ctx: Ctx) -> Iterator[dict[str, str]]:
+    """The command's environment; the password file it names lives until the block ends."""
     env = dict(os.environ)
-    url = libpq_url(ctx.dsn)
+    passfile: str | None = None
+    try:
+        dsn = parse_dsn(ctx.dsn)
+    except DsnError as e:
+        raise StepError(str(e)) from None
+    url = dsn.url()
     env["DATABASE_URL"] = url
     tgt = ctx.plan.targets.get(ctx.plan.target_name)
     if tgt is not None:
         env[tgt.dsn_env] = url
-    return env
+    try:
+        if dsn.password:
+            fd, passfile = tempfile.mkstemp(prefix="migtui-", suffix=".pgpass")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: mode 0600
+                fh.write(pgpass_lines(dsn))
+            env["PGPASSFILE"] = passfile
+            env.pop("PGPASSWORD", None)
+        yield env
+    finally:
+        if passfile:
+            with contextlib.suppress(OSError):
+                os.unlink(passfile)
 
 
 def run_command(ctx: Ctx, command: str, *, timeout: float | None = None,
@@ -50,9 +92,9 @@ def run_command(ctx: Ctx, command: str, *, timeout: float | None = None,
     if not workdir.is_dir():
         raise StepError(f"command directory {workdir} does not exist")
     start = time.monotonic()
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, command_env(ctx) as env:
         try:
-            proc = subprocess.Popen(command, shell=True, cwd=workdir, env=command_env(ctx),
+            proc = subprocess.Popen(command, shell=True, cwd=workdir, env=env,
                                     stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as e:

@@ -2,7 +2,7 @@
 
 The runner talks to PostgreSQL through psycopg directly (not a pool): it needs one session
 for the advisory lock, one for the work whose backend pid it can cancel, and exact control
-over transactions and autocommit. The URL is parsed and normalised by SQLAlchemy.
+over transactions and autocommit. The connection string is parsed by ``migtui.dsn``.
 """
 
 from __future__ import annotations
@@ -10,27 +10,21 @@ from __future__ import annotations
 import psycopg
 
 from migtui import secrets
-from migtui.db import sa_url
+from migtui.dsn import DsnError, parse_dsn
 from migtui.runner.errors import DatabaseUnavailable
 
 APPLICATION_NAME = "migtui"
-
-
-def libpq_url(dsn: str) -> str:
-    """A libpq URI (postgresql://...) for psycopg and for commands' DATABASE_URL."""
-    if dsn == "postgresql://":
-        return dsn
-    url = sa_url(dsn)
-    if url.password:
-        secrets.register(str(url.password))
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def connect(dsn: str, *, application_name: str = APPLICATION_NAME,
             connect_timeout: int = 10) -> psycopg.Connection:
     """An autocommit connection; transactions are opened explicitly with ``transaction()``."""
     try:
-        return psycopg.connect(libpq_url(dsn), autocommit=True,
+        info = parse_dsn(dsn).conninfo()
+    except DsnError as e:
+        raise DatabaseUnavailable(str(e)) from None
+    try:
+        return psycopg.connect(info, autocommit=True,
                                application_name=application_name,
                                connect_timeout=connect_timeout)
     except psycopg.Error as e:

@@ -26,6 +26,7 @@ import psutil
 import psycopg
 
 from migtui import secrets
+from migtui.dsn import DsnError, conninfo
 from migtui.plan.model import Plan, Target
 from migtui.sampler.gauge_readers import GaugeReaders
 from migtui.sampler.snapshot import CheckFailure, LockWait, PoolStat, Session, Snapshot
@@ -55,11 +56,11 @@ def parse_size(text: str) -> int:
 
 
 def libpq_dsn(dsn: str) -> str:
-    """A URL libpq accepts: SQLAlchemy's ``postgresql+psycopg://`` loses its driver part."""
-    head, sep, rest = dsn.partition("://")
-    if sep and head.startswith("postgresql+"):
-        return f"postgresql://{rest}"
-    return dsn
+    """What psycopg connects with (``migtui.dsn``: any accepted form, Prisma's schema)."""
+    try:
+        return conninfo(dsn)
+    except DsnError:
+        return dsn  # libpq refuses it with its own (scrubbed) error, as for any bad target
 
 
 def is_local(host: str | None) -> bool:
