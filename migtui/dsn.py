@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
-
 from migtui import secrets
 
 PRISMA_ONLY = frozenset({"connection_limit", "pool_timeout", "pgbouncer", "statement_cache_size",
