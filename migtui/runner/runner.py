@@ -38,7 +38,7 @@ from migtui.events import (
 )
 from migtui.plan.model import Plan, Step
 from migtui.runner import advisory, history, prisma
-from migtui.runner.backfill import run_backfill
+from migtui.runner.backfill import planned_update, run_backfill
 from migtui.runner.checks import evaluate, query_value
 from migtui.runner.commands import check_exit, run_command
 from migtui.runner.conn import connect, first_line
@@ -233,13 +233,9 @@ class Runner:
                     out.append(PlannedStatement(step.id, "sql", i, st.text, st.autocommit,
                                                 st.lock))
             elif step.backfill is not None:
-                bf = step.backfill
-                where = f" AND ({bf.where})" if bf.where else ""
                 out.append(PlannedStatement(
-                    step.id, "backfill", 0,
-                    f"UPDATE {bf.table} SET {bf.set} WHERE {bf.key} > $last AND "
-                    f"{bf.key} <= $upper{where}", False, "ROW EXCLUSIVE",
-                    f"keyset batches from {bf.batch_size} rows, one transaction each"))
+                    step.id, "backfill", 0, planned_update(step), False, "ROW EXCLUSIVE",
+                    f"keyset batches from {step.backfill.batch_size} rows, one transaction each"))
             elif step.check is not None:
                 out.append(PlannedStatement(step.id, "check", 0, step.check.sql, False,
                                             "ACCESS SHARE", "read only"))
