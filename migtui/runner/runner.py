@@ -37,6 +37,7 @@ from migtui.events import (
     now,
 )
 from migtui.plan.model import Plan, Step
+from migtui.runnable import step_problems
 from migtui.runner import advisory, history, prisma
 from migtui.runner.backfill import planned_update, run_backfill
 from migtui.runner.checks import evaluate, query_value
@@ -185,22 +186,7 @@ class Runner:
 
     def problems(self, step_ids: Sequence[str] | None = None) -> list[str]:
         """Why steps cannot run as written (no database needed). Empty when fine."""
-        out: list[str] = []
-        for step in self._steps(step_ids):
-            try:
-                if step.sql is not None:
-                    classify(step.id, step.sql)
-                if step.rollback is not None:
-                    classify(step.id, step.rollback, "rollback")
-            except NotExecutable as e:
-                out.append(str(e))
-            if step.prisma is not None and step.sql is not None:
-                actual = prisma.checksum_bytes(step.sql.encode())
-                if actual != step.prisma.checksum:
-                    out.append(f"step {step.id!r}: its SQL differs from the migration.sql it was "
-                               f"imported from (checksum {actual[:12]}…, recorded "
-                               f"{step.prisma.checksum[:12]}…); import the migration again")
-        return out
+        return [str(p) for step in self._steps(step_ids) for p in step_problems(step)]
 
     def _steps(self, step_ids: Sequence[str] | None) -> list[Step]:
         if step_ids is None:
