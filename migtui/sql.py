@@ -191,6 +191,10 @@ def relation_names(node: Any) -> list[str]:
 class TransactionControlError(ValueError):
     """Transaction control a step cannot hold (ROLLBACK, savepoints, two-phase commit...)."""
 
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
 
 def _transaction_kind(node: Any) -> str | None:
     """'begin', 'commit' or 'other' for a transaction-control statement, else None."""
@@ -225,7 +229,7 @@ def fold_transaction_control(stmts: list[Statement]) -> tuple[list[Statement], l
         else:
             raise TransactionControlError(
                 f"line {st.line}: {' '.join(st.text.split())[:60]} controls the transaction "
-                f"itself; migtui runs a step as one transaction (its own BEGIN/COMMIT are "
-                f"folded into it), so a step cannot roll back, use savepoints or prepare a "
-                f"transaction part-way")
+                f"itself; expected statements that run in one transaction (migtui runs a step "
+                f"as one, and folds a script's own BEGIN/COMMIT into it), without ROLLBACK, "
+                f"savepoints or prepared transactions", st.line)
     return kept, folded

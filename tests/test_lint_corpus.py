@@ -51,6 +51,8 @@ def test_rule_fires_on_unsafe_form(rule, entry):
     assert f.which == entry.get("which", "sql")
     if rule not in ("missing-rollback",) and not rule.startswith("prefer-"):
         assert f.safe_alternative, f"{rule} gives no safe alternative"
+    if "advice_lacks" in entry:
+        assert entry["advice_lacks"] not in f.safe_alternative.upper(), f.safe_alternative
 
 
 @pytest.mark.parametrize(("rule", "entry"), _cases("safe"))

@@ -156,3 +156,52 @@ def test_backfill_on_a_missing_table_is_a_clear_failure(db_url: str) -> None:
     with Runner(plan, db_url) as r:
         out = r.apply()
     assert out.status == "failed" and "backfill table 'items' does not exist" in out.message
+
+
+def make_people(url: str, rows: int) -> None:
+    q(url, "CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL, lname text, "
+           "status text, n int, created_at timestamptz NOT NULL DEFAULT now() - interval '1 day')")
+    q(url, "INSERT INTO people (id, name, status) SELECT g, 'Name ' || g, "
+           "CASE WHEN g %% 4 = 0 THEN 'done' END FROM generate_series(1, %s) g", (rows,))
+    q(url, "ANALYZE people")
+
+
+def test_legit_fragments_update_each_matching_row_once(db_url: str) -> None:
+    make_people(db_url, 10_000)
+    plan = make_plan("""
+        - id: fill
+          backfill:
+            table: people
+            set: "n = coalesce(n, 0) + 1, lname = lower(name)"
+            where: "status IS NULL AND created_at < now()"
+            batch_size: 1000
+            min_batch: 1000
+            max_batch: 1000
+          rollback: UPDATE people SET n = NULL, lname = NULL
+    """)
+    with Runner(plan, db_url) as r:
+        out = r.apply()
+    assert out.status == "done", out.message
+    assert q(db_url, "SELECT status, n, count(*) FROM people GROUP BY 1, 2 ORDER BY 1") == [
+        ("done", None, 2500), (None, 1, 7500)]
+    assert one(db_url, "SELECT count(*) FROM people WHERE lname = lower(name)") == 7500
+    assert one(db_url, "SELECT rows FROM migtui.history WHERE step_id = 'fill'") == 7500
+
+
+def test_the_runner_never_embeds_a_fragment_as_written(db_url: str) -> None:
+    """Even a plan changed after validation: the batch statement is built from the parse
+    tree, so an escaping ``where`` is refused instead of updating the table every batch."""
+    make_people(db_url, 2000)
+    plan = make_plan("""
+        - id: fill
+          backfill: {table: people, set: "n = coalesce(n, 0) + 1", where: "status IS NULL",
+                     batch_size: 100, min_batch: 100, max_batch: 100}
+          rollback: UPDATE people SET n = NULL
+    """)
+    bf = plan.steps[0].backfill
+    assert bf is not None
+    bf.where = "true) OR (true"  # assignment is not validated: only the runner stands guard
+    with Runner(plan, db_url) as r:
+        out = r.apply()
+    assert out.status == "failed" and "expected one boolean expression" in out.message
+    assert one(db_url, "SELECT count(*) FROM people WHERE n IS NOT NULL") == 0

@@ -20,7 +20,10 @@ from migtui.lint import (
     locate,
     zero_downtime_flags,
 )
+from migtui.lint.locate import field_line
 from migtui.plan import Plan, PlanError, load_plan
+from migtui.plan.errors import Problem
+from migtui.runnable import step_problems
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +68,14 @@ def run(args: argparse.Namespace) -> int:
             if args.format == "text":
                 error(f"{path}: {e}")
             continue
+        unrunnable = _unrunnable(path, plan)
+        if unrunnable:
+            invalid = True
+            reports.append({"plan": path, "valid": False,
+                            "problems": [str(p) for p in unrunnable.problems]})
+            if args.format == "text":
+                error(f"{path}: {unrunnable}")
+            continue
         findings = locate(lint_plan(plan, sizes), path)
         failing |= any(f.active and at_or_above(f.severity, args.fail_on) for f in findings)
         reports.append(_report(path, plan, findings))
@@ -75,6 +86,16 @@ def run(args: argparse.Namespace) -> int:
     if invalid:
         return EXIT_USAGE
     return EXIT_FAILED if failing else EXIT_OK
+
+
+def _unrunnable(path: str, plan: Plan) -> PlanError | None:
+    """What ``run`` would refuse in this plan, located: the same rules, from one function."""
+    problems = []
+    for i, step in enumerate(plan.steps):
+        for p in step_problems(step):
+            line = field_line(path, step.id, p.field, p.line)
+            problems.append(Problem(path, line, None, f"steps[{i}].{p.field}", p.message))
+    return PlanError(problems) if problems else None
 
 
 def _kinds(plan: Plan) -> dict[str, int]:

@@ -63,3 +63,19 @@ def locate(findings: list[Finding], plan: str | Path) -> list[Finding]:
             line = m["@backfill"][0]
         out.append(f.with_(plan_line=line))
     return out
+
+
+def field_line(plan: str | Path, step_id: str, field: str, sql_line: int | None = None
+               ) -> int | None:
+    """The plan-file line of a step's field (``sql``, ``rollback``, ``backfill.where``...):
+    the SQL's own line ``sql_line`` when the YAML keeps lines exact, else the key's line."""
+    text = Path(plan).read_text(encoding="utf-8") if isinstance(plan, Path) else plan
+    if isinstance(plan, str) and "\n" not in plan and Path(plan).is_file():
+        text = Path(plan).read_text(encoding="utf-8")
+    marks = _step_marks(text)
+    m = marks.get(step_id, {})
+    top = field.split(".", 1)[0]
+    if sql_line is not None and top == field and top in m and m[top][1]:
+        return m[top][0] + sql_line - 1
+    key = m.get("@" + top)
+    return key[0] if key else None

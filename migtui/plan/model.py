@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from migtui.backfill_sql import set_clause, where_clause
 from migtui.plan.values import Duration, ExpectationValue, Threshold, ThresholdValue
 
 
@@ -241,6 +242,19 @@ class Backfill(Strict):
     max_batch: int = Field(50000, ge=1)
     target: Duration | None = Field(None, description="Target time per batch (default 0.5s).")
     sleep: Duration = Field(0.0, description="Pause between batches.")
+
+    @field_validator("set")
+    @classmethod
+    def _set(cls, v: str) -> str:
+        set_clause(v)  # FragmentError is a ValueError: a located plan problem
+        return v
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, v: str | None) -> str | None:
+        if v is not None:
+            where_clause(v)
+        return v
 
 
 class Check(Strict):

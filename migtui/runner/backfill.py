@@ -27,18 +27,50 @@ import psycopg
 from psycopg import errors as pgerr
 from psycopg import sql
 
+from migtui.backfill_sql import FragmentError, set_clause, where_clause
 from migtui.events import NoteAdded, StepPaused, StepProgress, StepResumed
 from migtui.plan.model import Step
 from migtui.runner import history
 from migtui.runner.context import Ctx, Timeouts, ms
-from migtui.runner.errors import StepError
+from migtui.runner.errors import NotExecutable, StepError
 from migtui.runner.retry import LockTimeoutExhausted, sleep, with_retries
 from migtui.runner.sqlstep import _fail, set_timeouts
 
 
 def _lit(fragment: str) -> sql.SQL:
-    """An author's SQL fragment, with % escaped for psycopg's placeholders."""
+    """A fragment printed by pglast, with % escaped for psycopg's placeholders."""
     return sql.SQL(fragment.replace("%", "%%"))
+
+
+def fragments(step: Step) -> tuple[sql.SQL, sql.SQL]:
+    """The SET list and the `` AND (<where>)`` of the batch UPDATE, from the parse trees.
+
+    The author's text never reaches the statement: pglast parses each fragment on its own
+    (refusing anything but assignments, or one boolean expression) and prints it back, so
+    ``where: "true) OR (true"`` cannot close the batch's parenthesis.
+    """
+    bf = step.backfill
+    assert bf is not None
+    try:
+        set_ = set_clause(bf.set)
+        where = where_clause(bf.where) if bf.where is not None else None
+    except FragmentError as e:
+        raise StepError(f"step {step.id!r}: backfill: {e}") from None
+    cond = sql.SQL(" AND ({})").format(_lit(where)) if where is not None else sql.SQL("")
+    return _lit(set_), cond
+
+
+def planned_update(step: Step) -> str:
+    """The batch UPDATE as the dry run shows it, with the fragments as pglast prints them."""
+    bf = step.backfill
+    assert bf is not None
+    try:
+        set_ = set_clause(bf.set)
+        where = f" AND ({where_clause(bf.where)})" if bf.where is not None else ""
+    except FragmentError as e:
+        raise NotExecutable(f"step {step.id!r}: backfill: {e}") from None
+    return (f"UPDATE {bf.table} SET {set_} WHERE {bf.key} > $last AND {bf.key} <= $upper"
+            f"{where}")
 
 
 def describe_table(conn: psycopg.Connection, table: str, key: str) -> tuple[str, str, str]:
@@ -98,12 +130,12 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
     upper_q = sql.SQL(
         "SELECT max(k)::text, count(*) FROM (SELECT {k} AS k FROM {t} WHERE {lo}{k} <= %(hi)s::{typ}"
         " ORDER BY {k} LIMIT %(n)s) s")
-    where = sql.SQL(" AND ({})").format(_lit(bf.where)) if bf.where else sql.SQL("")
+    set_, where = fragments(step)
     update_q = sql.SQL("UPDATE {t} SET {set} WHERE {lo}{k} <= %(upper)s::{typ}{where}").format(
-        t=tbl, set=_lit(bf.set), lo=sql.SQL("{k} > %(last)s::{typ} AND ").format(k=k, typ=typ),
+        t=tbl, set=set_, lo=sql.SQL("{k} > %(last)s::{typ} AND ").format(k=k, typ=typ),
         k=k, typ=typ, where=where)
     update_first_q = sql.SQL("UPDATE {t} SET {set} WHERE {k} <= %(upper)s::{typ}{where}").format(
-        t=tbl, set=_lit(bf.set), k=k, typ=typ, where=where)
+        t=tbl, set=set_, k=k, typ=typ, where=where)
     lo_next = sql.SQL("{k} > %(last)s::{typ} AND ").format(k=k, typ=typ)
     run_start = time.monotonic()
     run_rows = 0

@@ -37,8 +37,9 @@ from migtui.events import (
     now,
 )
 from migtui.plan.model import Plan, Step
+from migtui.runnable import step_problems
 from migtui.runner import advisory, history, prisma
-from migtui.runner.backfill import run_backfill
+from migtui.runner.backfill import planned_update, run_backfill
 from migtui.runner.checks import evaluate, query_value
 from migtui.runner.commands import check_exit, run_command
 from migtui.runner.conn import connect, first_line
@@ -189,23 +190,7 @@ class Runner:
 
     def problems(self, step_ids: Sequence[str] | None = None) -> list[str]:
         """Why steps cannot run as written (no database needed). Empty when fine."""
-        out: list[str] = []
-        for step in self._steps(step_ids):
-            try:
-                if step.sql is not None:
-                    classify(step.id, step.sql, allow_empty=step.prisma is not None)
-                if step.rollback is not None:
-                    classify(step.id, step.rollback, "rollback",
-                             allow_empty=step.prisma is not None)
-            except NotExecutable as e:
-                out.append(str(e))
-            if step.prisma is not None and step.sql is not None:
-                actual = prisma.checksum_bytes(step.sql.encode())
-                if actual != step.prisma.checksum:
-                    out.append(f"step {step.id!r}: its SQL differs from the migration.sql it was "
-                               f"imported from (checksum {actual[:12]}…, recorded "
-                               f"{step.prisma.checksum[:12]}…); import the migration again")
-        return out
+        return [str(p) for step in self._steps(step_ids) for p in step_problems(step)]
 
     def _steps(self, step_ids: Sequence[str] | None) -> list[Step]:
         if step_ids is None:
@@ -238,13 +223,9 @@ class Runner:
                     out.append(PlannedStatement(step.id, "sql", i, st.text, st.autocommit,
                                                 st.lock))
             elif step.backfill is not None:
-                bf = step.backfill
-                where = f" AND ({bf.where})" if bf.where else ""
                 out.append(PlannedStatement(
-                    step.id, "backfill", 0,
-                    f"UPDATE {bf.table} SET {bf.set} WHERE {bf.key} > $last AND "
-                    f"{bf.key} <= $upper{where}", False, "ROW EXCLUSIVE",
-                    f"keyset batches from {bf.batch_size} rows, one transaction each"))
+                    step.id, "backfill", 0, planned_update(step), False, "ROW EXCLUSIVE",
+                    f"keyset batches from {step.backfill.batch_size} rows, one transaction each"))
             elif step.check is not None:
                 out.append(PlannedStatement(step.id, "check", 0, step.check.sql, False,
                                             "ACCESS SHARE", "read only"))

@@ -23,6 +23,7 @@ from contextlib import nullcontext
 import psycopg
 from psycopg import errors as pgerr
 
+from migtui import runnable
 from migtui.control import Cancelled
 from migtui.events import StatementStarted
 from migtui.runner.autovacuum import cancel_blocking_autovacuum
@@ -30,52 +31,19 @@ from migtui.runner.conn import first_line
 from migtui.runner.context import Ctx, Timeouts, ms
 from migtui.runner.errors import NotExecutable, StepError
 from migtui.runner.retry import LockTimeoutExhausted, with_retries
-from migtui.sql import (
-    SqlSyntaxError,
-    Statement,
-    TransactionControlError,
-    fold_transaction_control,
-    split,
-)
+from migtui.sql import Statement
 
 
 def classify(step_id: str, sql: str, what: str = "sql", *, allow_empty: bool = False,
              folded: list[int] | None = None) -> tuple[bool, list[Statement]]:
     """(autocommit?, statements). Raises NotExecutable for an unsafe mix.
 
-    ``allow_empty``: SQL with no statement (only comments) is a step that records itself,
-    as Prisma records an empty migration. ``folded`` receives the lines of the script's own
-    ``BEGIN``/``COMMIT``, which are folded into the step's transaction.
+    The rules live in :func:`migtui.runnable.classify`, which ``check`` applies too.
     """
     try:
-        stmts = split(sql)
-    except SqlSyntaxError as e:
-        where = f" at line {e.line}" if e.line else ""
-        raise NotExecutable(f"step {step_id!r}: {what} does not parse{where}: {e.message}") \
-            from None
-    try:
-        stmts, lines = fold_transaction_control(stmts)
-    except TransactionControlError as e:
-        raise NotExecutable(f"step {step_id!r}: {what}, {e}") from None
-    if folded is not None:
-        folded.extend(lines)
-    if not stmts and not allow_empty:
-        raise NotExecutable(f"step {step_id!r}: {what} holds no statement")
-    auto = [s for s in stmts if s.autocommit]
-    if auto and len(stmts) > 1:
-        first = auto[0]
-        kind = "several statements that cannot run in a transaction" if len(auto) == len(
-            stmts) else "statements that cannot run in a transaction with ones that can"
-        raise NotExecutable(
-            f"step {step_id!r}: {what} mixes {kind} (line {first.line}: "
-            f"{_short(first.text)}). Put each non-transactional statement in a step of its "
-            f"own, so a failure can never leave half a step applied")
-    return bool(auto), stmts
-
-
-def _short(text: str, width: int = 60) -> str:
-    one = " ".join(text.split())
-    return one if len(one) <= width else one[: width - 1] + "…"
+        return runnable.classify(sql, what, allow_empty=allow_empty, folded=folded)
+    except runnable.Unrunnable as e:
+        raise NotExecutable(f"step {step_id!r}: {e.message}") from None
 
 
 def _fail(e: psycopg.Error, ctx: Ctx, statement: str | None, retries: int = 0) -> StepError:

@@ -42,13 +42,20 @@ def create_index(ctx: Ctx) -> Iterator[Finding]:
         return
     safe = copy.deepcopy(node)
     safe.concurrent = True
+    # Never IF NOT EXISTS on a concurrent build: a build killed half way leaves an INVALID
+    # index of that name, which IF NOT EXISTS then skips (the step would "succeed" with no
+    # usable index). Without it, a failed build's INVALID index is dropped by the runner, and
+    # one left by a killed run stops the resume with an error naming it: never a silent skip.
+    safe.if_not_exists = False
+    note = ("-- no IF NOT EXISTS: after an interrupted build it would skip the INVALID index "
+            "left behind\n" if node.if_not_exists else "")
     yield ctx.finding(
         "index-not-concurrent",
         f"CREATE INDEX on {table} without CONCURRENTLY blocks every INSERT, UPDATE and DELETE "
         f"on it (SHARE lock) for the whole build",
         table=table, cost="index",
-        safe=sql_of(safe) + ";\n-- then check it is valid: a failed build leaves an INVALID "
-                            "index to drop and retry")
+        safe=note + sql_of(safe) + ";\n-- then check it is valid: a failed build leaves an "
+                                   "INVALID index to drop and retry")
 
 
 def drop_index(ctx: Ctx) -> Iterator[Finding]:
