@@ -1,4 +1,4 @@
-"""The core does not know the UI: plan, runner, sampler, lint and journal import no Textual."""
+"""The core does not know the UI: plan, runner, sampler, lint, journal and execution import no Textual."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 CORE = ["migtui.plan", "migtui.journal", "migtui.events", "migtui.state", "migtui.control",
         "migtui.db", "migtui.sql", "migtui.document", "migtui.runner", "migtui.sampler",
-        "migtui.lint", "migtui.cli"]
+        "migtui.lint", "migtui.cli", "migtui.execution"]
 
 
 def test_core_modules_import_without_textual():

@@ -117,7 +117,7 @@ def describe(e: Event) -> str | None:  # noqa: C901 - one branch per event type
         case RollbackFinished():
             return f"↺ rollback {'finished' if e.ok else 'stopped'}: {e.message}"
         case NoteAdded():
-            return f"  note: {e.text}"
+            return f"  note by {e.author}: {e.text}"
         case ItemTicked():
             if not e.done:
                 return f"☐ {e.item} unticked by {e.operator}" + (
