@@ -42,9 +42,9 @@ def short(text: str | None, width: int = 100) -> str:
     return one if len(one) <= width else one[: width - 1] + "…"
 
 
-def secs(s: float | None) -> str:
+def secs(s: float | None, none: str = "?") -> str:
     if s is None:
-        return "?"
+        return none
     if s < 60:
         return f"{s:.1f}s"
     m, sec = divmod(int(s), 60)

@@ -19,6 +19,7 @@ from migtui.events import (
     StepSkipped,
     StepStarted,
 )
+from migtui.execution import describe
 from migtui.execution.folds import SKIP_PREFIX
 from migtui.plan.model import (
     ChecklistItem,
@@ -194,17 +195,11 @@ def update_rows(rows: dict[str, StepRow], e: Event, mono: float) -> StepRow | No
 
 
 def short(text: str | None, width: int = 80) -> str:
-    one = " ".join((text or "").split())
-    return one if len(one) <= width else one[: width - 1] + "…"
+    return describe.short(text, width)
 
 
 def secs(s: float | None) -> str:
-    if s is None:
-        return "—"
-    if s < 60:
-        return f"{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+    return describe.secs(s, none="—")
 
 
 class Clock:
