@@ -1,4 +1,4 @@
-"""The core does not know the UI: plan, runner, sampler, lint and journal import no Textual."""
+"""The core does not know the UI: plan, runner, sampler, lint, journal and execution import no Textual."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 CORE = ["migtui.plan", "migtui.journal", "migtui.events", "migtui.state", "migtui.control",
-        "migtui.db", "migtui.dsn", "migtui.secrets", "migtui.sql", "migtui.document", "migtui.runner", "migtui.sampler",
-        "migtui.lint", "migtui.cli"]
+        "migtui.db", "migtui.dsn", "migtui.secrets", "migtui.sql", "migtui.document",
+        "migtui.runner", "migtui.sampler", "migtui.lint", "migtui.cli", "migtui.execution",
+        "migtui.trace", "migtui.importers", "migtui.runnable"]
 
 
 def test_core_modules_import_without_textual():

@@ -26,7 +26,7 @@ from migtui.cli.common import (
 from migtui.cli.printer import Printer
 from migtui.control import RunControl
 from migtui.db import DsnError, resolve_dsn
-from migtui.events import Event, EventBus, RehearsalFinished, RehearsalStage, RehearsalStarted
+from migtui.events import Event, EventBus, RehearsalFinished, RehearsalStage
 from migtui.journal import Journal, journal_path
 from migtui.plan import Plan
 from migtui.plan.model import Environment
@@ -106,10 +106,6 @@ def choose(plan: Plan, target: str | None, dsn: str | None) -> tuple[str, str]:
 class RehearsalPrinter(Printer):
     def line(self, e: Event) -> str | None:
         match e:
-            case RehearsalStarted():
-                load = " (other sessions active: the gauges run)" if e.traffic else ""
-                return (f"rehearse {e.plan_id} on target {e.target} (database {e.database}) "
-                        f"by {e.operator}{load}")
             case RehearsalStage():
                 msg = f": {e.message}" if e.message else ""
                 return f"[{e.index}/{e.of}] {e.stage.replace('_', ' ')}{msg}"

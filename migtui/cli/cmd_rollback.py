@@ -7,20 +7,18 @@ step, another run holds the lock, the database), 2 plan or usage error, 130 inte
 from __future__ import annotations
 
 import argparse
-import time
 
 from migtui.cli.cmd_run import (
     Setup,
     add_target_args,
     confirm_production,
-    finish,
     interrupt_cancels,
-    open_bus,
+    open_run,
 )
 from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, operator
 from migtui.control import RunControl
-from migtui.events import RunStarted
-from migtui.runner import Outcome, Runner, RunnerError
+from migtui.execution import execute
+from migtui.runner import Outcome, Runner
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,21 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("the plan cannot roll back as written:\n  " + "\n  ".join(problems),
                        EXIT_USAGE)
     confirm_production(setup, args.yes)
-    bus, journal = open_bus(setup, args.json)
-    runner.emit = bus
-    started = time.monotonic()
-    bus.emit(RunStarted(plan_id=setup.plan_id, target=setup.target, database=setup.database,
-                        operator=operator()))
-    try:
-        with interrupt_cancels(control):
-            try:
-                runner.open()
-            except RunnerError as e:
-                return finish(bus, setup, Outcome("failed", str(e)), started, _code)
-            try:
-                outcome = runner.rollback(args.to, args.reason or "migtui rollback")
-            finally:
-                runner.close()
-        return finish(bus, setup, outcome, started, _code)
-    finally:
-        journal.close()
+    reason = args.reason or "migtui rollback"
+    with open_run(setup, args.json, control, gauges=False) as run_, interrupt_cancels(control):
+        outcome = execute(run_, work=lambda r: r.rollback(args.to, reason))
+    return _code(outcome)

@@ -11,7 +11,6 @@ import argparse
 import json
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -27,21 +26,17 @@ from migtui.cli.common import (
     operator,
     plan_path,
 )
-from migtui.cli.printer import Printer, secs, short
+from migtui.cli.printer import Printer, short
 from migtui.control import RunControl
 from migtui.db import DsnError, database_name, resolve_dsn
-from migtui.events import (
-    EventBus,
-    NoteAdded,
-    RunFinished,
-    RunStarted,
-)
-from migtui.journal import Journal, journal_path, read_journal
+from migtui.execution import Run, execute
+from migtui.execution.confirm import WrongDatabase, production_question
+from migtui.execution.phases import bound_steps, find_phase
 from migtui.plan import Plan, plan_checksum
-from migtui.plan.model import Environment, RunSteps
-from migtui.runner import Outcome, Runner, RunnerError
+from migtui.plan.model import Environment
+from migtui.runner import Outcome, Runner
 from migtui.secrets import scrub
-from migtui.watch import Watch, has_gauges, headless_offer
+from migtui.watch import has_gauges
 
 EXIT_BY_STATUS = {"done": EXIT_OK, "failed": EXIT_FAILED, "rolled_back": EXIT_ROLLED_BACK,
                   "cancelled": EXIT_INTERRUPTED, "rollback_requested": EXIT_FAILED}
@@ -97,28 +92,23 @@ class Setup:
 def confirm_production(setup: Setup, yes: bool, stdin: TextIO | None = None,
                        out: TextIO | None = None) -> None:
     """A production target needs --yes, or its database name typed at the prompt."""
-    tgt = setup.plan.targets.get(setup.target)
-    if tgt is None or tgt.environment != Environment.production:
-        return
-    if tgt.database and setup.database and tgt.database != setup.database:
-        raise CliError(f"target {setup.target!r} expects database {tgt.database!r}, but the URL "
-                       f"points at {setup.database!r}; refusing to run. Point --dsn at "
-                       f"{tgt.database!r}, choose another target with --target, or change "
-                       f"the target's 'database' in the plan (it guards against running on "
-                       f"the wrong database)", EXIT_USAGE)
-    if yes:
+    try:
+        question = production_question(setup.plan, setup.target, setup.database)
+    except WrongDatabase as e:
+        raise CliError(f"{e}; refusing to run. Point --dsn at {e.expected!r}, choose another "
+                       f"target with --target, or change the target's 'database' in the plan "
+                       f"(it guards against running on the wrong database)",
+                       EXIT_USAGE) from None
+    if question is None or yes:
         return
     stdin = stdin or sys.stdin
     out = out or sys.stderr
-    name = setup.database or tgt.database or ""
     if not stdin.isatty():
         raise CliError(f"target {setup.target!r} is production: pass --yes, or run on a "
                        f"terminal and type the database name to confirm", EXIT_USAGE)
-    out.write(f"Target {setup.target!r} is PRODUCTION. Type the database name ({name}) "
-              f"to continue: ")
+    out.write(question.prompt + ": ")
     out.flush()
-    typed = stdin.readline().strip()
-    if not name or typed != name:
+    if not question.accepts(stdin.readline()):
         raise CliError("the database name was not confirmed; nothing was done", EXIT_USAGE)
 
 
@@ -171,20 +161,15 @@ def interrupt_cancels(control: RunControl) -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def open_bus(setup: Setup, as_json: bool) -> tuple[EventBus, Journal]:
-    bus = EventBus()
-    journal = Journal(journal_path(setup.path, setup.plan_id))
-    bus.subscribe(journal)
-    bus.subscribe(Printer(as_json=as_json))
-    return bus, journal
+def open_run(setup: Setup, as_json: bool, control: RunControl, **kw: Any) -> Run:
+    """The run of ``setup``: runner, journal (the one policy), the printer on its bus."""
+    return Run(setup.plan, setup.path, setup.dsn, operator=operator(), target=setup.target,
+               control=control, checksum=setup.checksum,
+               subscribers=[Printer(as_json=as_json)], **kw)
 
 
-def finish(bus: EventBus, setup: Setup, outcome: Outcome, started: float,
-           code_for: Callable[[Outcome], int] | None = None) -> int:
-    msg = outcome.message
-    bus.emit(RunFinished(plan_id=setup.plan_id, outcome=outcome.status,
-                         message=f"{msg} ({secs(time.monotonic() - started)})"))
-    return (code_for or (lambda o: EXIT_BY_STATUS.get(o.status, EXIT_FAILED)))(outcome)
+def exit_code(outcome: Outcome) -> int:
+    return EXIT_BY_STATUS.get(outcome.status, EXIT_FAILED)
 
 
 # ---------------------------------------------------------------- run
@@ -208,7 +193,6 @@ def run(args: argparse.Namespace) -> int:
     phases = None
     step_ids: list[str] | None = None
     if args.phase:
-        from migtui.runner.phases import find_phase
         try:
             phases = [find_phase(setup.plan, args.phase)]
         except KeyError as e:
@@ -231,75 +215,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     check_rehearsal(setup)
     confirm_production(setup, args.yes)
-    bus, journal = open_bus(setup, args.json)
-    runner.emit = bus
-    started = time.monotonic()
-    bus.emit(RunStarted(plan_id=setup.plan_id, target=setup.target, database=setup.database,
-                        operator=operator()))
-    watch = None
-    if not args.no_gauges and has_gauges(setup.plan):
-        watch = Watch(setup.plan, setup.dsn, emit=bus, control=control,
-                      captured=lambda: runner.captured, target=setup.target,
-                      on_offer=headless_offer(control, bus, not args.no_auto_rollback),
-                      journal_records=read_journal(journal.path))
-    try:
-        with interrupt_cancels(control):
-            try:
-                runner.open()
-            except RunnerError as e:
-                return finish(bus, setup, Outcome("failed", str(e)), started)
-            try:
-                if watch is not None:
-                    watch.start()
-                outcome = _forward(runner, phases, watch, rehearsal_evidence(setup))
-                if control.rollback_requested:
-                    reason = control.rollback_reason
-                    control.reset()
-                    rb = runner.rollback(reason=reason)
-                    status = "rolled_back" if rb.ok else "failed"
-                    outcome = Outcome(status, f"{reason}; {rb.message}", rb.failed_step)
-            finally:
-                if watch is not None:
-                    watch.stop()
-                runner.close()
-        return finish(bus, setup, outcome, started)
-    finally:
-        journal.close()
-
-
-def bound_steps(phases: list[Any]) -> list[str]:
-    """Step ids bound to checklist items of these phases, in order."""
-    return [sid for ph in phases for it in ph.items
-            if isinstance(it.run, RunSteps) for sid in it.run.steps]
-
-
-def _forward(runner: Runner, phases: list[Any] | None, watch: Watch | None,
-             rehearsed: Callable[[], str] | None = None) -> Outcome:
-    """All steps in plan order, or the phases' checklists in order (stop at a failure).
-
-    A ``rehearse: true`` item is never rehearsed against the run's own target: it is
-    ticked with the evidence of a clean rehearsal of this plan text, or skipped."""
-    if phases is None:
-        return runner.apply()
-    from migtui.runner.phases import run_phase
-
-    outcome = Outcome("done", "nothing to do")
-    done = skipped = 0
-    for phase in phases:
-        result = run_phase(runner, phase,
-                           on_baseline=watch.capture_baseline if watch else None,
-                           on_watch=watch.watch_for if watch else None,
-                           on_rehearse=rehearsed)
-        outcome = result.outcome
-        done += sum(r.status == "done" for r in result.items)
-        skipped += sum(r.status == "skipped" for r in result.items)
-        if not outcome.ok:
-            break
-    if outcome.ok and len(phases) > 1:
-        outcome = Outcome("done", f"{len(phases)} phases: {done} item(s) done, {skipped} left "
-                                  f"for the operator (tick them in the app)")
-        unbound = [s.id for s in runner.plan.steps if s.id not in bound_steps(phases)]
-        if unbound:
-            runner.emit(NoteAdded(text=f"steps bound to no checklist item were not run: "
-                                       f"{', '.join(unbound)}", author="migtui"))
-    return outcome
+    with open_run(setup, args.json, control, confirm=tty_confirm,
+                  gauges=not args.no_gauges and has_gauges(setup.plan),
+                  auto_rollback=not args.no_auto_rollback) as run_, interrupt_cancels(control):
+        outcome = execute(run_, phases, on_rehearse=rehearsal_evidence(setup))
+    return exit_code(outcome)

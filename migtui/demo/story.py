@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migtui.control import RunControl
-from migtui.document import export_markdown
 from migtui.events import (
     Event,
-    EventBus,
+    ReportExported,
     RollbackFinished,
     RollbackStarted,
     StatementStarted,
@@ -25,13 +23,14 @@ from migtui.events import (
     StepProgress,
     ThresholdChanged,
 )
-from migtui.journal import Journal, journal_path, read_journal
+from migtui.execution import Run
+from migtui.execution.phases import run_phase
+from migtui.execution.report import write_report
+from migtui.journal import read_journal
 from migtui.plan import Plan
-from migtui.runner import Runner
-from migtui.runner.phases import run_phase
+from migtui.runner import Outcome
 from migtui.sampler import format_value
 from migtui.state import RunState
-from migtui.watch import Watch, headless_offer
 
 BAD_STEP = "drop_customer_index"
 
@@ -78,18 +77,12 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
          warmup: float = 8.0) -> StoryReport:
     """Play the story against ``url`` (traffic must already be running).
 
-    It runs the demo plan's phases exactly as ``migtui run`` does — the gauges watch, the
-    trigger trips, ``offer`` acts as rollback — and times each beat from the events.
+    It runs the demo plan's phases on the one execution path (``migtui.execution``), as
+    ``migtui run`` does — the gauges watch, the trigger trips, ``offer`` acts as rollback —
+    and times each beat from the events. The report is the app's export: with the lint's
+    findings, scrubbed of secrets.
     """
     report = StoryReport()
-    control = RunControl()
-    bus = EventBus()
-    jpath = journal_path(plan_path, plan.id or "demo")
-    jpath.unlink(missing_ok=True)  # every demo run tells the story from the start
-    journal = Journal(jpath)
-    bus.subscribe(journal)
-    if on_event is not None:
-        bus.subscribe(on_event)
     times: dict[str, float] = {}
 
     def beat(ev: Event) -> None:
@@ -109,12 +102,13 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
             times["rollback_done"] = now
             report.rollback_ok = ev.ok
 
-    bus.subscribe(beat)
-    runner = Runner(plan, url, emit=bus, control=control, operator=operator,
-                    workdir=plan_path.parent)
-    watch = Watch(plan, url, emit=bus, control=control, captured=lambda: runner.captured,
-                  on_offer=headless_offer(control, bus, auto_rollback=True))
-    try:
+    # every demo run tells the story from the start: a fresh journal
+    run = Run(plan, plan_path, url, operator=operator, auto_rollback=True, fresh_journal=True,
+              subscribers=[fn for fn in (on_event, beat) if fn is not None])
+    runner, watch = run.runner, run.watch
+    assert runner is not None and watch is not None
+    with run:
+        run.start()
         runner.open()
         leftovers = [s.step_id for s in runner.status() if s.state in ("applied", "failed")]
         if leftovers:
@@ -130,18 +124,16 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
         def on_baseline(seconds: float) -> str:
             return watch.capture_baseline(baseline_seconds or seconds)
 
+        actions = run.actions(on_baseline=on_baseline)
+        outcome = Outcome("done", "nothing to do")
         for phase in plan.phases:
             say(f"── {phase.name} " + "─" * (60 - len(phase.name)))
-            outcome = run_phase(runner, phase, on_baseline=on_baseline,
-                                on_watch=watch.watch_for).outcome
+            outcome = run_phase(actions, phase).outcome
             if not outcome.ok:
                 break
         report.baseline_latency = watch.guard.baseline.median("latency") \
             if watch.guard.baseline else None
-        if control.rollback_requested:
-            reason = control.rollback_reason
-            control.reset()
-            runner.rollback(reason=reason)
+        outcome = run.rollback_if_requested(outcome)
         if "trip" in times and "bad_done" in times:
             report.detection_seconds = times["trip"] - times["bad_done"]
         if "trip" in times and "first_rollback_stmt" in times:
@@ -154,15 +146,13 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
                                      recovery_wait)
             if report.recovered:
                 report.recovery_seconds = time.monotonic() - times["rollback_done"]
-        state = RunState.from_records(read_journal(jpath))
-        out = plan_path.parent / "demo-report.md"
-        out.write_text(export_markdown(plan, state), encoding="utf-8")
+        run.finish_timed(outcome)
+        state = RunState.from_records(read_journal(run.journal_path))
+        out = write_report(plan, state, plan_path.parent / "demo-report.md", dsn=url,
+                           plan_checksum=run.checksum)
+        run.emit(ReportExported(path=str(out), operator=operator))
         report.report_path = out
         return report
-    finally:
-        watch.stop()
-        runner.close()
-        journal.close()
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:

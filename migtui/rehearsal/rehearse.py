@@ -4,7 +4,7 @@
 
 1. fingerprint the schema (catalogs) and checksum the data of the tables the plan writes;
 2. apply every step through the Runner, under the plan's guards (lock and statement
-   timeouts, retries); when other sessions are active, the gauges (Sampler + Guard) run
+   timeouts, retries); when other sessions are active, the gauges (a ``Watch``, as for a run) run
    throughout and every trip is recorded;
 3. run the verification checks (checklist ``check`` bindings, monitoring integrity checks;
    check steps already ran in 2);
@@ -215,7 +215,8 @@ def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, ds
          control: RunControl, keep: bool, production_dsn: str | None, gauges: bool | None,
          baseline_seconds: float, t0: float) -> None:
     from migtui.lint.sizes import TableSizes
-    from migtui.sampler import Guard, Sampler, SamplerError
+    from migtui.sampler import SamplerError
+    from migtui.watch import Watch
 
     stages = ["fingerprint", "apply", "checks", "rollback", "compare", "reapply"]
     if not keep:
@@ -245,24 +246,19 @@ def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, ds
         except Exception as e:  # noqa: BLE001 - an estimate must not fail the rehearsal
             report.estimate_error = f"cannot read table sizes: {scrub(first_line(e))}"
     run_gauges = report.traffic if gauges is None else gauges
-    sampler = guard = None
+    watch = None
     if run_gauges:
-        guard = Guard(plan, emit=rec, control=control, on_trip=lambda _ev: None)
-
-        def observe(snap: Any) -> None:
-            guard.observe(snap)
-            rec.on_snapshot(snap)
-
-        sampler = Sampler(plan, dsn, on_snapshot=observe,
-                          target=report.target if report.target in plan.targets else None,
-                          captured=lambda: runner.captured)
+        # the gauges wired as for a run (a trip is recorded, never acted on: no on_offer)
+        watch = Watch(plan, dsn, emit=rec, control=control, on_snapshot=rec.on_snapshot,
+                      target=report.target if report.target in plan.targets else None,
+                      captured=lambda: runner.captured)
         report.gauges = True
         relative = any(t.above is not None and t.above.kind == "relative"
                        for t in plan.risks.rollback_triggers)
-        sampler.start()
+        watch.start()
         if relative:
             try:
-                guard.baseline = sampler.capture_baseline(baseline_seconds, emit=rec)
+                watch.capture_baseline(baseline_seconds)
             except SamplerError as e:
                 report.notes.append(f"no baseline: {e}; relative triggers were inactive")
     advisory = ("other sessions were active during the rehearsal, so data may differ "
@@ -270,8 +266,8 @@ def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, ds
     try:
         _passes(plan, runner, rec, report, dsn, keep, before, advisory, stage)
     finally:
-        if sampler is not None:
-            sampler.stop()
+        if watch is not None:
+            watch.stop()
     report.trips = list(rec.trips)
     if staging_sizes is not None and production_sizes is not None:
         report.estimates = estimate(plan, report, staging_sizes, production_sizes)

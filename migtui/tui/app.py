@@ -14,12 +14,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from migtui.demo.tour import Tour
+from migtui.execution.session import Session
 from migtui.plan import Plan, load_plan, plan_checksum
 from migtui.tui.model import Clock
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.main import MainScreen
 from migtui.tui.screens.modals import ConfirmModal
-from migtui.tui.session import Session
 
 FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic snapshots
 

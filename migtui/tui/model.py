@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from migtui.events import (
+    Event,
+    StatementStarted,
+    StepFailed,
+    StepFinished,
+    StepProgress,
+    StepRetried,
+    StepSkipped,
+    StepStarted,
+)
+from migtui.execution import describe
+from migtui.execution.folds import SKIP_PREFIX
 from migtui.plan.model import (
     ChecklistItem,
     Phase,
@@ -19,12 +30,11 @@ from migtui.plan.model import (
     RunCommand,
     RunRehearse,
     RunSteps,
+    RunWatch,
     Step,
 )
 from migtui.sql import split
 from migtui.state import RunState
-
-SKIP_PREFIX = "operator skipped: "
 
 
 @dataclass(frozen=True)
@@ -136,54 +146,60 @@ def action_text(item: ChecklistItem) -> str:
         return f"command {short(a.command, 60)}"
     if isinstance(a, RunBaseline):
         return f"baseline {a.baseline:g}s of the gauges"
+    if isinstance(a, RunWatch):
+        return f"watch the gauges for {a.watch:g}s (fails if a trigger trips)"
     if isinstance(a, RunRehearse):
         return "rehearsal on staging (migtui rehearse)"
     return ""
 
 
-@dataclass
-class ItemResults:
-    """The last result of each bound checklist item, folded from journal records."""
+def update_rows(rows: dict[str, StepRow], e: Event, mono: float) -> StepRow | None:
+    """Fold one runner event into the step rows (``mono``: now, for a live elapsed).
 
-    last: dict[str, tuple[str, str]] = field(default_factory=dict)  # item -> (status, text)
-
-    def apply(self, rec: dict[str, Any]) -> None:
-        kind = rec.get("kind")
-        item = str(rec.get("item", ""))
-        if kind == "ItemTicked" and rec.get("evidence"):
-            self.last[item] = ("ok", str(rec["evidence"]))
-        elif kind == "ItemFailed":
-            self.last[item] = ("failed", str(rec.get("error", "")))
-        elif kind == "ItemSkipped":
-            self.last[item] = ("skipped", str(rec.get("reason", "")))
-
-
-def operator_skips(records: list[dict[str, Any]]) -> set[str]:
-    out: set[str] = set()
-    for rec in records:
-        if rec.get("kind") == "StepSkipped" and str(rec.get("reason", "")).startswith(
-                SKIP_PREFIX):
-            out.add(str(rec.get("step_id")))
-        elif rec.get("kind") == "StepFinished":
-            out.discard(str(rec.get("step_id")))
-    return out
+    Returns the row it changed, or None when the event says nothing about a step row."""
+    match e:
+        case StepStarted():
+            r = rows.setdefault(e.step_id, StepRow())
+            r.state = "running" if e.action == "apply" else "rolling_back"
+            r.started_mono, r.statements, r.statement, r.action = (
+                mono, e.statements, 0, e.action)
+            r.result = ""
+        case StatementStarted():
+            r = rows.setdefault(e.step_id, StepRow())
+            r.statement = e.index + 1
+        case StepProgress():
+            r = rows.setdefault(e.step_id, StepRow())
+            r.rows = e.done
+        case StepRetried():
+            r = rows.setdefault(e.step_id, StepRow())
+            r.retries = e.attempt
+        case StepFinished():
+            r = rows.setdefault(e.step_id, StepRow())
+            r.state = "applied" if e.action == "apply" else "rolled_back"
+            r.elapsed, r.rows, r.retries, r.result = e.elapsed, e.rows, e.retries, e.result
+            r.started_mono = None
+        case StepFailed():
+            r = rows.setdefault(e.step_id, StepRow())
+            r.state = "failed" if e.action == "apply" else "applied"
+            r.elapsed, r.retries, r.result = e.elapsed, e.retries, e.error
+            r.started_mono = None
+        case StepSkipped() if e.reason.startswith(SKIP_PREFIX):
+            r = rows.setdefault(e.step_id, StepRow())
+            r.state = "skipped"
+        case _:
+            return None
+    return r
 
 
 # ---------------------------------------------------------------- text
 
 
 def short(text: str | None, width: int = 80) -> str:
-    one = " ".join((text or "").split())
-    return one if len(one) <= width else one[: width - 1] + "…"
+    return describe.short(text, width)
 
 
 def secs(s: float | None) -> str:
-    if s is None:
-        return "—"
-    if s < 60:
-        return f"{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+    return describe.secs(s, none="—")
 
 
 class Clock:

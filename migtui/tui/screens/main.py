@@ -26,38 +26,26 @@ from textual.worker import Worker, WorkerState
 
 from migtui.demo.tour import GaugeStates, Tour
 from migtui.events import (
-    BaselineRecorded,
     Event,
-    ItemFailed,
-    ItemSkipped,
-    ItemTicked,
     NoteAdded,
     RehearsalFinished,
     RehearsalStage,
-    RehearsalStarted,
     ReportExported,
-    RollbackFinished,
     RollbackStarted,
-    RunFinished,
-    RunStarted,
     StatementStarted,
     StepFailed,
     StepFinished,
-    StepOutput,
-    StepPaused,
     StepProgress,
-    StepResumed,
-    StepRetried,
-    StepSkipped,
-    StepStarted,
     ThresholdChanged,
 )
+from migtui.execution.confirm import WrongDatabase
+from migtui.execution.describe import describe, style
+from migtui.execution.session import RehearsalChoice, Session
 from migtui.plan.model import ChecklistItem, Metric
 from migtui.runner import Outcome, StepStatus
 from migtui.sampler import Snapshot, format_value
 from migtui.secrets import scrub
 from migtui.tui.model import (
-    SKIP_PREFIX,
     Clock,
     Section,
     StepRow,
@@ -66,6 +54,7 @@ from migtui.tui.model import (
     secs,
     sections,
     short,
+    update_rows,
 )
 from migtui.tui.screens.modals import (
     ChoiceModal,
@@ -74,7 +63,6 @@ from migtui.tui.screens.modals import (
     ReportModal,
     TypedConfirmModal,
 )
-from migtui.tui.session import RehearsalChoice, Session
 from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
@@ -344,33 +332,33 @@ class MainScreen(Screen[None]):
         return True
 
     def _production_then(self, fn: Callable[[], None]) -> None:
-        """A production target: type the database name once, then go on."""
+        """A production target: type the database name once, then go on (the question is
+        the core's, ``execution.confirm``; the modal is how the app asks it)."""
         s = self.session
-        if not s.production or self.confirmed_production:
-            fn()
-            return
-        tgt = self.plan.targets[s.target]
-        if tgt.database and s.database and tgt.database != s.database:
-            msg = (f"target {s.target!r} expects database {tgt.database!r}, but the URL points "
-                   f"at {s.database!r}: refusing to run. Open the right database, or use "
-                   f"--target.")
+        try:
+            question = s.production_question()
+        except WrongDatabase as e:
+            msg = f"{e}: refusing to run. Open the right database, or use --target."
             self._log(msg, "bold red")
             self.notify(msg, title="Wrong database", severity="error", timeout=10)
+            return
+        if question is None or self.confirmed_production:
+            fn()
             return
 
         def done(ok: bool | None) -> None:
             if ok:
                 self.confirmed_production = True
-                self._log(f"production confirmed by {s.operator} (typed {s.expected_database})")
+                self._log(f"production confirmed by {s.operator} (typed {question.database})")
                 fn()
             else:
                 self._log("production not confirmed: nothing was run", "yellow")
 
         self.app.push_screen(TypedConfirmModal(
             "PRODUCTION target",
-            f"Target {s.target!r} is production: database {s.expected_database!r} on "
+            f"Target {s.target!r} is production: database {question.database!r} on "
             f"{s.display_dsn}.\nType the database name to allow changes in this session.",
-            s.expected_database), done)
+            question.database), done)
 
     def _start(self, label: str, fn: Callable[[], Outcome], *, needs_db: bool = True,
                confirm_production: bool = True) -> None:
@@ -608,100 +596,36 @@ class MainScreen(Screen[None]):
             else {}
         gauges.show(snap, states, history)
 
-    def on_main_screen_event_received(self, message: EventReceived) -> None:  # noqa: C901
+    def on_main_screen_event_received(self, message: EventReceived) -> None:
+        """Step rows from the pure ``update_rows``; log lines in the one wording
+        (``execution.describe``); then what only the screen does with an event."""
         e = message.event
-        rows = self.rows
+        update_rows(self.rows, e, self._mono())
         match e:
-            case StepStarted():
-                r = rows.setdefault(e.step_id, StepRow())
-                r.state = "running" if e.action == "apply" else "rolling_back"
-                r.started_mono, r.statements, r.statement, r.action = (
-                    self._mono(), e.statements, 0, e.action)
-                r.result = ""
-                self._log(f"▶ {e.action} {e.step_id} ({e.step_kind})", "bold")
-            case StatementStarted():
-                r = rows.setdefault(e.step_id, StepRow())
-                r.statement = e.index + 1
-                mode = "autocommit" if e.autocommit else "transaction"
-                self._log(f"  {e.index + 1}. [{mode}; lock {e.lock}] {short(e.sql, 100)}")
             case StepProgress():
-                rows.setdefault(e.step_id, StepRow()).rows = e.done
                 self.query_one(BackfillProgress).show_progress(e)
-            case StepRetried():
-                rows.setdefault(e.step_id, StepRow()).retries = e.attempt
-                self._log(f"  ↻ {e.step_id}: retry {e.attempt}/{e.of} in {e.delay:.2f}s — "
-                          f"{e.reason}", "yellow")
-            case StepFinished():
-                r = rows.setdefault(e.step_id, StepRow())
-                r.state = "applied" if e.action == "apply" else "rolled_back"
-                r.elapsed, r.rows, r.retries, r.result = e.elapsed, e.rows, e.retries, e.result
-                r.started_mono = None
-                verb = "applied" if e.action == "apply" else "rolled back"
-                res = f" — {e.result}" if e.result else ""
-                rws = f", {e.rows:,} rows" if e.rows else ""
-                self._log(f"✓ {e.step_id} {verb} in {secs(e.elapsed)}{rws}{res}", "green")
-                if e.step_id and self.query_one(BackfillProgress).has_class("-active"):
-                    self.query_one(BackfillProgress).finish()
-            case StepFailed():
-                r = rows.setdefault(e.step_id, StepRow())
-                r.state = "failed" if e.action == "apply" else "applied"
-                r.elapsed, r.retries, r.result = e.elapsed, e.retries, e.error
-                r.started_mono = None
-                code = f" [{e.sqlstate}]" if e.sqlstate else ""
-                self._log(f"✗ {e.step_id} {e.action} failed: {e.error}{code}", "bold red")
-            case StepSkipped():
-                if e.reason.startswith(SKIP_PREFIX):
-                    rows.setdefault(e.step_id, StepRow()).state = "skipped"
-                self._log(f"» {e.step_id} skipped: {e.reason}", "dim")
-            case StepPaused():
-                self._log(f"⏸ {e.step_id} paused: {e.reason}", "yellow")
-            case StepResumed():
-                self._log(f"▶ {e.step_id} resumed", "yellow")
-            case StepOutput():
-                tail = [ln for ln in e.text.splitlines() if ln.strip()][-5:]
-                self._log(f"  output of {e.step_id} (exit {e.exit_code})"
-                          + "".join(f"\n    | {ln}" for ln in tail), "dim")
+            case NoteAdded():
+                self._log_line(describe(e) or "", style(e), channel=e.channel)
+            case ThresholdChanged():
+                self._threshold(e)
+            case ReportExported():
+                pass  # the export job logs the path
+            case _:
+                text = describe(e)
+                if text is not None:
+                    self._log(text.strip("\n"), style(e))
+        match e:
+            case StepFinished() if self.query_one(BackfillProgress).has_class("-active"):
+                self.query_one(BackfillProgress).finish()
             case RollbackStarted():
                 self.rolling_back = True
                 self.query_one(TripBanner).set_status(
                     f"ROLLING BACK {len(e.steps)} step(s): {', '.join(e.steps) or 'nothing'} "
                     f"— {short(e.reason, 100)}", "-busy")
-                self._log(f"↺ rollback of {', '.join(e.steps) or 'nothing'} — {e.reason}",
-                          "bold magenta")
-            case RollbackFinished():
-                self._log(f"↺ rollback {'finished' if e.ok else 'stopped'}: {e.message}",
-                          "bold green" if e.ok else "bold red")
-            case NoteAdded():
-                self._log_line(f"{e.author}: {e.text}", "italic", channel=e.channel)
-            case ItemTicked():
-                mark = "☑" if e.done else "☐"
-                ev = f" — {short(e.evidence, 80)}" if e.evidence else ""
-                self._log(f"{mark} {e.item} by {e.operator}{ev}")
-            case ItemFailed():
-                self._log(f"☒ {e.item}: {short(e.error, 160)}", "red")
-            case ItemSkipped():
-                self._log(f"☐ {e.item} skipped: {e.reason}", "dim")
-            case BaselineRecorded():
-                self._log(f"baseline recorded over {e.seconds:g}s "
-                          f"({len(e.metrics)} metrics)", "green")
-            case ThresholdChanged():
-                self._threshold(e)
-            case RunStarted():
-                self._log(f"run started by {e.operator} on {e.database}")
-            case RunFinished():
-                pass
-            case RehearsalStarted():
-                load = " (other sessions active: the gauges run)" if e.traffic else ""
-                self._log(f"rehearsal of {e.plan_id} on target {e.target} (database "
-                          f"{e.database}) by {e.operator}{load}", "bold cyan")
             case RehearsalFinished():
                 self._read_rehearsal()
-                self._log(f"rehearsal {'clean' if e.ok else 'FAILED'}: {e.summary}",
-                          "bold green" if e.ok else "bold red")
                 for line in e.differences[:10]:
                     self._log(f"  {line}", "red")
-            case ReportExported():
-                pass  # the export job logs the path
         if self.tour is not None and self.tour.advance(e):
             self.query_one(TourPanel).show_hint()
         if not isinstance(e, StepProgress | StatementStarted):
@@ -728,10 +652,7 @@ class MainScreen(Screen[None]):
 
     def _threshold(self, e: ThresholdChanged) -> None:
         m = Metric(e.metric)
-        style = {"trip": "bold red", "warn": "yellow"}.get(e.state, "green")
-        self._log(f"{m.label}: {e.previous} → {e.state} at {format_value(m, e.value)} "
-                  f"(threshold {e.threshold})" + (f" — {e.trigger}" if e.trigger else ""),
-                  style)
+        self._log(describe(e) or "", style(e))
         if e.state != "trip" or self.rolling_back:
             return
         self.query_one(TripBanner).trip(e, self.clock.since(e.since))

@@ -1,50 +1,38 @@
-"""The app's link to the core: one plan, one database, its journal, runner, sampler and guard.
+"""The app's link to the core: one plan, one database, its run, journal, runner and gauges.
 
-No Textual here. Every blocking method is called from a thread worker; one lock
-serialises the runner's work (it owns one connection). Events reach the app through
-``subscribe``; they arrive on whichever thread produced them.
+No Textual here (it lived in ``tui/`` while claiming to be UI-free; the app now imports it
+from the core). It holds one ``Run`` open for as long as the app runs: the same runner,
+journal policy and Watch as ``migtui run``, and checklist items go through the same item
+runner. Every blocking method is called from a thread worker; one lock serialises the
+runner's work (it owns one connection). Events reach the app through ``subscribe``; they
+arrive on whichever thread produced them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migtui import lint
-from migtui.control import Cancelled, RunControl
-from migtui.db import DsnError, database_name, resolve_dsn
-from migtui.document import export_markdown
-from migtui.events import (
-    Event,
-    EventBus,
-    ItemFailed,
-    ItemTicked,
-    NoteAdded,
-    ReportExported,
-    RunFinished,
-    RunStarted,
-    StepProgress,
-    StepSkipped,
+from migtui.control import RunControl
+from migtui.events import Event, ItemTicked, NoteAdded, ReportExported, StepSkipped
+from migtui.execution.confirm import ProductionQuestion, production_question
+from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
+from migtui.execution.items import Evidence, ItemActions, run_item
+from migtui.execution.rehearsal_targets import (
+    RehearsalChoice,
+    no_rehearsal_target,
+    production_urls,
+    rehearsal_choices,
 )
-from migtui.journal import Journal, journal_path, read_journal
+from migtui.execution.report import default_report_path, write_report
+from migtui.execution.rollback import untick_rolled_back
+from migtui.execution.run import Run
+from migtui.journal import read_journal
 from migtui.lint import Finding, TableSizes, derived_risks, lint_plan
-from migtui.plan import plan_checksum
-from migtui.plan.model import (
-    ChecklistItem,
-    Environment,
-    Plan,
-    RunBaseline,
-    RunCheck,
-    RunCommand,
-    RunRehearse,
-    RunSteps,
-    RunWatch,
-)
+from migtui.plan.model import ChecklistItem, Environment, Plan
 from migtui.rehearsal import (
     JOURNAL_KINDS,
     RehearsalError,
@@ -52,76 +40,55 @@ from migtui.rehearsal import (
     rehearsal_gate,
     rehearse,
 )
-from migtui.runner import Outcome, Runner, RunnerError, StepStatus
+from migtui.runner import Outcome, Runner, StepStatus
 from migtui.sampler import Baseline, Guard, Sampler, SamplerError, Snapshot
-from migtui.secrets import redact_url, register_url, scrub
+from migtui.secrets import redact_url, scrub
 from migtui.state import RunState
-from migtui.tui.model import SKIP_PREFIX, ItemResults, operator_skips
-from migtui.watch import Watch
 
-
-@dataclass(frozen=True)
-class RehearsalChoice:
-    """Where a rehearsal may run: never on production."""
-
-    label: str  # what the operator reads
-    target: str  # the target name recorded with the rehearsal ("--dsn" for the app's own)
-    dsn: str
-
+__all__ = ["RehearsalChoice", "Session"]
 
 
 class Session:
     def __init__(self, plan_path: str | Path, plan: Plan, dsn: str | None = None,
                  target: str | None = None, operator: str = "operator",
                  plan_text_checksum: str | None = None, sample: bool = True) -> None:
-        self.path = Path(plan_path)
+        self.control = RunControl()
+        self.run = Run(plan, plan_path, dsn, operator=operator, target=target,
+                       control=self.control, checksum=plan_text_checksum, gauges=sample,
+                       on_snapshot=self._snapshot)
+        self.path = self.run.path
         self.plan = plan
-        self.plan_id = plan.id or self.path.stem
-        self.target = target or plan.target_name
+        self.plan_id = self.run.plan_id
+        self.target = self.run.target
         self.operator = operator
         self.dsn = dsn
-        self.plan_checksum = plan_text_checksum or plan_checksum(
-            self.path.read_text(encoding="utf-8"))
+        self.database = self.run.database
+        self.plan_checksum = self.run.checksum
         self.last_rehearsal: RehearsalReport | None = None
         self._rehearsal_control: RunControl | None = None
         self.on_rehearsal_event: Callable[[Event], None] | None = None  # progress display
-        if dsn:
-            register_url(dsn)
-        self.database = database_name(dsn) if dsn else ""
-        self.journal = Journal(journal_path(self.path, self.plan_id))
-        records = list(read_journal(self.journal.path))
+        records = self.run.records
         self.state = RunState.from_records(records)
         self.items = ItemResults()
         for rec in records:
             self.items.apply(rec)
         self.skipped = operator_skips(records)
-        self.baseline = Baseline.from_journal_records(records)
-        self.bus = EventBus()
+        self.bus = self.run.bus
         self.bus.subscribe(self._record)
-        self.control = RunControl()
         self.run_lock = threading.Lock()
-        self.runner: Runner | None = None
-        self.watch: Watch | None = None  # the gauges: sampler and guard, wired as for `run`
+        self.runner: Runner | None = self.run.runner  # None once the database is lost
+        self.watch = self.run.watch  # the gauges: sampler and guard, wired as for `run`
         self._on_snapshot: Callable[[Snapshot], None] | None = None
         self._closed = False
-        self._run_started = False
         self.last_outcome = ""
-        if dsn:
-            self.runner = Runner(plan, dsn, emit=self.bus, control=self.control,
-                                 operator=operator, confirm=None,
-                                 workdir=self.path.resolve().parent,
-                                 plan_text_checksum=plan_text_checksum)
-            if sample:
-                self.watch = Watch(plan, dsn, emit=self.bus, control=self.control,
-                                   captured=lambda: self.runner.captured if self.runner
-                                   else {}, on_snapshot=self._snapshot,
-                                   journal_records=records, target=self.target)
         # the lint's findings beside each step; refined with table sizes once connected
         self.findings: list[Finding] = lint_plan(plan)
         self.risks = derived_risks(plan, self.findings)
         # offline, a guard still knows the thresholds the gauges panel shows
         self.guard = self.watch.guard if self.watch is not None else Guard(
-            plan, emit=self.bus, control=self.control, baseline=self.baseline)
+            plan, emit=self.bus, control=self.control,
+            baseline=Baseline.from_journal_records(records))
+        self.baseline = self.guard.baseline
         self.sampler: Sampler | None = self.watch.sampler if self.watch is not None else None
 
     # ---------------------------------------------------------------- facts
@@ -129,6 +96,10 @@ class Session:
     @property
     def online(self) -> bool:
         return self.runner is not None
+
+    @property
+    def journal(self) -> Any:
+        return self.run.journal.journal
 
     @property
     def display_dsn(self) -> str:
@@ -144,6 +115,11 @@ class Session:
         tgt = self.plan.targets.get(self.target)
         return self.database or (tgt.database if tgt and tgt.database else "")
 
+    def production_question(self) -> ProductionQuestion | None:
+        """The question to ask before changes on a production target (None otherwise);
+        raises ``confirm.WrongDatabase`` when the URL points at another database."""
+        return production_question(self.plan, self.target, self.database)
+
     # ---------------------------------------------------------------- events
 
     def subscribe(self, fn: Callable[[Event], None]) -> None:
@@ -153,13 +129,10 @@ class Session:
         self._on_snapshot = fn
 
     def _record(self, event: Event) -> None:
+        """Fold every event into what the screens show (the journal has its own policy)."""
         rec = event.to_record()
         self.state.apply(rec)
         self.items.apply(rec)
-        if isinstance(event, StepProgress) or self._closed:
-            return  # too frequent for the journal; the history table has the progress
-        with contextlib.suppress(OSError):
-            self.journal.record(event)
 
     def _snapshot(self, snap: Snapshot) -> None:
         """After the guard has seen it (the Watch feeds the guard first)."""
@@ -208,16 +181,10 @@ class Session:
         with self.run_lock:
             return self.runner.status()
 
-    def _started(self) -> None:
-        if not self._run_started:
-            self._run_started = True
-            self.emit(RunStarted(plan_id=self.plan_id, target=self.target,
-                                 database=self.database, operator=self.operator))
-
     def apply(self, step_ids: list[str]) -> Outcome:
         assert self.runner is not None
         with self.run_lock:
-            self._started()
+            self.run.start()
             ids = [s for s in step_ids if s not in self.skipped]
             out = self.runner.apply(ids) if ids else Outcome("done", "nothing to run")
             self.last_outcome = out.status
@@ -229,66 +196,23 @@ class Session:
         if self.run_lock.locked():
             self.control.request_rollback(reason)
         with self.run_lock:
-            self._started()
+            self.run.start()
             out = self.runner.rollback(reason=reason)
             self.last_outcome = out.status
         if out.steps:
-            self._untick_rolled_back(set(out.steps))
+            untick_rolled_back(self.plan, self.state, out.steps, self.tick)
         return out
 
-    def _untick_rolled_back(self, steps: set[str]) -> None:
-        """A ticked item whose steps were rolled back is no longer done."""
-        for key, _heading, items in self.plan.checklists():
-            for item in items:
-                if (isinstance(item.run, RunSteps) and steps & set(item.run.steps)
-                        and self.state.is_done(key, item)):
-                    self.tick(key, item, False, "rolled back: " + ", ".join(
-                        s for s in item.run.steps if s in steps))
-
     def run_item(self, checklist: str, item: ChecklistItem) -> Outcome:
-        """Run a bound checklist item; tick it with its evidence when it succeeds."""
-        key = f"{checklist}/{item.key}"
-        action = item.run
-        try:
-            if isinstance(action, RunSteps):
-                out = self.apply(list(action.steps))
-                if out.status != "done":
-                    self.emit(ItemFailed(item=key, error=out.message))
-                    return out
-                evidence = f"steps {', '.join(action.steps)}: {out.message}"
-            elif isinstance(action, RunCheck):
-                assert self.runner is not None
-                with self.run_lock:
-                    evidence = "check " + self.runner.check(action.check, action.expect)
-            elif isinstance(action, RunCommand):
-                assert self.runner is not None
-                with self.run_lock:
-                    evidence = "command " + self.runner.command(action.command, action.timeout,
-                                                                key)
-            elif isinstance(action, RunBaseline):
-                evidence = self.capture_baseline(action.baseline)
-            elif isinstance(action, RunWatch):
-                evidence = self.watch_gauges(action.watch)
-            elif isinstance(action, RunRehearse):
-                choices = self.rehearsal_choices()
-                if not choices:
-                    raise ValueError(self.no_rehearsal_target())
-                report = self.rehearse(choices[0])
-                if not report.ok:
-                    self.emit(ItemFailed(item=key, error=report.summary))
-                    return Outcome("failed", report.summary)
-                return Outcome("done", report.summary)  # the rehearsal ticked the item
-            else:
-                return Outcome("failed", "this item has no action: tick it with Space")
-        except Cancelled as e:
-            self.emit(ItemFailed(item=key, error=f"cancelled: {e}"))
-            return Outcome("cancelled", str(e))
-        except (RunnerError, SamplerError, RehearsalError, ValueError) as e:
-            msg = scrub(str(e))
-            self.emit(ItemFailed(item=key, error=msg))
-            return Outcome("failed", msg)
-        self.tick(checklist, item, True, evidence)
-        return Outcome("done", evidence)
+        """Run a bound checklist item (the one item runner); it ticks it with its evidence
+        when it succeeds."""
+        if item.run is None:
+            return Outcome("failed", "this item has no action: tick it with Space")
+        assert self.runner is not None
+        r = run_item(_SessionActions(self), checklist, item)
+        if r.outcome is not None:
+            return r.outcome
+        return Outcome("done" if r.status == "done" else r.status, r.message)
 
     def capture_baseline(self, seconds: float) -> str:
         if self.watch is None:
@@ -309,44 +233,18 @@ class Session:
         """("ok" | "missing" | "stale" | "failed", message) for the current plan text."""
         return rehearsal_gate(self.plan, self.path, self.plan_checksum)
 
-    def _production_urls(self) -> set[str]:
-        return {os.environ[t.dsn_env] for t in self.plan.targets.values()
-                if t.environment == Environment.production and os.environ.get(t.dsn_env)}
-
     def rehearsal_choices(self) -> list[RehearsalChoice]:
-        """Where a rehearsal may run, the plan's staging targets first; the app's own
-        database only when its target is not production. Never a production URL."""
-        out: list[RehearsalChoice] = []
-        prod = self._production_urls()
-        for name, tgt in self.plan.targets.items():
-            if tgt.environment != Environment.staging:
-                continue
-            try:
-                url = resolve_dsn(self.plan, None, name)
-            except DsnError:
-                continue
-            if url not in prod and url != "postgresql://":
-                register_url(url)
-                out.append(RehearsalChoice(
-                    f"target {name} ({tgt.environment.value}): {redact_url(url)}", name, url))
-        if self.dsn and not self.production and self.dsn not in prod and not any(
-                c.dsn == self.dsn for c in out):
-            out.append(RehearsalChoice(f"this database, target {self.target}: "
-                                       f"{self.display_dsn}", self.target, self.dsn))
-        return out
+        return rehearsal_choices(self.plan, self.dsn, self.target, self.production)
 
     def no_rehearsal_target(self) -> str:
-        envs = ", ".join(f"${t.dsn_env}" for t in self.plan.targets.values()
-                         if t.environment == Environment.staging)
-        return ("no staging database to rehearse on: set " + (envs or "a staging target's "
-                "dsn_env") + ", or open the app on a non-production database")
+        return no_rehearsal_target(self.plan)
 
     def rehearse(self, choice: RehearsalChoice,
                  on_event: Callable[[Event], None] | None = None) -> RehearsalReport:
         """Rehearse the plan on ``choice`` (blocking; takes the run lock). The rehearsal's
         own kinds go to the journal and the screens; the rest only to ``on_event``."""
-        if choice.dsn in self._production_urls() or (choice.dsn == self.dsn
-                                                      and self.production):
+        if choice.dsn in production_urls(self.plan) or (choice.dsn == self.dsn
+                                                         and self.production):
             raise RehearsalError("refusing to rehearse on production", code=2)
 
         listener = on_event or self.on_rehearsal_event
@@ -381,17 +279,8 @@ class Session:
     def export_report(self) -> Path:
         """Write the plan and its journal as the filled-in template, next to the plan
         (``<plan>.report.md``). Blocking: reads table sizes when online."""
-        sizes = None
-        if self.dsn:
-            with contextlib.suppress(Exception):  # sizes only sharpen the risk review
-                sizes = lint.TableSizes.read(self.dsn)
-        findings = lint.lint_plan(self.plan, sizes=sizes)
-        text = export_markdown(self.plan, self.state, findings=findings,
-                               risks=lint.derived_risks(self.plan, findings),
-                               flags=lint.zero_downtime_flags(self.plan, findings),
-                               plan_checksum=self.plan_checksum)
-        out = self.path.with_name(f"{self.path.stem}.report.md")
-        out.write_text(scrub(text), encoding="utf-8")
+        out = write_report(self.plan, self.state, default_report_path(self.path),
+                           dsn=self.dsn, plan_checksum=self.plan_checksum)
         self.emit(ReportExported(path=str(out), operator=self.operator))
         return out
 
@@ -415,9 +304,7 @@ class Session:
             self.control.cancel("the app is closing")
         got = self.run_lock.acquire(timeout=wait)
         try:
-            if self._run_started:
-                self.emit(RunFinished(plan_id=self.plan_id, outcome=self.last_outcome or "done",
-                                      message="app closed"))
+            self.run.finish(self.last_outcome or "done", "app closed")
             if self.runner is not None and got:
                 self.runner.close()
         finally:
@@ -426,7 +313,44 @@ class Session:
         if self.sampler is not None:
             self.sampler.stop(timeout=2.0)
         self._closed = True
-        self.journal.close()
+        self.run.journal.close()
 
     def journal_records(self) -> list[dict[str, Any]]:
-        return list(read_journal(self.journal.path))
+        return list(read_journal(self.run.journal_path))
+
+
+class _SessionActions(ItemActions):
+    """The app's item actions: under the session's run lock; the gauges and a rehearsal on
+    staging are the session's (missing gauges fail the item: the operator asked for it)."""
+
+    def __init__(self, session: Session) -> None:
+        assert session.runner is not None
+        super().__init__(session.runner, watch=session.watch)
+        self.session = session
+
+    def steps(self, ids: list[str]) -> Outcome:
+        return self.session.apply(ids)
+
+    def check(self, sql: str, expect: Any) -> str:
+        with self.session.run_lock:
+            return self.runner.check(sql, expect)
+
+    def command(self, command: str, timeout: float | None, key: str) -> str:
+        with self.session.run_lock:
+            return self.runner.command(command, timeout, key)
+
+    def baseline(self, seconds: float) -> str:
+        return self.session.capture_baseline(seconds)
+
+    def watch_gauges(self, seconds: float) -> str:
+        return self.session.watch_gauges(seconds)
+
+    def rehearse(self, key: str) -> Evidence:
+        choices = self.session.rehearsal_choices()
+        if not choices:
+            raise ValueError(self.session.no_rehearsal_target())
+        report = self.session.rehearse(choices[0])
+        if not report.ok:
+            raise RehearsalError(report.summary)
+        return Evidence(report.summary, ticked=True)  # the rehearsal ticked the item
+

@@ -1,0 +1,170 @@
+"""Events as text: the one wording shared by the headless printer and the app's log.
+
+``describe(event)`` returns one line (sometimes with indented continuation lines) or None
+for events that have no text of their own. Consumers add their own framing: the printer a
+progress bar on a TTY, the app a time stamp and a style (``style(event)``).
+"""
+
+from __future__ import annotations
+
+from migtui.events import (
+    BaselineRecorded,
+    Event,
+    ItemFailed,
+    ItemSkipped,
+    ItemTicked,
+    NoteAdded,
+    RehearsalFinished,
+    RehearsalStarted,
+    ReportExported,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StatementStarted,
+    StepFailed,
+    StepFinished,
+    StepOutput,
+    StepPaused,
+    StepProgress,
+    StepResumed,
+    StepRetried,
+    StepSkipped,
+    StepStarted,
+    ThresholdChanged,
+)
+from migtui.sampler import format_value
+from migtui.watch import trip_text
+
+
+def short(text: str | None, width: int = 100) -> str:
+    one = " ".join((text or "").split())
+    return one if len(one) <= width else one[: width - 1] + "…"
+
+
+def secs(s: float | None, none: str = "?") -> str:
+    if s is None:
+        return none
+    if s < 60:
+        return f"{s:.1f}s"
+    m, sec = divmod(int(s), 60)
+    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+_BASELINE_SHOWN = ("latency", "error_rate", "connection_pool", "tps")
+_STATE_MARK = {"ok": "✓", "warn": "⚠", "trip": "⛔", "inactive": "·"}
+
+
+def threshold_line(e: ThresholdChanged) -> str:
+    mark = _STATE_MARK.get(e.state, "?")
+    if e.state == "trip":
+        return f"{mark} TRIP {trip_text(e)} — policy {e.policy or 'offer'}"
+    if e.state == "warn":
+        base = (f", baseline {format_value(e.metric, e.baseline)}"
+                if e.baseline is not None else "")
+        return (f"{mark} {e.metric} warn: {format_value(e.metric, e.value)} over "
+                f"{format_value(e.metric, e.limit)} ({e.threshold}{base})")
+    return f"{mark} {e.metric} back to {e.state} ({format_value(e.metric, e.value)})"
+
+
+def progress_line(e: StepProgress) -> str:
+    total = e.total if e.total is not None else "?"
+    thr = f", throttled: {e.throttled}" if e.throttled else ""
+    return (f"    {e.step_id}: {e.done}/{total} rows, {e.rate:,.0f} rows/s, "
+            f"ETA {secs(e.eta)}, batch {e.batch_size}{thr}")
+
+
+def describe(e: Event) -> str | None:  # noqa: C901 - one branch per event type
+    """The text of one event, or None when it has none."""
+    match e:
+        case RunStarted():
+            mode = " (dry run)" if e.dry_run else ""
+            return (f"run {e.plan_id} on target {e.target} (database {e.database}) "
+                    f"by {e.operator}{mode}")
+        case StepStarted():
+            n = f", {e.statements} statement(s)" if e.step_kind == "sql" else ""
+            return f"▶ {e.action} {e.step_id} ({e.step_kind}{n})"
+        case StatementStarted():
+            mode = "autocommit" if e.autocommit else "in transaction"
+            return f"    {e.index + 1}. [{mode}; lock {e.lock}] {short(e.sql)}"
+        case StepProgress():
+            return progress_line(e)
+        case StepRetried():
+            return (f"    ↻ {e.step_id}: retry {e.attempt}/{e.of} in {e.delay:.2f}s — "
+                    f"{e.reason}")
+        case StepFinished():
+            verb = "applied" if e.action == "apply" else "rolled back"
+            rows = f", {e.rows} rows" if e.rows else ""
+            res = f" — {e.result}" if e.result else ""
+            retr = f", {e.retries} retries" if e.retries else ""
+            return f"✓ {e.step_id} {verb} in {secs(e.elapsed)}{rows}{retr}{res}"
+        case StepFailed():
+            st = f"\n    statement: {short(e.statement, 200)}" if e.statement else ""
+            code = f" [SQLSTATE {e.sqlstate}]" if e.sqlstate else ""
+            return f"✗ {e.step_id} {e.action} failed: {e.error}{code}{st}"
+        case StepSkipped():
+            return f"- {e.step_id} skipped: {e.reason}"
+        case StepPaused():
+            return f"⏸ {e.step_id} paused: {e.reason}"
+        case StepResumed():
+            return f"▶ {e.step_id} resumed"
+        case StepOutput():
+            lines = [ln for ln in e.text.splitlines() if ln.strip()][-10:]
+            body = "".join(f"\n    | {ln}" for ln in lines)
+            return f"    output of {e.step_id} (exit {e.exit_code}):{body or ' (none)'}"
+        case RollbackStarted():
+            return f"↺ rollback of {', '.join(e.steps) or 'nothing'} — {e.reason}"
+        case RollbackFinished():
+            return f"↺ rollback {'finished' if e.ok else 'stopped'}: {e.message}"
+        case NoteAdded():
+            return f"  note by {e.author}: {e.text}"
+        case ItemTicked():
+            if not e.done:
+                return f"☐ {e.item} unticked by {e.operator}" + (
+                    f": {e.evidence}" if e.evidence else "")
+            return f"☑ {e.item}: {e.evidence}" if e.evidence else f"☑ {e.item} by {e.operator}"
+        case ItemSkipped():
+            return f"☐ {e.item} skipped: {e.reason}"
+        case ItemFailed():
+            return f"☒ {e.item} failed: {e.error}"
+        case BaselineRecorded():
+            parts = [f"{m} {format_value(m, v.get('median'))}"
+                     for m, v in e.metrics.items() if m in _BASELINE_SHOWN]
+            return f"◆ baseline ({e.seconds:g}s, medians): {', '.join(parts)}"
+        case ThresholdChanged():
+            return threshold_line(e)
+        case RehearsalStarted():
+            load = " (other sessions active: the gauges run)" if e.traffic else ""
+            return (f"rehearsal of {e.plan_id} on target {e.target} (database "
+                    f"{e.database}) by {e.operator}{load}")
+        case RehearsalFinished():
+            return f"rehearsal {'clean' if e.ok else 'FAILED'}: {e.summary}"
+        case ReportExported():
+            return f"report exported to {e.path} by {e.operator}"
+        case RunFinished():
+            return f"{e.outcome}: {e.message}"
+    return None
+
+
+_STYLE_BY_KIND = {
+    "StepStarted": "bold", "StepRetried": "yellow", "StepFinished": "green",
+    "StepFailed": "bold red", "StepSkipped": "dim", "StepPaused": "yellow",
+    "StepResumed": "yellow", "StepOutput": "dim", "RollbackStarted": "bold magenta",
+    "NoteAdded": "italic", "ItemFailed": "red", "ItemSkipped": "dim",
+    "BaselineRecorded": "green", "RehearsalStarted": "bold cyan",
+}
+
+
+def style(e: Event) -> str:
+    """A Rich style name for the event's line (the app's log); '' for plain."""
+    match e:
+        case RollbackFinished():
+            return "bold green" if e.ok else "bold red"
+        case RehearsalFinished():
+            return "bold green" if e.ok else "bold red"
+        case ThresholdChanged():
+            return {"trip": "bold red", "warn": "yellow"}.get(e.state, "green")
+        case RunFinished():
+            return {"done": "bold green", "rolled_back": "bold magenta"}.get(e.outcome,
+                                                                             "bold red")
+    return _STYLE_BY_KIND.get(type(e).__name__, "")

@@ -1,0 +1,49 @@
+"""Which events the run journal keeps: one policy for every consumer that runs a plan.
+
+The journal is the durable record of a run (ticks, notes, steps, trips, the rollback); it
+is fsynced per record. ``StepProgress`` is left out: a backfill emits it every batch, the
+history table keeps the checkpoint, and ``StepFinished`` carries the final row count.
+Everything else is journaled — by ``migtui run``, ``migtui rollback``, the demo and the app
+alike, because they all journal through ``JournalWriter``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from migtui.events import Event, StepProgress
+from migtui.journal import Journal
+
+NOT_JOURNALED: tuple[type[Event], ...] = (StepProgress,)
+
+
+def journaled(event: Event) -> bool:
+    """True when ``event`` belongs in the run journal."""
+    return not isinstance(event, NOT_JOURNALED)
+
+
+class JournalWriter:
+    """An ``Emit`` subscriber: appends the events the policy keeps; silent once closed.
+
+    A journal that cannot be written (a full disk) must not stop a run halfway through a
+    step: the write error is swallowed and counted in ``failed_writes``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.journal = Journal(path)
+        self.path = self.journal.path
+        self.closed = False
+        self.failed_writes = 0
+
+    def __call__(self, event: Event) -> None:
+        if self.closed or not journaled(event):
+            return
+        try:
+            self.journal.record(event)
+        except OSError:
+            self.failed_writes += 1
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.journal.close()

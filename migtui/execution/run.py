@@ -1,0 +1,173 @@
+"""Opening and closing a run: one plan, one database, its runner, journal and gauges.
+
+``Run`` is what every consumer that runs a plan holds — ``migtui run`` and ``rollback``,
+the demo's story, the app's session:
+
+* the target, the database name, the plan's checksum;
+* one ``EventBus``; the journal subscribes to it through the one journal policy;
+* the ``Runner`` (it takes the advisory lock on ``open``) and, with gauges, the ``Watch``;
+* ``RunStarted`` once, when the first work starts, and ``RunFinished`` when it ends.
+
+``execute`` is the headless forward run built on it: open, watch, the steps or the
+phases, rollback when asked, finish. No Textual here: the app subscribes to the bus.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from migtui.control import RunControl
+from migtui.db import database_name
+from migtui.events import Emit, Event, EventBus, RunFinished, RunStarted, ThresholdChanged
+from migtui.execution.describe import secs
+from migtui.execution.items import ItemActions
+from migtui.execution.journal_policy import JournalWriter
+from migtui.execution.phases import forward
+from migtui.execution.rollback import rollback_if_requested
+from migtui.journal import journal_path, read_journal
+from migtui.plan import Plan, plan_checksum
+from migtui.plan.model import Phase
+from migtui.runner import Outcome, Runner, RunnerError
+from migtui.sampler import Snapshot
+from migtui.secrets import register_url
+from migtui.watch import Watch, headless_offer
+
+
+class Run:
+    """One plan on one database (``dsn`` None: offline, journal only)."""
+
+    def __init__(self, plan: Plan, plan_path: str | Path, dsn: str | None, *,
+                 operator: str, target: str | None = None, control: RunControl | None = None,
+                 confirm: Callable[[str], bool] | None = None,
+                 checksum: str | None = None, gauges: bool = True,
+                 auto_rollback: bool | None = None,
+                 on_offer: Callable[[ThresholdChanged], None] | None = None,
+                 on_snapshot: Callable[[Snapshot], None] | None = None,
+                 fresh_journal: bool = False, subscribers: Iterable[Emit] = ()) -> None:
+        self.plan = plan
+        self.path = Path(plan_path)
+        self.plan_id = plan.id or self.path.stem
+        self.target = target or plan.target_name
+        self.operator = operator
+        self.dsn = dsn
+        if dsn:
+            register_url(dsn)
+        self.database = database_name(dsn) if dsn else ""
+        self.checksum = checksum or plan_checksum(self.path.read_text(encoding="utf-8"))
+        self.control = control or RunControl()
+        self.bus = EventBus()
+        jpath = journal_path(self.path, self.plan_id)
+        if fresh_journal:
+            jpath.unlink(missing_ok=True)
+        self.records: list[dict[str, Any]] = list(read_journal(jpath))  # before this run
+        self.journal = JournalWriter(jpath)
+        self.bus.subscribe(self.journal)
+        for fn in subscribers:
+            self.bus.subscribe(fn)
+        self.started = False
+        self._t0 = time.monotonic()
+        self.runner: Runner | None = None
+        self.watch: Watch | None = None
+        if not dsn:
+            return
+        self.runner = Runner(plan, dsn, emit=self.bus, control=self.control,
+                             operator=operator, confirm=confirm,
+                             workdir=self.path.resolve().parent, plan_text_checksum=checksum)
+        if gauges:
+            if auto_rollback is not None and on_offer is None:
+                on_offer = headless_offer(self.control, self.bus, auto_rollback)
+            runner = self.runner
+            self.watch = Watch(plan, dsn, emit=self.bus, control=self.control,
+                               captured=lambda: runner.captured, on_offer=on_offer,
+                               on_snapshot=on_snapshot, journal_records=self.records,
+                               target=self.target)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal.path
+
+    def emit(self, event: Event) -> None:
+        self.bus.emit(event)
+
+    def subscribe(self, fn: Emit) -> Callable[[], None]:
+        return self.bus.subscribe(fn)
+
+    def start(self) -> None:
+        """``RunStarted``, once: when the first work of this run begins."""
+        if self.started:
+            return
+        self.started = True
+        self._t0 = time.monotonic()
+        self.emit(RunStarted(plan_id=self.plan_id, target=self.target,
+                             database=self.database, operator=self.operator))
+
+    def finish(self, outcome: str, message: str) -> None:
+        """``RunFinished`` (only after ``start``)."""
+        if self.started:
+            self.emit(RunFinished(plan_id=self.plan_id, outcome=outcome, message=message))
+
+    def finish_timed(self, outcome: Outcome) -> None:
+        """``RunFinished`` with the outcome's message and how long the run took."""
+        self.finish(outcome.status, f"{outcome.message} ({secs(time.monotonic() - self._t0)})")
+
+    def actions(self, **overrides: Any) -> ItemActions:
+        """What this run's checklist items can do (the gauges when watching)."""
+        assert self.runner is not None, "offline: no runner"
+        return ItemActions(self.runner, watch=self.watch, **overrides)
+
+    def rollback_if_requested(self, outcome: Outcome) -> Outcome:
+        assert self.runner is not None
+        return rollback_if_requested(self.runner, self.control, outcome)
+
+    def close(self) -> None:
+        """Stop the gauges, disconnect (releases the lock), close the journal."""
+        try:
+            if self.watch is not None:
+                self.watch.stop()
+        finally:
+            try:
+                if self.runner is not None:
+                    self.runner.close()
+            finally:
+                self.journal.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def execute(run: Run, phases: Sequence[Phase] | None = None,
+            work: Callable[[Runner], Outcome] | None = None, **overrides: Any) -> Outcome:
+    """The headless run: ``RunStarted``, connect, watch, the work, rollback when a trigger
+    or the operator asked for it, ``RunFinished``. The work is ``work(runner)`` when given
+    (``migtui rollback``), else all steps (``phases`` None) or the phases' checklists.
+    ``overrides`` go to ``ItemActions`` (e.g. ``on_rehearse``). Closes nothing: the caller
+    closes the run."""
+    runner = run.runner
+    assert runner is not None, "execute needs a database"
+    run.start()
+    try:
+        runner.open()
+    except RunnerError as e:
+        outcome = Outcome("failed", str(e))
+        run.finish_timed(outcome)
+        return outcome
+    try:
+        if run.watch is not None:
+            run.watch.start()
+        if work is not None:
+            outcome = work(runner)
+        else:
+            outcome = forward(run.actions(**overrides), phases)
+            outcome = run.rollback_if_requested(outcome)
+    finally:
+        if run.watch is not None:
+            run.watch.stop()
+        runner.close()
+    run.finish_timed(outcome)
+    return outcome
