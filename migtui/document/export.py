@@ -177,7 +177,7 @@ def export_markdown(plan: Plan, state: RunState | None = None,
     L += [f"- ⚠ {f}" for f in flags]
     L += ["", "### Database Performance",
           *_checklist("zero_downtime.database_performance", zd.database_performance, st),
-          "", "---", ""]
+          *_locks_taken(st, plan_checksum), "", "---", ""]
 
     dm = plan.data_migration
     L += ["## Data Migration Requirements", "", "### Data to Migrate"]
@@ -249,6 +249,27 @@ def _duration(phase: str, written: str, st: RunState, checksum: str | None) -> s
     else:
         note = f"(last rehearsal {when} failed)"
     return (written + " " if written else "") + note
+
+
+def _locks_taken(st: RunState, checksum: str | None) -> list[str]:
+    """The locks the newest rehearsal of this plan text measured, per statement."""
+    recs = [r for r in st.rehearsals if checksum is None or r.get("plan_checksum") == checksum]
+    traces = ((recs[-1].get("report") or {}).get("traces") or []) if recs else []
+    if not traces:
+        return []
+    when = _ts(recs[-1].get("at") or recs[-1].get("ts"))
+    rows = []
+    for t in traces:
+        held = t.get("held_seconds")
+        lint = "; ".join(t.get("disagreements") or []) or "as predicted"
+        rows.append([t["step_id"], "rollback" if t["which"] == "rollback" else "apply",
+                     t["line"], t.get("strongest", "none"),
+                     f"{held:.3f} s" if held is not None else "",
+                     ", ".join(t.get("rewritten") or []) or "no",
+                     t.get("projection") or "", f"lint: {lint}"])
+    return ["", f"Locks taken, measured in the rehearsal of {when}:", "",
+            *_table(["Step", "Pass", "Line", "Strongest lock", "Held", "Rewrote",
+                     "Projected on production", "Prediction"], rows)]
 
 
 def _jsonable(head: dict[str, Any]) -> dict[str, Any]:

@@ -30,36 +30,28 @@ from migtui.control import RunControl
 from migtui.db import database_name
 from migtui.events import (
     Emit,
-    Event,
-    ItemTicked,
     RehearsalFinished,
     RehearsalStage,
     RehearsalStarted,
-    StepFailed,
-    StepFinished,
-    StepRetried,
-    StepSkipped,
-    StepStarted,
-    ThresholdChanged,
     now,
 )
+from migtui.lint import TableSizes, lint_plan
 from migtui.plan import Plan, plan_checksum
-from migtui.plan.model import RunCheck, RunRehearse, slug
 from migtui.rehearsal import fingerprint as fpr
 from migtui.rehearsal.diff import compare, failures
+from migtui.rehearsal.recorder import Recorder, first_traces
 from migtui.rehearsal.report import (
     ESTIMATE_METHOD,
-    CheckResult,
     Comparison,
     PassResult,
     RehearsalReport,
-    StepStats,
     estimate,
 )
+from migtui.rehearsal.ticks import run_checks, tick_items
 from migtui.runner import Outcome, Runner, RunnerError
 from migtui.runner.conn import connect, first_line
-from migtui.runner.context import Timeouts
 from migtui.secrets import scrub
+from migtui.trace import Tracer
 
 TRAFFIC_SQL = """
 SELECT count(*) FROM pg_stat_activity
@@ -69,17 +61,6 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
   AND (state IS NULL OR state IN ('active', 'idle in transaction')
        OR state_change > now() - make_interval(secs => %s))
 """
-
-STAGING_ITEMS = {  # testing.staging item texts (as slugs) -> what proves them
-    slug("Migration executed successfully"): "executed",
-    slug("Rollback tested"): "rollback",
-    slug("Performance acceptable"): "performance",
-}
-PREPARATION_ITEMS = {
-    slug("Test migration on staging"): "clean",
-    slug("Verify rollback procedures"): "rollback",
-}
-
 
 # What a rehearsal journals: its result and the ticks. Not the step events: the plan's
 # journal is shared with the production run, whose step results and baseline they would
@@ -97,51 +78,6 @@ class RehearsalError(RuntimeError):
 
 def _noop(_e: Any) -> None:
     pass
-
-
-class _Recorder:
-    """Forwards every event, and keeps per-step figures of the current pass."""
-
-    def __init__(self, plan: Plan, emit: Emit) -> None:
-        self.plan = plan
-        self.emit = emit
-        self.current: PassResult | None = None
-        self.step: StepStats | None = None
-        self.trips: list[str] = []
-
-    def __call__(self, e: Event) -> None:
-        p = self.current
-        if p is not None:
-            if isinstance(e, StepStarted):
-                kind = self.plan.step(e.step_id).kind
-                self.step = p.steps[e.step_id] = StepStats(e.step_id, kind, status="running")
-            elif isinstance(e, StepRetried) and self.step is not None:
-                lock = Timeouts.for_step(self.plan, self.plan.step(e.step_id)).lock
-                self.step.lock_wait += lock + e.delay
-            elif isinstance(e, StepFinished) and e.step_id in p.steps:
-                s = p.steps[e.step_id]
-                s.status, s.elapsed, s.rows = "done", e.elapsed, e.rows
-                s.retries, s.result = e.retries, e.result
-                self.step = None
-            elif isinstance(e, StepFailed):
-                s = p.steps.setdefault(e.step_id, StepStats(
-                    e.step_id, self.plan.step(e.step_id).kind))
-                s.status, s.elapsed, s.retries = "failed", e.elapsed, e.retries
-                s.error = e.error
-                self.step = None
-            elif isinstance(e, StepSkipped):
-                p.steps[e.step_id] = StepStats(e.step_id, self.plan.step(e.step_id).kind,
-                                               status="skipped", result=e.reason)
-        if isinstance(e, ThresholdChanged) and e.state == "trip":
-            self.trips.append(f"{e.trigger or e.metric} ({e.policy or 'offer'}, "
-                              f"value {e.value!r}, limit {e.limit!r})")
-        self.emit(e)
-
-    def on_snapshot(self, snap: Any) -> None:
-        s = self.step
-        wait = getattr(snap, "longest_wait", None)
-        if s is not None and wait is not None:
-            s.longest_lock_wait = max(s.longest_lock_wait or 0.0, float(wait))
 
 
 def traffic_present(conn: psycopg.Connection, window: float = 5.0) -> bool:
@@ -172,9 +108,10 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
                 f"step {step.id!r} is irreversible ({step.irreversible}): a rehearsal proves "
                 f"the rollback of every step; rehearse the reversible part as its own plan",
                 code=2)
-    rec = _Recorder(plan, emit)
+    rec = Recorder(plan, emit)
+    tracer = Tracer(dsn, lint_plan(plan))
     runner = Runner(plan, dsn, emit=rec, control=control, operator=operator, confirm=confirm,
-                    workdir=path.resolve().parent, plan_text_checksum=checksum)
+                    workdir=path.resolve().parent, plan_text_checksum=checksum, tracer=tracer)
     problems = runner.problems()
     if problems:
         raise RehearsalError("the plan cannot run as written: " + "; ".join(problems), code=2)
@@ -195,13 +132,15 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
             f"step(s) {', '.join(applied)} are already applied on {report.database}: a "
             f"rehearsal starts from the state before the plan; roll them back first "
             f"(migtui rollback)")
+    production_sizes = None
     try:
-        _run(plan, runner, rec, report, dsn, control, keep, production_dsn, gauges,
-             baseline_seconds, t0)
+        production_sizes = _run(plan, runner, rec, report, dsn, control, keep, production_dsn,
+                                gauges, baseline_seconds, t0)
     finally:
         runner.close()
+        report.traces = first_traces(tracer.traces, report.database, production_sizes)
     report.duration = round(time.monotonic() - t0, 3)
-    _tick(plan, report, emit, operator)
+    tick_items(plan, report, emit, operator)
     emit(RehearsalFinished(
         plan_id=plan_id, plan_checksum=checksum, ok=report.ok, target=tname,
         database=report.database, summary=report.summary, duration=report.duration,
@@ -211,10 +150,9 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
     return report
 
 
-def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, dsn: str,
+def _run(plan: Plan, runner: Runner, rec: Recorder, report: RehearsalReport, dsn: str,
          control: RunControl, keep: bool, production_dsn: str | None, gauges: bool | None,
-         baseline_seconds: float, t0: float) -> None:
-    from migtui.lint.sizes import TableSizes
+         baseline_seconds: float, t0: float) -> TableSizes | None:
     from migtui.sampler import SamplerError
     from migtui.watch import Watch
 
@@ -273,9 +211,10 @@ def _run(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, ds
         report.estimates = estimate(plan, report, staging_sizes, production_sizes)
         report.estimate_method = ESTIMATE_METHOD
     stage("done", report.summary)
+    return production_sizes
 
 
-def _pass(runner: Runner, rec: _Recorder, report: RehearsalReport, name: str,
+def _pass(runner: Runner, rec: Recorder, report: RehearsalReport, name: str,
           fn: Callable[[], Outcome]) -> PassResult:
     p = PassResult(name, "running", "", 0.0)
     report.passes.append(p)
@@ -290,7 +229,7 @@ def _pass(runner: Runner, rec: _Recorder, report: RehearsalReport, name: str,
     return p
 
 
-def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport, dsn: str,
+def _passes(plan: Plan, runner: Runner, rec: Recorder, report: RehearsalReport, dsn: str,
             keep: bool, before: fpr.Fingerprint, advisory: str,
             stage: Callable[[str, str], None]) -> None:
     def rollback(name: str, reason: str) -> PassResult:
@@ -322,7 +261,7 @@ def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport,
             report.summary += f"; its rollback {rb.status}: {rb.message}"
         return
     stage("checks", "verification checks")
-    report.checks = _checks(plan, runner)
+    report.checks = run_checks(plan, runner)
     rb = rollback("rollback", "prove the rollback")
     if not rb.ok:
         report.summary = f"the rollback {rb.status}: {rb.message}"
@@ -373,65 +312,3 @@ def _passes(plan: Plan, runner: Runner, rec: _Recorder, report: RehearsalReport,
     report.summary = (f"{n} step(s) applied, {len(report.checks)} verification check(s) "
                       f"passed, rolled back to an identical fingerprint"
                       f"{data}, re-applied and {end}")
-
-
-def _checks(plan: Plan, runner: Runner) -> list[CheckResult]:
-    """Checklist ``check`` bindings and monitoring integrity checks, on the applied state."""
-    todo: list[tuple[str, str, Any]] = []
-    for _key, heading, items in plan.checklists():
-        for item in items:
-            if isinstance(item.run, RunCheck):
-                todo.append((f"{heading}: {item.text}", item.run.check, item.run.expect))
-    for ic in plan.monitoring.integrity:
-        todo.append((f"integrity: {ic.name or ic.sql}", ic.sql, ic.expect))
-    out: list[CheckResult] = []
-    for name, sql, expect in todo:
-        try:
-            out.append(CheckResult(name, True, runner.check(sql, expect)))
-        except (RunnerError, psycopg.Error) as e:
-            out.append(CheckResult(name, False, scrub(str(e))))
-    return out
-
-
-# ---------------------------------------------------------------- checklist ticks
-
-
-def _tick(plan: Plan, report: RehearsalReport, emit: Emit, operator: str) -> None:
-    """Tick the staging items the rehearsal proved, with the evidence."""
-    fwd = report.pass_("apply")
-    checks_ok = all(c.ok for c in report.checks)
-    executed = fwd is not None and fwd.ok and checks_ok
-    rollback_ok = report.ok
-    where = f"target {report.target}, database {report.database}, {report.started_at[:16]}"
-    proofs: dict[str, str | None] = {
-        "executed": (f"rehearsal: {len(fwd.steps)} step(s) applied in "
-                     f"{sum(s.elapsed or 0 for s in fwd.steps.values()):.2f}s, "
-                     f"{len(report.checks)} check(s) passed ({where})"
-                     if executed and fwd else None),
-        "rollback": (f"rehearsal: rolled back to an identical fingerprint "
-                     f"({report.fingerprint_objects} objects) and "
-                     + (f"equal data checksums of {', '.join(report.tables) or 'no table'}"
-                        if report.data_proven else "data not proven (traffic wrote to "
-                        f"{', '.join(report.tables)})") + f"; re-applied ({where})"
-                     if rollback_ok else None),
-        "performance": (f"rehearsal under traffic: no rollback trigger tripped ({where})"
-                        if report.performance_ok and report.ok else None),
-        "clean": (f"rehearsal clean: applied, checked, rolled back to an identical "
-                  f"fingerprint, re-applied ({where})" if report.ok else None),
-    }
-    done: set[str] = set()
-
-    def tick(key: str, evidence: str | None) -> None:
-        if evidence and key not in done:
-            done.add(key)
-            emit(ItemTicked(item=key, done=True, operator=operator, evidence=evidence))
-
-    for ckey, _heading, items in plan.checklists():
-        for item in items:
-            key = f"{ckey}/{item.key}"
-            if isinstance(item.run, RunRehearse):
-                tick(key, proofs["clean"])
-            elif ckey == "testing.staging" and slug(item.text) in STAGING_ITEMS:
-                tick(key, proofs[STAGING_ITEMS[slug(item.text)]])
-            elif ckey.startswith("phases.") and slug(item.text) in PREPARATION_ITEMS:
-                tick(key, proofs[PREPARATION_ITEMS[slug(item.text)]])

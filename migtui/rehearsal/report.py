@@ -107,6 +107,8 @@ class RehearsalReport:
     estimate_method: str = ""
     estimate_error: str = ""
     notes: list[str] = field(default_factory=list)
+    # the lock trace of each statement, forward and rollback (migtui.trace), as dicts
+    traces: list[dict[str, Any]] = field(default_factory=list)
 
     # ------------------------------------------------------------ reading
 
@@ -187,6 +189,8 @@ class RehearsalReport:
         if self.comparisons:
             out += ["", "Compared with the fingerprint taken before:"]
             out += [f"  {ln}" for ln in self.diff_lines]
+        if self.traces:
+            out += ["", *locks_taken_lines(self.traces)]
         if self.estimates or self.estimate_error:
             out += ["", *self._estimate_table()]
         if self.notes:
@@ -288,4 +292,22 @@ def estimate(plan: Plan, report: RehearsalReport, staging: TableSizes,
 
         out.append(Estimate(step.id, tuple(tables), ratio,
                             "; ".join(parts) or "names no existing table", scale(a), scale(b)))
+    return out
+
+
+def locks_taken_lines(traces: list[dict[str, Any]]) -> list[str]:
+    """The measured locks per step, forward and rollback, and where the lint disagreed."""
+    out = ["Locks taken (measured; see docs/trace.md):"]
+    for t in traces:
+        pass_ = "rollback" if t["which"] == "rollback" else "apply"
+        held = t.get("held_seconds")
+        how = ", sampled" if t.get("sampled") else ""
+        line = (f"  {t['step_id']} {pass_} line {t['line']}: {t['strongest']}"
+                + (f" for {held:.3f} s" if held is not None else "") + how)
+        if t.get("rewritten"):
+            line += f"; rewrote {', '.join(t['rewritten'])}"
+        out.append(line)
+        if t.get("projection"):
+            out.append(f"    {t['projection']}")
+        out += [f"    ✗ lint disagrees: {d}" for d in t.get("disagreements", [])]
     return out
