@@ -419,11 +419,16 @@ class Runner:
         """A non-transactional statement: 'running' row first, the final status after."""
         conn = self._ctx.work.conn
         try:
+            # an INVALID index this step builds is ours to drop if its last attempt failed
+            prev = history.latest(history.rows_for(conn, self._ctx.plan_id)).get(step.id)
+            ours = (action == "apply" and prev is not None and prev.action == "apply"
+                    and prev.status in ("failed", "running"))
             with conn.transaction():
                 run.row_id = self._insert(conn, step, action, "running", run, finished=False)
         except psycopg.Error as e:
             raise StepError(f"cannot write migtui.history: {first_line(e)}") from None
-        run.rows, run.retries = run_autocommit(self._ctx, step.id, action, stmt, t)
+        run.rows, run.retries = run_autocommit(self._ctx, step.id, action, stmt, t,
+                                               leftover_is_ours=ours)
         status = "applied" if action == "apply" else "rolled_back"
         row_id = run.row_id
 
