@@ -230,3 +230,24 @@ def test_run_locked_is_still_raised_for_a_second_open(db_url: str) -> None:
     plan = make_plan("- id: a\n  sql: SELECT 1;\n  rollback: SELECT 1;")
     with Runner(plan, db_url), pytest.raises(RunLocked):
         Runner(plan, db_url).open()
+
+
+def test_the_samplers_session_survives_an_idle_session_timeout(db_url: str) -> None:
+    """The sampler idles between samples (up to 10 s): a shorter idle_session_timeout
+    must not fail every other sample (a failed sample counts smoke queries as failed)."""
+    import time
+
+    from migtui.sampler.sampler import Sampler
+
+    db = one(db_url, "SELECT current_database()")
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute(f'ALTER DATABASE "{db}" SET idle_session_timeout = \'300ms\'')
+    plan = make_plan("- id: a\n  sql: SELECT 1;\n  rollback: SELECT 1;")
+    sampler = Sampler(plan, db_url, interval=2.0)
+    try:
+        assert sampler.sample_once().error is None
+        time.sleep(1.0)  # idle for longer than the timeout
+        snap = sampler.sample_once()
+        assert snap.error is None, snap.error
+    finally:
+        sampler.stop()
