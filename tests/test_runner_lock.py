@@ -251,3 +251,4 @@ def test_the_samplers_session_survives_an_idle_session_timeout(db_url: str) -> N
         assert snap.error is None, snap.error
     finally:
         sampler.stop()
+

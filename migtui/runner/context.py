@@ -128,11 +128,11 @@ class WorkSession:
         try:
             ok = advisory.held(conn)
         except psycopg.Error as e:
-            if conn.closed or conn.broken or isinstance(e, psycopg.OperationalError):
+            if conn.closed or conn.broken:
                 raise advisory.lost(f"the run lock's session was terminated ({first_line(e)}; "
                                     f"an idle timeout, pg_terminate_backend or a network "
                                     f"failure?)") from None
-            try:  # e.g. a cancel that arrived between two statements: ask once more
+            try:  # the session lives (e.g. a cancel arrived just then): ask once more
                 ok = advisory.held(conn)
             except psycopg.Error as e2:
                 raise advisory.lost(f"the run lock cannot be verified ({first_line(e2)})") \
