@@ -144,7 +144,9 @@ def test_second_concurrent_run_is_refused_and_names_the_holder(shop_db: str) -> 
           rollback: SELECT 1;
     """)
     with Runner(plan, shop_db) as first:
-        pid = one(shop_db, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        pid = one(shop_db, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                           "AND database = (SELECT oid FROM pg_database "
+                           "WHERE datname = current_database())")  # not another test's
         second = Runner(plan, shop_db)
         with pytest.raises(RunLocked) as exc:
             second.open()

@@ -1,8 +1,8 @@
 """migtui run PLAN: apply a plan (or one phase of it) headlessly, one line per event.
 
-Exit codes: 0 done, 1 failed (a step, a check, the database, or another run holds the
-lock), 2 plan or usage error (invalid plan, no database URL, production not confirmed),
-3 rolled back, 130 interrupted.
+Exit codes: 0 done, 1 failed (a step, a check, the database, another run holds the lock,
+or the run lock was lost mid-run), 2 plan or usage error (invalid plan, no database URL,
+production not confirmed), 3 rolled back, 130 interrupted.
 """
 
 from __future__ import annotations

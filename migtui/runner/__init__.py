@@ -2,6 +2,7 @@
 
 from migtui.runner.errors import (
     DatabaseUnavailable,
+    LockLost,
     NotExecutable,
     RunLocked,
     RunnerError,
@@ -11,6 +12,6 @@ from migtui.runner.history import HistoryRow, StepStatus
 from migtui.runner.runner import Outcome, PlannedStatement, Runner
 
 __all__ = [
-    "DatabaseUnavailable", "HistoryRow", "NotExecutable", "Outcome", "PlannedStatement",
+    "DatabaseUnavailable", "HistoryRow", "LockLost", "NotExecutable", "Outcome", "PlannedStatement",
     "RunLocked", "Runner", "RunnerError", "StepError", "StepStatus",
 ]

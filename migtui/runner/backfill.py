@@ -169,6 +169,7 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
             _wait_if_paused(ctx, step.id)
             factor = ctx.control.throttle_factor
             n = max(bf.min_batch, int(size * factor)) if factor < 1 else size
+            ctx.check_lock()  # LockLost: the run lock went away; no batch without it
             t0 = time.monotonic()
             (upper, scanned, upd), r = with_retries(
                 lambda a, n=n: batch(a, n), step_id=step.id, timeouts=t, emit=ctx.emit,

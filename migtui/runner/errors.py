@@ -33,3 +33,13 @@ class StepError(RunnerError):
         self.sqlstate = sqlstate
         self.statement = scrub(statement) if statement else None
         self.rows = rows
+
+
+class LockLost(RunnerError):
+    """The run lock's session died or let the lock go: the run stopped, nothing more applied.
+
+    ``reason`` is why, without the advice (for messages that add their own)."""
+
+    def __init__(self, message: str, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = scrub(reason) if reason else str(self)

@@ -4,9 +4,10 @@ UI-agnostic (no Textual): the TUI, the headless CLI and rehearsal drive it, and 
 observer (journal, printer, TUI) follows it through the events it emits. Methods block;
 call them from a worker thread, and steer with ``RunControl`` (or ``cancel()``) from others.
 
-Connections (all ``application_name=migtui``): one holds the per-database advisory lock for
-the Runner's life (``exclusive=True``, the default), one runs the work (reconnected if it is
-killed), and a short-lived one sends ``pg_cancel_backend`` on cancel.
+Connections (all ``application_name=migtui``): one runs the work and, with ``exclusive=True``
+(the default), holds the per-database run lock (``WorkSession``; verified before every step and
+every backfill batch, so a run whose lock went away stops with LockLost instead of running
+beside a second run), and a short-lived one sends ``pg_cancel_backend`` on cancel.
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ from migtui.runner.checks import evaluate, query_value
 from migtui.runner.commands import check_exit, run_command
 from migtui.runner.conn import connect, first_line
 from migtui.runner.context import Ctx, Timeouts, WorkSession
-from migtui.runner.errors import DatabaseUnavailable, NotExecutable, RunnerError, StepError
+from migtui.runner.errors import (
+    DatabaseUnavailable,
+    LockLost,
+    NotExecutable,
+    RunnerError,
+    StepError,
+)
 from migtui.runner.history import StepStatus
 from migtui.runner.rollback import rollback_order
 from migtui.runner.sqlstep import classify, run_autocommit, run_transactional
@@ -109,8 +116,9 @@ class Runner:
             plan.model_dump_json().encode()).hexdigest()
         self._ctx = Ctx(plan=plan, dsn=dsn, emit=self._emit, control=self.control,
                         operator=operator, run_id=str(uuid.uuid4()), plan_checksum=checksum,
-                        workdir=Path(workdir or "."), work=WorkSession(dsn), tracer=tracer)
-        self._lock_conn: psycopg.Connection | None = None
+                        workdir=Path(workdir or "."),
+                        work=WorkSession(dsn, exclusive=exclusive, database=self.database),
+                        tracer=tracer)
         self._remove_hook: Callable[[], None] | None = None
         self._opened = False
 
@@ -127,16 +135,8 @@ class Runner:
         """Connect; with ``exclusive``, take the run lock and create the history schema."""
         if self._opened:
             return
-        if self.exclusive:
-            self._lock_conn = connect(self.dsn)
-            try:
-                advisory.acquire(self._lock_conn, self.database)
-            except BaseException:
-                self._lock_conn.close()
-                self._lock_conn = None
-                raise
         try:
-            conn = self._ctx.work.conn
+            conn = self._ctx.work.conn  # takes the run lock when exclusive
             if self.exclusive:
                 history.ensure_schema(conn)
             self._ctx.captured.update(
@@ -154,15 +154,7 @@ class Runner:
         if self._remove_hook:
             self._remove_hook()
             self._remove_hook = None
-        self._ctx.work.close()
-        if self._lock_conn is not None:
-            try:
-                if not self._lock_conn.broken:
-                    advisory.unlock(self._lock_conn)
-            except psycopg.Error:
-                pass
-            self._lock_conn.close()
-            self._lock_conn = None
+        self._ctx.work.close()  # releases the run lock
         self._opened = False
 
     def _require_open(self) -> None:
@@ -250,6 +242,7 @@ class Runner:
             return Outcome("failed", "; ".join(problems))
         try:
             self._require_open()
+            self._ctx.work.pin()
             statuses = {s.step_id: s for s in self.status()}
         except (RunnerError, psycopg.Error) as e:
             return Outcome("failed", scrub(str(e)))
@@ -300,6 +293,11 @@ class Runner:
     def _run_step(self, step: Step, action: str, body: tuple[str, str] | None = None
                   ) -> tuple[str, str] | None:
         """Run one step (apply or rollback). None on success, else (status, message)."""
+        try:
+            self._ctx.check_lock()
+        except LockLost as e:
+            return "failed", f"step {step.id} was not started: {e}"
+        generation = self._ctx.work.generation
         run = _Running(started=now(), body=body)
         t0 = time.monotonic()
         try:
@@ -313,19 +311,26 @@ class Runner:
             if self.control.rollback_requested:
                 return "rollback_requested", self.control.rollback_reason
             return "cancelled", f"step {step.id} cancelled: {msg}"
-        except (StepError, DatabaseUnavailable) as e:
-            self._fail(step, action, run, t0, e)
+        except (StepError, DatabaseUnavailable, LockLost) as e:
+            taken = self._fail(step, action, run, t0, e)
             where = f"\n  statement: {_one_line(e.statement)}" if (
                 isinstance(e, StepError) and e.statement) else ""
             verb = "failed" if action == "apply" else "rollback failed"
-            return "failed", f"step {step.id} {verb}: {e}{where}"
+            text = str(e)
+            if taken is not None:  # another run holds the lock now: say who
+                text = f"{e.reason if isinstance(e, LockLost) else e}; {taken}"
+            elif (self.exclusive and not isinstance(e, LockLost)
+                  and self._ctx.work.generation != generation):
+                text = f"{e}; {advisory.SESSION_DIED}"
+            return "failed", f"step {step.id} {verb}: {text}{where}"
         self._emit(StepFinished(step_id=step.id, action=action,
                                 elapsed=round(time.monotonic() - t0, 3), rows=run.rows,
                                 retries=run.retries, result=result))
         return None
 
     def _fail(self, step: Step, action: str, run: _Running, t0: float,
-              e: StepError | DatabaseUnavailable) -> None:
+              e: RunnerError) -> LockLost | None:
+        """Report and record a failed step; the LockLost that prevented recording, if any."""
         err = str(e)
         statement = e.statement if isinstance(e, StepError) else None
         rows = e.rows if isinstance(e, StepError) else None
@@ -343,6 +348,8 @@ class Runner:
         except (psycopg.Error, RunnerError) as e2:
             self._emit(NoteAdded(text=f"could not record the failure of {step.id} in "
                                       f"migtui.history: {first_line(e2)}", author="migtui"))
+            return e2 if isinstance(e2, LockLost) else None
+        return None
 
     def _insert(self, conn: psycopg.Connection, step: Step, action: str, status: str,
                 run: _Running, **kw: Any) -> int:
@@ -423,11 +430,16 @@ class Runner:
         """A non-transactional statement: 'running' row first, the final status after."""
         conn = self._ctx.work.conn
         try:
+            # an INVALID index this step builds is ours to drop if its last attempt failed
+            prev = history.latest(history.rows_for(conn, self._ctx.plan_id)).get(step.id)
+            ours = (action == "apply" and prev is not None and prev.action == "apply"
+                    and prev.status in ("failed", "running"))
             with conn.transaction():
                 run.row_id = self._insert(conn, step, action, "running", run, finished=False)
         except psycopg.Error as e:
             raise StepError(f"cannot write migtui.history: {first_line(e)}") from None
-        run.rows, run.retries = run_autocommit(self._ctx, step.id, action, stmt, t)
+        run.rows, run.retries = run_autocommit(self._ctx, step.id, action, stmt, t,
+                                               leftover_is_ours=ours)
         status = "applied" if action == "apply" else "rolled_back"
         row_id = run.row_id
 
@@ -448,6 +460,7 @@ class Runner:
         """Undo applied steps in reverse order, down to ``to`` (inclusive) or all."""
         try:
             self._require_open()
+            self._ctx.work.pin()
             statuses = {s.step_id: s for s in self.status()}
             conn = self._ctx.work.conn
             partial = {s.id for s in self.plan.steps if s.backfill is not None

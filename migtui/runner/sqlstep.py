@@ -8,7 +8,8 @@ Two modes, chosen from the parse tree (``Statement.autocommit``):
 * **autocommit**: a statement PostgreSQL refuses inside a transaction block (``CREATE INDEX
   CONCURRENTLY``, ``VACUUM``, ``REINDEX CONCURRENTLY`` ...). The timeouts are set at
   session level and reset afterwards. If it fails, INVALID indexes it left behind (a failed
-  concurrent build or reindex) are dropped.
+  concurrent build or reindex) are dropped, under the step's lock timeout and retries
+  (``migtui.runner.invalid_indexes``).
 
 A step may not mix the two, and may hold at most one autocommit statement: with two, a
 failure of the second would leave the first applied with no honest history row. Such a
@@ -30,6 +31,12 @@ from migtui.runner.autovacuum import cancel_blocking_autovacuum
 from migtui.runner.conn import first_line
 from migtui.runner.context import Ctx, Timeouts, ms
 from migtui.runner.errors import NotExecutable, StepError
+from migtui.runner.invalid_indexes import (
+    drop_invalid_indexes,
+    invalid_indexes,
+    leftover_of,
+    refuse_invalid_index,
+)
 from migtui.runner.retry import LockTimeoutExhausted, with_retries
 from migtui.sql import Statement
 
@@ -105,16 +112,15 @@ def run_transactional(ctx: Ctx, step_id: str, action: str, stmts: Sequence[State
         raise _fail(e, ctx, current[0]) from None
 
 
-INVALID_INDEXES = ("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
-
-
 def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
-                   t: Timeouts) -> tuple[int, int]:
-    """Run one statement outside a transaction; clean up what a failure leaves."""
+                   t: Timeouts, *, leftover_is_ours: bool = False) -> tuple[int, int]:
+    """Run one statement outside a transaction; clean up what a failure leaves.
 
+    With ``leftover_is_ours`` (this step's previous attempt failed or died while running),
+    an INVALID index of the name the statement builds is dropped first (bounded)."""
     def attempt(_n: int) -> int:
         conn = ctx.work.conn
-        before = {r[0] for r in conn.execute(INVALID_INDEXES).fetchall()}
+        before = invalid_indexes(conn)
         set_timeouts(conn, t, local=False)
         try:
             ctx.emit(StatementStarted(step_id=step_id, action=action, index=0, sql=st.text,
@@ -123,12 +129,10 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
                 ctx.tracer.before(conn, step_id, action, 0, st, True, ctx.work.pid)
             cur = conn.execute(st.text)
             rows = max(cur.rowcount or 0, 0)
-            if ctx.tracer:
-                ctx.tracer.after(conn, st, ctx.work.pid)
-        except psycopg.Error:
+        except psycopg.Error as e:
             if ctx.tracer:
                 ctx.tracer.failed()
-            drop_new_invalid_indexes(ctx, before)
+            _clean_up_after(ctx, step_id, before, t, e, st)
             raise
         finally:
             if not conn.broken:
@@ -137,6 +141,11 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
         return rows
 
     try:
+        if leftover_is_ours:
+            left = leftover_of(ctx.work.conn, st)
+            if left is not None:
+                drop_invalid_indexes(ctx, step_id, [left], t,
+                                     "an earlier failed attempt of this step")
         return with_retries(attempt, step_id=step_id, timeouts=t, emit=ctx.emit,
                             control=ctx.control,
                             unblock=lambda: cancel_blocking_autovacuum(ctx.work.conn, [st]))
@@ -147,34 +156,18 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
         raise _fail(e, ctx, st.text) from None
 
 
-def refuse_invalid_index(conn: psycopg.Connection, st: Statement) -> None:
-    """``CREATE INDEX ... IF NOT EXISTS`` succeeds without building when an INVALID index
-    of that name was left by an interrupted build (a killed run, a restart): not applied."""
-    node = st.node
-    name = getattr(node, "idxname", None)
-    if type(node).__name__ != "IndexStmt" or not name:
-        return
-    schema = getattr(getattr(node, "relation", None), "schemaname", None)
-    qname = f'"{schema}"."{name}"' if schema else f'"{name}"'
-    row = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
-                       (qname,)).fetchone()
-    if row is not None and not row[0]:
-        raise StepError(f"index {name} exists but is INVALID (left by an interrupted or failed "
-                        f"build), so it was not built; drop it with DROP INDEX CONCURRENTLY "
-                        f"{qname} and run the step again", statement=st.text)
-
-
-def drop_new_invalid_indexes(ctx: Ctx, before: set[str]) -> list[str]:
-    """Drop INVALID indexes that appeared during a failed statement."""
+def _clean_up_after(ctx: Ctx, step_id: str, before: set[str], t: Timeouts,
+                    e: psycopg.Error, st: Statement) -> None:
+    """Drop the INVALID indexes that appeared during the failed statement. If one cannot be
+    dropped, the step fails now (no retry on top of a leftover) with the instruction."""
     try:
-        conn = ctx.work.conn  # reconnects if the failure killed the session
-        conn.execute("RESET lock_timeout; RESET statement_timeout")
-        now = [r[0] for r in conn.execute(INVALID_INDEXES).fetchall()]
-        dropped = []
-        for name in now:
-            if name not in before:
-                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                dropped.append(name)
-        return dropped
+        new = invalid_indexes(ctx.work.conn) - before  # reconnects if the session died
     except psycopg.Error:
-        return []
+        return  # the database is gone too; the next attempt (or run) finds the leftover
+    if not new:
+        return
+    try:
+        drop_invalid_indexes(ctx, step_id, new, t, "the failed statement")
+    except StepError as left:
+        code = getattr(getattr(e, "diag", None), "sqlstate", None)
+        raise StepError(f"{first_line(e)}; {left}", sqlstate=code, statement=st.text) from None

@@ -118,6 +118,11 @@ class Collector:
         conn.execute(f"SET statement_timeout = {ms}")
         conn.execute(f"SET lock_timeout = {ms}")
         conn.execute("SET default_transaction_read_only = on")
+        # a database's idle_session_timeout shorter than the interval must not kill the
+        # session between samples (a failed sample counts the smoke queries as failed)
+        conn.execute("SET idle_in_transaction_session_timeout = 0")
+        if conn.info.server_version >= 140000:
+            conn.execute("SET idle_session_timeout = 0")
         self._server = self._server_facts(conn)
         self._counters.clear()
         self._pgss.clear()
