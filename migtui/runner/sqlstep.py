@@ -129,6 +129,8 @@ def run_autocommit(ctx: Ctx, step_id: str, action: str, st: Statement,
                 ctx.tracer.before(conn, step_id, action, 0, st, True, ctx.work.pid)
             cur = conn.execute(st.text)
             rows = max(cur.rowcount or 0, 0)
+            if ctx.tracer:
+                ctx.tracer.after(conn, st, ctx.work.pid)
         except psycopg.Error as e:
             if ctx.tracer:
                 ctx.tracer.failed()
