@@ -126,7 +126,9 @@ def test_a_relative_latency_limit_keeps_a_floor_above_a_tiny_baseline():
     g = Guard(make_plan([{"metric": "latency", "above": "+50%", "for": "1s"}]), baseline=base)
     feed(g, "latency_p95", [0.0009, 0.001, 0.0012])  # jitter of a sub-ms probe
     assert g.states["latency"].state == "ok"
-    assert g.states["latency"].limit == pytest.approx(0.0024)
+    assert g.states["latency"].limit == pytest.approx(0.0204)  # client-timed: 20 ms floor
+    g.observe(snap(3, latency_p95=0.001, latency_source="server"))
+    assert g.states["latency"].limit == pytest.approx(0.0054)  # server-timed: 5 ms floor
 
 
 def test_a_smaller_relative_alert_stays_below_the_trigger_on_a_tiny_baseline():
@@ -137,10 +139,13 @@ def test_a_smaller_relative_alert_stays_below_the_trigger_on_a_tiny_baseline():
     from migtui.plan.model import Metric
     from migtui.plan.values import parse_threshold
 
-    warn = Guard._limit(Metric.latency, parse_threshold("+25%"), 0.001)
-    trip = Guard._limit(Metric.latency, parse_threshold("+50%"), 0.001)
-    assert warn == pytest.approx(0.002) and trip == pytest.approx(0.003)
-    feed(g, "latency_p95", [0.0025, 0.0025, 0.0025, 0.0025, 0.0025])
+    warn = Guard._limit(Metric.latency, parse_threshold("+25%"), 0.001, source="server")
+    trip = Guard._limit(Metric.latency, parse_threshold("+50%"), 0.001, source="server")
+    assert warn == pytest.approx(0.0035) and trip == pytest.approx(0.006)
+    feed(g, "latency_p95", [0.0045] * 5)  # client-timed here: floors 10 and 20 ms
+    assert g.states["latency"].state == "ok"
+    for i in range(5):
+        g.observe(snap(5 + i, latency_p95=0.0045, latency_source="server"))
     assert g.states["latency"].state == "warn"  # throttles, does not trip
 
 

@@ -87,7 +87,7 @@ TOUR: tuple[Hint, ...] = (
          "the order-history query loses its index: Query Performance climbs",
          step_applied("drop_customer_index")),
     Hint("The trigger trips",
-         "nothing: the trigger needs latency +50% held for 8s",
+         "nothing: the trigger needs latency +50% held for 3s",
          "the red banner: trigger, value vs threshold and baseline, how long",
          tripped, anchor=True),
     Hint("One key rolls back",

@@ -29,10 +29,10 @@ from migtui import secrets
 from migtui.dsn import DsnError, conninfo
 from migtui.plan.model import Plan, Target
 from migtui.sampler.gauge_readers import GaugeReaders
+from migtui.sampler.probes import TAG, ProbeTimer
 from migtui.sampler.snapshot import CheckFailure, LockWait, PoolStat, Session, Snapshot
 from migtui.sampler.window import Window
 
-TAG = "/* migtui-sampler */"
 APPLICATION_NAME = "migtui-sampler"
 QUERY_CHARS = 300
 
@@ -84,8 +84,10 @@ class Collector:
     def __init__(self, plan: Plan, target: Target | None = None, *, window: float = 30.0,
                  rate_window: float = 5.0, check_every: int = 5,
                  captured: Callable[[], dict[str, Any]] | None = None,
-                 local_disk: bool | None = None) -> None:
+                 local_disk: bool | None = None, min_samples: int = 0) -> None:
         self.plan = plan
+        self.probes = ProbeTimer(plan.monitoring.probes)
+        self.min_samples = min_samples  # probe rounds in the window before latency counts
         self.local_disk = local_disk  # None: detect; False: always size vs. disk_capacity
         self.target = target
         self.latency = Window(window)
@@ -129,6 +131,7 @@ class Collector:
         self._pgss_start = None
         self._pgss_own = None
         self.readers.connect(conn)
+        self.probes.reset()
 
     def _server_facts(self, conn: psycopg.Connection[Any]) -> dict[str, Any]:
         row = conn.execute(
@@ -188,28 +191,22 @@ class Collector:
         db_time = 0.0
         out: dict[str, Any] = {}
 
-        # probes: the application's representative queries, timed
+        # probes: the application's representative queries, timed on the server where
+        # pg_stat_statements can tell (see migtui.sampler.probes)
         probes = self.plan.monitoring.probes
-        times: list[float] = []
         failures = 0
-        for probe in probes:
-            t0 = time.perf_counter()
-            try:
-                cur = conn.execute(probe)  # type: ignore[call-overload]
-                if cur.description is not None:
-                    cur.fetchall()
-            except psycopg.Error:
-                failures += 1
-                if conn.closed or conn.broken:
-                    raise
-            times.append(time.perf_counter() - t0)
-        now_mono = time.monotonic()
         if probes:
-            round_time = sum(times)
-            self.latency.add(now_mono, round_time)
+            rnd = self.probes.run(conn, self._server)
+            failures = rnd.failures
+            db_time += rnd.db_time
+            round_time = sum(rnd.times)
+            self.latency.add(time.monotonic(), round_time)
             out.update(latency_last=round_time, latency_p50=self.latency.percentile(50),
-                       latency_p95=self.latency.percentile(95), probe_times=tuple(times),
+                       latency_p95=self.latency.percentile(95), probe_times=rnd.times,
+                       probe_client_times=rnd.client, latency_source=rnd.source,
+                       latency_samples=len(self.latency), latency_min_samples=self.min_samples,
                        probes_run=len(probes), probe_failures=failures)
+            notes.append(rnd.note)
         else:
             notes.append("latency inactive: the plan has no monitoring.probes")
 

@@ -7,8 +7,13 @@
 * **Hysteresis**: an active rule clears only after the value stayed below
   ``hysteresis × limit`` (90% by default) for a recovery period (the rule's ``for``), so
   a value hovering at the limit does not flap (gh-ost #418).
-* **Relative** thresholds (``+50%``) use the baseline's median; without a baseline they
-  are inactive and the state says so.
+* **Relative** thresholds (``+50%``) use the baseline's distribution: the limit is
+  ``max(median × (1 + rel), median + k·σ, median + floor)``, σ being the baseline's MAD
+  scaled to a standard deviation and the floor an absolute margin per metric (wider for a
+  client-timed latency). A window beyond the relative limit but inside the baseline's own
+  noise does not trip. Without a baseline, or with a stale one (too old, another load,
+  latency timed differently: ``Baseline.staleness``), they are inactive and the state
+  says why. A latency window with too few probe rounds is not judged yet.
 
 Every change of a metric's state is emitted as ``ThresholdChanged``. On a trip the
 trigger's policy runs: ``offer`` calls ``on_trip``, ``pause`` pauses the run until the
@@ -34,9 +39,18 @@ from migtui.sampler.snapshot import Snapshot, format_value
 log = logging.getLogger(__name__)
 
 POLICY_RANK = {"offer": 0, "pause": 1, "rollback": 2}
-# a relative limit never sits closer than this above the baseline: sub-millisecond
-# probe jitter must not trip "+50%"
-RELATIVE_FLOOR = {Metric.latency: 0.002, Metric.lock_waits: 0.5}
+# A relative limit (at +50% or more; proportionally less for a smaller one) never sits
+# closer than this above the baseline's median. Latency: 5 ms when the server timed the
+# probes (a healthy indexed probe runs in well under 1 ms, and a 2-core machine under a
+# backfill stretches it by a few ms; a plan's degradation worth a rollback, such as an
+# index scan turned into a sequential scan, costs tens of ms or more); 20 ms when timed on
+# the client, whose scheduling on a loaded machine was seen adding 30 ms (GIL switch
+# interval 5 ms per wake-up, and the OS's run queue).
+RELATIVE_FLOOR = {Metric.latency: 0.005, Metric.lock_waits: 0.5}
+CLIENT_LATENCY_FLOOR = 0.020
+# ... nor closer than this many of the baseline's σ (MAD × 1.4826) at +50% or more
+NOISE_K = 4.0
+VERIFY_SNAPSHOTS = 5  # snapshots to wait for a measured TPS when checking a baseline
 NO_BASELINE = "relative threshold inactive: no baseline"
 
 
@@ -128,6 +142,9 @@ class Guard:
         self.min_throttle = min_throttle
         self._loud_since: float | None = None
         self._baseline = baseline
+        self._stale: str | None = None  # why the baseline is not used
+        self._verify = VERIFY_SNAPSHOTS if baseline is not None else 0
+        self._source = ""  # how the last probe round was timed
         self._lock = threading.Lock()
         self._rules: dict[Metric, list[_Rule]] = {}
         for a in plan.monitoring.metrics:
@@ -158,15 +175,53 @@ class Guard:
 
     @baseline.setter
     def baseline(self, value: Baseline | None) -> None:
-        """Set (or replace) the baseline; relative thresholds become active at once."""
+        """Set (or replace) the baseline; relative thresholds become active at once.
+
+        The next snapshots check that it fits (``Baseline.staleness``): a stale one makes
+        the relative thresholds inactive, with the reason as the gauge's note."""
         with self._lock:
             self._baseline = value
-            for m, rules in self._rules.items():
-                old = self._states[m.value]
-                for r in rules:
-                    r.limit = self._limit(m, r.threshold, self._median(m))
-                if old.state not in ("warn", "trip"):
-                    self._states[m.value] = self._summarize(m, rules, old.value)
+            self._stale = None
+            self._verify = VERIFY_SNAPSHOTS if value is not None else 0
+            self._relimit()
+
+    @property
+    def baseline_stale(self) -> str | None:
+        """Why the baseline is not used ('baseline stale: taken 25 min ago …'), or None."""
+        return self._stale
+
+    def recheck_baseline(self) -> None:
+        """Check the baseline's fitness again on the next snapshots (call it when a run
+        starts: a baseline captured earlier in a long session may have aged since)."""
+        with self._lock:
+            if self._baseline is not None:
+                self._verify = VERIFY_SNAPSHOTS
+
+    def _relimit(self) -> None:
+        for m, rules in self._rules.items():
+            old = self._states[m.value]
+            for r in rules:
+                r.limit = self._limit(m, r.threshold, self._median(m), self._sigma(m),
+                                      self._source)
+            if old.state not in ("warn", "trip"):
+                self._states[m.value] = self._summarize(m, rules, old.value)
+
+    def _check_baseline(self, snap: Snapshot) -> None:
+        """While a new baseline is being verified: is it fit for the current conditions?"""
+        if self._baseline is None or self._verify <= 0 or snap.error is not None:
+            return
+        if any(r.active and r.threshold.kind == "relative"
+               for rules in self._rules.values() for r in rules):
+            return  # never silence a breach in progress; check once it cleared
+        reason = self._baseline.staleness(snap.taken_at, snap.tps, snap.latency_source)
+        if reason is not None:
+            self._stale, self._verify = reason, 0
+            log.info("%s", reason)
+            self._relimit()
+        elif snap.tps is not None:
+            self._verify = 0  # judged on age and load: fit
+        else:
+            self._verify -= 1
 
     def rules(self, metric: Metric | str) -> list[tuple[str, str, float, str]]:
         """(level, threshold, for, policy) of each rule on the metric, for display."""
@@ -179,12 +234,19 @@ class Guard:
         """Evaluate one snapshot; emit and act on every change. Returns the changes."""
         changes: list[tuple[GaugeState, GaugeState, ThresholdChanged]] = []
         with self._lock:
+            if snapshot.latency_source:
+                self._source = snapshot.latency_source
+            self._check_baseline(snapshot)
             for metric, rules in self._rules.items():
                 value = snapshot.metric(metric)
-                base = self._median(metric)
+                judged = value
+                if (metric is Metric.latency
+                        and snapshot.latency_samples < snapshot.latency_min_samples):
+                    judged = None  # too few probe rounds in the window: hold
+                base, sigma = self._median(metric), self._sigma(metric)
                 for r in rules:
-                    r.step(value, self._limit(metric, r.threshold, base), snapshot.mono,
-                           snapshot.taken_at, self.hysteresis, self.recovery)
+                    r.step(judged, self._limit(metric, r.threshold, base, sigma, self._source),
+                           snapshot.mono, snapshot.taken_at, self.hysteresis, self.recovery)
                 old = self._states[metric.value]
                 new = self._summarize(metric, rules, value)
                 if value is None:  # keep showing the last measured value
@@ -216,16 +278,30 @@ class Guard:
         return [ev for _o, _n, ev in changes]
 
     def _median(self, metric: Metric) -> float | None:
-        return self._baseline.median(metric) if self._baseline is not None else None
+        if self._baseline is None or self._stale is not None:
+            return None
+        return self._baseline.median(metric)
+
+    def _sigma(self, metric: Metric) -> float | None:
+        if self._baseline is None or self._stale is not None:
+            return None
+        return self._baseline.sigma(metric)
 
     @staticmethod
-    def _limit(metric: Metric, threshold: Threshold, base: float | None) -> float | None:
+    def _limit(metric: Metric, threshold: Threshold, base: float | None,
+               sigma: float | None = None, source: str = "") -> float | None:
+        """An absolute threshold as written; a relative one is the largest of the relative
+        limit, what the baseline's noise explains (``NOISE_K`` σ) and the metric's floor.
+        ``source``: how latency is timed ("server" has the narrower floor)."""
         limit = threshold.limit(base)
         if limit is not None and threshold.kind == "relative" and base is not None:
-            # the floor grows with the threshold (+50% → the full floor), so a +25% alert
-            # always sits below a +50% trigger, even on a sub-millisecond baseline
-            floor = RELATIVE_FLOOR.get(metric, 0.0) * threshold.value / 50.0
-            limit = max(limit, base + floor)
+            # noise and floor grow with the threshold up to +50%, so a +25% alert always
+            # sits below a +50% trigger, even on a sub-millisecond baseline
+            scale = min(1.0, max(0.0, threshold.value) / 50.0)
+            floor = RELATIVE_FLOOR.get(metric, 0.0)
+            if metric is Metric.latency and source != "server":
+                floor = CLIENT_LATENCY_FLOOR
+            limit = max(limit, base + floor * scale, base + NOISE_K * scale * (sigma or 0.0))
         return limit
 
     def _summarize(self, metric: Metric, rules: list[_Rule], value: float | None) -> GaugeState:
@@ -233,7 +309,7 @@ class Guard:
         if not rules:
             return GaugeState(metric.value, "ok", value, baseline=base)
         inactive = [r for r in rules if r.threshold.limit(base) is None]
-        note = NO_BASELINE if inactive else ""
+        note = (self._stale or NO_BASELINE) if inactive else ""
         active = [r for r in rules if r.active]
         if active:
             gov = max(active, key=lambda r: r.rank)

@@ -29,6 +29,10 @@ from migtui.sampler.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 10.0
+# probe rounds the latency window must hold before the guard judges it: a p95 of one or
+# two rounds is one or two samples, not a distribution (fewer when the window is so short
+# that it never holds that many)
+MIN_WINDOW_SAMPLES = 4
 
 
 class SamplerError(RuntimeError):
@@ -62,7 +66,9 @@ class Sampler:
         tname = target or plan.target_name
         self.collector = Collector(plan, plan.targets.get(tname), window=window,
                                    rate_window=rate_window, check_every=check_every,
-                                   captured=captured, local_disk=local_disk)
+                                   captured=captured, local_disk=local_disk,
+                                   min_samples=max(1, min(MIN_WINDOW_SAMPLES,
+                                                          int(window / self.interval))))
         self._history: deque[Snapshot] = deque()
         self._history_seconds = history_seconds
         self._conn: psycopg.Connection[Any] | None = None

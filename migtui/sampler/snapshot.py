@@ -109,7 +109,14 @@ class Snapshot:
     latency_last: float | None = None  # this sample's probe round (seconds)
     latency_p50: float | None = None
     latency_p95: float | None = None
-    probe_times: tuple[float, ...] = ()
+    probe_times: tuple[float, ...] = ()  # per probe, the time that counted (seconds)
+    # "server": pg_stat_statements' execution time of the probes; "client": the libpq
+    # round trip timed here (no extension, or a probe waited outside execution, e.g. on
+    # a lock); "" when no probe ran
+    latency_source: str = ""
+    probe_client_times: tuple[float, ...] = ()  # per probe, the client-side round trip
+    latency_samples: int = 0  # probe rounds in the sliding window
+    latency_min_samples: int = 0  # rounds needed before the guard judges latency
     probes_run: int = 0
     probe_failures: int = 0
     statement_mean: float | None = None  # pg_stat_statements: mean exec time (s) this window

@@ -23,6 +23,20 @@ def median(values: Sequence[float] | Iterable[float]) -> float | None:
     return percentile(values, 50)
 
 
+# the MAD of a normal distribution times this is its standard deviation
+MAD_TO_SIGMA = 1.4826
+
+
+def mad(values: Sequence[float] | Iterable[float]) -> float | None:
+    """The median absolute deviation from the median: a spread that one outlier (a
+    checkpoint, a GC pause) does not inflate, unlike the standard deviation."""
+    xs = list(values)
+    med = median(xs)
+    if med is None:
+        return None
+    return median(abs(x - med) for x in xs)
+
+
 class Window:
     """Values stamped with a monotonic time; only the last ``seconds`` are kept."""
 
