@@ -76,8 +76,11 @@ def test_a_never_analyzed_table_is_judged_by_what_it_holds(db_url):
     assert sizes.column_type("fresh", "note") == "character varying(20)"
     plan = plan_with({"sql": "CREATE INDEX fresh_id ON fresh (id);"},
                      {"sql": "ALTER TABLE fresh ALTER COLUMN note TYPE text;"},
-                     {"sql": "ALTER TABLE fresh ALTER COLUMN note TYPE varchar(10);"})
+                     {"sql": "ALTER TABLE fresh ALTER COLUMN note TYPE varchar(10);"},
+                     {"sql": "ALTER TABLE empty ADD COLUMN code text NOT NULL;"})
     found = {f.step_id: f for f in lint_plan(plan, sizes)}
     assert found["s1"].severity == "info"  # was 'error' (unknown size) before the count
     assert "s2" not in found  # varchar(20) -> text keeps the data file
     assert found["s3"].rule == "change-column-type" and found["s3"].severity == "info"
+    # a required column without a default only fails on rows: an empty table takes it
+    assert found["s4"].rule == "add-required-column" and found["s4"].severity == "info"

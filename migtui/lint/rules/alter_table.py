@@ -234,6 +234,18 @@ def add_column(ctx: Ctx) -> Iterator[Finding]:
                       f"-- backfill old rows in batches, then CREATE UNIQUE INDEX CONCURRENTLY,"
                       f"\n-- and ADD CONSTRAINT ... PRIMARY KEY USING INDEX"))
             continue
+        fills = {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED}
+        if (any(c.contype == ConstrType.CONSTR_NOTNULL for c in cons)
+                and not any(c.contype in fills for c in cons)):
+            yield ctx.finding(
+                "add-required-column",
+                f"adding {table}.{col} NOT NULL without a default fails on every row "
+                f"{table} already has (23502): only an empty table takes it",
+                table=table, lock="ACCESS EXCLUSIVE",
+                safe=(f"ALTER TABLE {table} ADD COLUMN {col} {sql_of(coldef.typeName)} "
+                      f"NOT NULL DEFAULT <value>;  -- a constant default: instant from 11\n"
+                      f"-- or: add it nullable, backfill it, then SET NOT NULL the safe way "
+                      f"(see set-not-null)"))
         for c in cons:
             if c.contype == ConstrType.CONSTR_GENERATED:
                 yield ctx.finding(
