@@ -117,7 +117,7 @@ def lock_mode(node: Any) -> str:
         case ast.ReindexStmt():
             if _has_option(node.params, "concurrently"):
                 return _SHARE_UPDATE_EXCLUSIVE
-            return _ACCESS_EXCLUSIVE
+            return "SHARE"  # on the table; ACCESS EXCLUSIVE on each index it rebuilds
         case ast.AlterTableStmt():
             modes = {_ALTER_TABLE_LOCKS.get(c.subtype, _ACCESS_EXCLUSIVE)
                      for c in node.cmds or () if isinstance(c, ast.AlterTableCmd)}
@@ -137,12 +137,14 @@ def lock_mode(node: Any) -> str:
             return _ACCESS_EXCLUSIVE
         case ast.UpdateStmt() | ast.DeleteStmt() | ast.InsertStmt() | ast.MergeStmt():
             return "ROW EXCLUSIVE"
-        case ast.SelectStmt():
-            return "ACCESS SHARE"
+        case ast.SelectStmt() | ast.ViewStmt():
+            # reading a relation (or defining a view over it) takes ACCESS SHARE on it;
+            # SELECT 1 reads none
+            return "ACCESS SHARE" if relation_names(node) else "none"
         case ast.CreateStmt():
             # a new table is nobody else's yet; a foreign key locks the table it references
             return _SHARE_ROW_EXCLUSIVE if _creates_fk(node) else "none"
-        case ast.CreateSeqStmt() | ast.ViewStmt() | ast.CreateFunctionStmt():
+        case ast.CreateSeqStmt() | ast.CreateFunctionStmt():
             return "none"
         case ast.CreateTrigStmt():
             return _SHARE_ROW_EXCLUSIVE

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from migtui.lint import RULES, lint_plan
+from migtui.lint import RULES, TableSizes, lint_plan
 from migtui.sql import split
 from tests.lint_helpers import plan_with
 
@@ -29,7 +29,9 @@ def _cases(kind: str) -> list[Any]:
 def _lint(entry: dict[str, Any]):
     step = {k: entry[k] for k in ("sql", "rollback", "irreversible") if k in entry}
     plan = plan_with(step, new_tables=entry.get("new_tables"))
-    return lint_plan(plan, server_version=entry.get("server_version"))
+    # `columns`: the old column types, as `check --dsn` reads them from the catalog
+    sizes = TableSizes(columns=entry["columns"]) if "columns" in entry else None
+    return lint_plan(plan, sizes, server_version=entry.get("server_version"))
 
 
 def test_every_rule_has_a_corpus():

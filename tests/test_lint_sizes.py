@@ -59,3 +59,28 @@ def test_sizes_severity_and_estimates(shop_db):
     level, why = risks["orders"]
     assert level == RiskLevel.low and why.startswith("set by the author: the index is unused")
     assert "(lint: medium" in why  # the lint's own view, since it differs
+
+
+def test_a_never_analyzed_table_is_judged_by_what_it_holds(db_url):
+    # autovacuum off on the table: nothing analyzes it behind the test's back
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE fresh (id bigint, note varchar(20)) "
+                     "WITH (autovacuum_enabled = off)")
+        conn.execute("INSERT INTO fresh SELECT g, 'n' FROM generate_series(1, 300) g")
+        conn.execute("CREATE TABLE empty (id bigint) WITH (autovacuum_enabled = off)")
+        assert conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'fresh'"
+                            ).fetchone()[0] == -1
+    sizes = TableSizes.read(db_url)
+    assert sizes.get("fresh").rows == 300 and sizes.get("empty").rows == 0
+    assert sizes.category("fresh") == "small" and sizes.category("empty") == "small"
+    assert sizes.column_type("fresh", "note") == "character varying(20)"
+    plan = plan_with({"sql": "CREATE INDEX fresh_id ON fresh (id);"},
+                     {"sql": "ALTER TABLE fresh ALTER COLUMN note TYPE text;"},
+                     {"sql": "ALTER TABLE fresh ALTER COLUMN note TYPE varchar(10);"},
+                     {"sql": "ALTER TABLE empty ADD COLUMN code text NOT NULL;"})
+    found = {f.step_id: f for f in lint_plan(plan, sizes)}
+    assert found["s1"].severity == "info"  # was 'error' (unknown size) before the count
+    assert "s2" not in found  # varchar(20) -> text keeps the data file
+    assert found["s3"].rule == "change-column-type" and found["s3"].severity == "info"
+    # a required column without a default only fails on rows: an empty table takes it
+    assert found["s4"].rule == "add-required-column" and found["s4"].severity == "info"

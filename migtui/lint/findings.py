@@ -72,6 +72,8 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("set-not-null", "error", "SET NOT NULL on an existing column", True),
     Rule("change-column-type", "error", "ALTER COLUMN ... TYPE", True),
     Rule("add-column-volatile-default", "error", "ADD COLUMN with a volatile default", True),
+    Rule("add-required-column", "error",
+         "NOT NULL column without a default added to an existing table", True),
     Rule("add-serial-primary-key", "error",
          "serial or identity column added to an existing table", True),
     Rule("drop-column", "warning", "DROP COLUMN"),

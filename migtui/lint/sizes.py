@@ -11,7 +11,7 @@ Estimates are rough on purpose; the assumptions are stated in every estimate str
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 REWRITE_MB_S = 30.0
 SCAN_MB_S = 150.0
@@ -30,7 +30,7 @@ _VERBS = {"rewrite": "rewrites", "scan": "scans", "index": "indexes", "write": "
 
 @dataclass(frozen=True)
 class TableSize:
-    rows: int | None  # pg_class.reltuples; None when the table was never analyzed
+    rows: int | None  # pg_class.reltuples; a never-analyzed table counted when small, else None
     heap_bytes: int  # pg_relation_size
     total_bytes: int  # pg_total_relation_size: heap, TOAST and indexes
 
@@ -63,6 +63,8 @@ class TableSizes:
 
     tables: dict[str, TableSize] = field(default_factory=dict)
     index_tables: dict[str, str] = field(default_factory=dict)  # index name -> table name
+    # "table.column" and "schema.table.column" -> format_type, e.g. "character varying(255)"
+    columns: dict[str, str] = field(default_factory=dict)
     server_version: int | None = None  # server_version_num, e.g. 150004
     small_rows: int = 10_000
     small_bytes: int = 10 * MB
@@ -89,6 +91,22 @@ class TableSizes:
                       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                       AND n.nspname NOT LIKE 'pg_toast%'
                     """)).all()
+                cols = conn.execute(text(
+                    """
+                    SELECT n.nspname, c.relname, a.attname,
+                           format_type(a.atttypid, a.atttypmod)
+                    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                    JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+                      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                      AND n.nspname NOT LIKE 'pg_toast%'
+                    """)).all()
+                # never analyzed (reltuples -1): count, up to small_rows, what is there
+                unanalyzed = [(nsp, rel) for nsp, rel, tuples, _h, _t in rows
+                              if tuples is not None and tuples < 0]
+                if unanalyzed:  # a count waits for no ACCESS EXCLUSIVE held elsewhere
+                    conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+                counted = {k: _count(conn, *k, cls.small_rows) for k in unanalyzed}
                 idx = conn.execute(text(
                     """
                     SELECT n.nspname, i.relname, t.relname
@@ -103,11 +121,15 @@ class TableSizes:
             engine.dispose()
         out = cls(server_version=version)
         for nsp, rel, tuples, heap, total in rows:
-            size = TableSize(int(tuples) if tuples is not None and tuples >= 0 else None,
-                             int(heap), int(total))
+            n = int(tuples) if tuples is not None and tuples >= 0 else counted.get((nsp, rel))
+            size = TableSize(n, int(heap), int(total))
             out.tables[f"{nsp}.{rel}"] = size
             if nsp == "public" or rel not in out.tables:
                 out.tables[rel] = size
+        for nsp, rel, col, typ in cols:
+            out.columns[f"{nsp}.{rel}.{col}"] = typ
+            if nsp == "public" or f"{rel}.{col}" not in out.columns:
+                out.columns[f"{rel}.{col}"] = typ
         for nsp, index, table in idx:
             out.index_tables[f"{nsp}.{index}"] = table
             out.index_tables.setdefault(index, table)
@@ -117,6 +139,13 @@ class TableSizes:
         if not table:
             return None
         return self.tables.get(table) or self.tables.get(table.rsplit(".", 1)[-1])
+
+    def column_type(self, table: str | None, column: str) -> str | None:
+        """The column's type as the catalog writes it (``character varying(255)``)."""
+        if not table:
+            return None
+        return (self.columns.get(f"{table}.{column}")
+                or self.columns.get(f"{table.rsplit('.', 1)[-1]}.{column}"))
 
     def category(self, table: str | None) -> Category | None:
         size = self.get(table)
@@ -148,6 +177,21 @@ class TableSizes:
         rows = f" (~{_human_rows(size.rows)} rows)" if size.rows is not None else ""
         return (f"{_VERBS[cost]} ~{human_bytes(nbytes)}{rows}: "
                 f"{human_seconds(nbytes / (rate * MB))} at {rate:g} MB/s")
+
+
+def _count(conn: Any, schema: str, table: str, limit: int) -> int | None:
+    """Rows of a never-analyzed table when under ``limit`` (else None: bytes decide)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    q = conn.dialect.identifier_preparer.quote
+    try:
+        with conn.begin_nested():
+            n = conn.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {q(schema)}.{q(table)} "
+                                  f"LIMIT {int(limit)}) s")).scalar_one()
+    except DBAPIError:  # no SELECT privilege, a lock held elsewhere...: unknown
+        return None
+    return int(n) if int(n) < limit else None
 
 
 def _human_rows(n: int | None) -> str:

@@ -35,7 +35,7 @@ RELATIONS = f"""
     SELECT /* migtui-trace */ c.oid::bigint, n.nspname || '.' || c.relname, c.relkind::text,
            c.relfilenode::bigint, c.reltuples::bigint
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p', 'i', 'I', 'm', 'S') AND {USER_NS}"""
+    WHERE c.relkind IN ('r', 'p', 'i', 'I', 'm', 'S', 'v') AND {USER_NS}"""
 
 INDEXES = f"""
     SELECT /* migtui-trace */ x.indexrelid::bigint, n.nspname || '.' || i.relname, x.indisvalid
@@ -47,6 +47,12 @@ CONSTRAINTS = f"""
            k.contype::text, k.convalidated
     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_NS}"""
+
+INDEX_TABLES = f"""
+    SELECT /* migtui-trace */ t.relname
+    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+    JOIN pg_namespace n ON n.oid = i.relnamespace
+    WHERE i.relname = ANY(%s) AND {USER_NS}"""
 
 CONTYPES = {"c": "CHECK", "f": "FOREIGN KEY", "p": "PRIMARY KEY", "u": "UNIQUE",
             "x": "EXCLUSION", "t": "constraint trigger", "n": "NOT NULL"}
@@ -83,6 +89,11 @@ def locks(conn: psycopg.Connection[Any], pid: int,
             name, kind = rel.name, rel.kind
         out[(int(oid), mode)] = LockHeld(mode_name(mode), name, KINDS.get(kind, kind))
     return out
+
+
+def index_tables(conn: psycopg.Connection[Any], names: set[str]) -> set[str]:
+    """The (bare) names of the tables the indexes among ``names`` belong to."""
+    return {r[0] for r in conn.execute(INDEX_TABLES, (sorted(names),)).fetchall()}
 
 
 def snapshot(conn: psycopg.Connection[Any]) -> Snapshot:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from migtui.trace.catalog import Snapshot
 
 TABLE_KINDS = ("table", "partitioned table", "materialized view")
+# the kinds whose lock the prediction is about: a view's lock blocks its readers as a table's
+LOCK_KINDS = (*TABLE_KINDS, "view")
 
 
 def predicted_rewrite(findings: list[Finding], step_id: str, which: str, line: int) -> bool:
@@ -26,22 +28,32 @@ def predicted_rewrite(findings: list[Finding], step_id: str, which: str, line: i
 
 
 def judge(tr: StatementTrace, st: Statement, findings: list[Finding],
-          before: Snapshot) -> None:
-    """Fill in the prediction and the disagreements of ``tr``."""
+          before: Snapshot, created: frozenset[str] | set[str] = frozenset()) -> None:
+    """Fill in the prediction and the disagreements of ``tr``.
+
+    A statement that takes no new lock, or a weaker one, agrees when its transaction already
+    held the predicted lock (or a stronger one) on a relation it names: PostgreSQL does not
+    take a lock twice. A rewrite of a relation an earlier statement of the traced run created
+    (``created``, by name) costs nothing: the lint skips tables the plan creates.
+    """
     tr.predicted_lock = st.lock
     tr.predicted_rewrite = predicted_rewrite(findings, tr.step_id, tr.which, tr.line)
-    tables = [lk for lk in tr.locks if lk.kind in TABLE_KINDS]
+    tables = [lk for lk in tr.locks if lk.kind in LOCK_KINDS]
     if tr.predicted_lock in MODES or tr.predicted_lock == "none":
         took = strongest([lk.mode for lk in tables])
-        if strength(took) != strength(tr.predicted_lock) and not (
-                tr.sampled and strength(took) < strength(tr.predicted_lock)):
+        held = strongest([took] + [lk.mode for lk in tr.held_before if lk.kind in LOCK_KINDS])
+        want = strength(tr.predicted_lock)
+        weaker = strength(took) < want
+        if (strength(took) > want or (weaker and strength(held) < want and not tr.sampled)):
             on = ", ".join(sorted({lk.relation for lk in tables if lk.mode == took}))
             tr.disagreements.append(
                 f"predicted {tr.predicted_lock}, took {took}" + (f" on {on}" if on else ""))
-    rewrote = [r for r in tr.rewritten if r.split(" ", 1)[0] in ("table", "materialized")]
+    tables_rewritten = [r for r in tr.rewritten
+                        if r.split(" ", 1)[0] in ("table", "materialized")]
+    rewrote = [r for r in tables_rewritten if r.rsplit(" ", 1)[-1] not in created]
     if rewrote and not tr.predicted_rewrite:
         tr.disagreements.append(f"predicted no rewrite, rewrote {', '.join(rewrote)}")
-    elif tr.predicted_rewrite and not rewrote:
+    elif tr.predicted_rewrite and not tables_rewritten:
         named = relation_names(st.node)
         existed = {r.name.split(".", 1)[-1] for r in before.relations.values()}
         if any(n.split(".")[-1] in existed for n in named):  # an empty table still rewrites

@@ -45,6 +45,8 @@ class StatementTrace:
     statement: str
     autocommit: bool
     locks: list[LockHeld] = field(default_factory=list)  # first taken by this statement
+    # locks the transaction already held, before this statement, on the relations it names
+    held_before: list[LockHeld] = field(default_factory=list)
     rewritten: list[str] = field(default_factory=list)  # relations given a new relfilenode
     changes: list[str] = field(default_factory=list)  # indexes and constraints added, ...
     held_seconds: float | None = None  # statement start → commit (or end, in autocommit)

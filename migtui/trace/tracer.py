@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import psycopg
+from pglast import ast
 
 from migtui.lint import Finding
-from migtui.sql import Statement
+from migtui.sql import Statement, relation_names
 from migtui.trace import catalog
 from migtui.trace.compare import judge
 from migtui.trace.model import LockHeld, StatementTrace
@@ -37,9 +38,11 @@ class Tracer:
         self._pending: list[tuple[StatementTrace, float]] = []  # this transaction's
         self._before: catalog.Snapshot | None = None
         self._locks_before: dict[tuple[int, str], LockHeld] = {}
+        self._named: set[str] = set()
         self._current: StatementTrace | None = None
         self._started = 0.0
         self._sampler: _LockSampler | None = None
+        self.created: set[str] = set()  # relations the traced run created, by name
 
     # ------------------------------------------------------------- the runner's hooks
 
@@ -66,6 +69,10 @@ class Tracer:
                                        predicted_lock=st.lock)
         self._before = catalog.snapshot(conn)
         self._locks_before = catalog.locks(conn, pid) if pid and not autocommit else {}
+        # the relations it names, and the tables of the indexes it names (DROP INDEX ...)
+        self._named = {n.rsplit(".", 1)[-1] for n in relation_names(st.node)}
+        if self._locks_before and self._named:
+            self._named |= catalog.index_tables(conn, self._named)
         if autocommit and pid:
             self._sampler = _LockSampler(self.dsn, pid, self._before.relations)
             self._sampler.start()
@@ -87,9 +94,18 @@ class Tracer:
         # a relation the statement created is nobody else's yet: its locks cost nothing
         tr.locks = sorted({lk for (oid, _m), lk in seen.items() if oid in before.relations},
                           key=lambda lk: (lk.relation, lk.mode))
+        tr.held_before = sorted({lk for lk in self._locks_before.values()
+                                 if lk.relation.rsplit(".", 1)[-1] in self._named},
+                                key=lambda lk: (lk.relation, lk.mode))
         tr.rewritten = catalog.rewritten(before, after)
         tr.changes = catalog.changes(before, after)
-        judge(tr, st, self.findings, before)
+        if isinstance(st.node, ast.TruncateStmt):
+            # TRUNCATE gives each table an empty new data file: nothing is copied
+            tr.changes += [f"{r} emptied" for r in tr.rewritten if r.startswith("table ")]
+            tr.rewritten = [r for r in tr.rewritten if not r.startswith(("table ", "index "))]
+        judge(tr, st, self.findings, before, self.created)
+        self.created |= {r.name for oid, r in after.relations.items()
+                         if oid not in before.relations}
         top = tr.strongest
         rel = next((r for r in before.relations.values() if top and r.name == top.relation),
                    None)

@@ -17,6 +17,7 @@ from pglast.enums import (
 )
 from pglast.visitors import Visitor
 
+from migtui.lint.coercion import parse_type, type_change_rewrites
 from migtui.lint.context import Ctx, bare, names, sql_of, table_name
 from migtui.lint.findings import Finding
 
@@ -178,15 +179,23 @@ def change_type(ctx: Ctx) -> Iterator[Finding]:
             continue
         col = str(cmd.name)
         coldef = cmd.def_
-        target = type_names(coldef.typeName)
         new_type = sql_of(coldef.typeName)
-        maybe_free = (target[-1:] in (["text"], ["varchar"])
-                      and getattr(coldef, "raw_default", None) is None)
-        msg = (f"changing {table}.{col} to {new_type} rewrites {table} and all its indexes "
-               f"under ACCESS EXCLUSIVE: reads and writes wait for the rewrite")
+        using = getattr(coldef, "raw_default", None) is not None
+        old_type = ctx.sizes.column_type(table, col) if ctx.sizes is not None else None
+        if old_type is not None and not using:
+            if not type_change_rewrites(parse_type(old_type), coldef.typeName):
+                continue  # binary-coercible, no narrower limit: a catalog change only
+            maybe_free = False
+        else:
+            target = type_names(coldef.typeName)
+            maybe_free = target[-1:] in (["text"], ["varchar"]) and not using
+        was = f" from {old_type}" if old_type else ""
+        msg = (f"changing {table}.{col}{was} to {new_type} rewrites {table} and all its "
+               f"indexes under ACCESS EXCLUSIVE: reads and writes wait for the rewrite")
         if maybe_free:
             msg += (" (no rewrite when the column is varchar and the new length is larger or "
-                    "unlimited, or text to varchar without a limit; the lock is then brief)")
+                    "unlimited, or text to varchar without a limit; the lock is then brief: "
+                    "with --dsn the lint reads the old type and knows)")
         safe = (f"-- expand and contract instead of rewriting in place:\n"
                 f"ALTER TABLE {table} ADD COLUMN {col}_new {new_type};\n"
                 f"-- a backfill step: backfill: {{table: {table}, set: \"{col}_new = {col}\", "
@@ -225,6 +234,18 @@ def add_column(ctx: Ctx) -> Iterator[Finding]:
                       f"-- backfill old rows in batches, then CREATE UNIQUE INDEX CONCURRENTLY,"
                       f"\n-- and ADD CONSTRAINT ... PRIMARY KEY USING INDEX"))
             continue
+        fills = {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_GENERATED}
+        if (any(c.contype == ConstrType.CONSTR_NOTNULL for c in cons)
+                and not any(c.contype in fills for c in cons)):
+            yield ctx.finding(
+                "add-required-column",
+                f"adding {table}.{col} NOT NULL without a default fails on every row "
+                f"{table} already has (23502): only an empty table takes it",
+                table=table, lock="ACCESS EXCLUSIVE",
+                safe=(f"ALTER TABLE {table} ADD COLUMN {col} {sql_of(coldef.typeName)} "
+                      f"NOT NULL DEFAULT <value>;  -- a constant default: instant from 11\n"
+                      f"-- or: add it nullable, backfill it, then SET NOT NULL the safe way "
+                      f"(see set-not-null)"))
         for c in cons:
             if c.contype == ConstrType.CONSTR_GENERATED:
                 yield ctx.finding(
