@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any
 
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 from migtui.control import RunControl
 from migtui.events import Event, EventBus, RunFinished, RunStarted, StepProgress
@@ -16,7 +17,6 @@ from migtui.metrics import MetricsExporter
 from migtui.plan import load_plan_text
 from migtui.runner import Runner
 from migtui.watch import Watch, headless_offer
-from prometheus_client.parser import text_string_to_metric_families
 
 PLAN = """\
 migtui: 1
