@@ -398,8 +398,8 @@ def test_metrics_and_the_served_app_never_hold_the_password(
         assert "migtui_run_info" in text and "migtui_probe_latency_p95_seconds" in text
         assert_no_password("/metrics", text)
 
-    from tests.serve.test_browser import CHROMIUM
     from tests.serve.helpers import Served, plain
+    from tests.serve.test_browser import CHROMIUM
 
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
