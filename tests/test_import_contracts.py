@@ -15,7 +15,7 @@ from pathlib import Path
 import migtui
 
 REPO = Path(__file__).resolve().parent.parent
-APPS = {"migtui.cli", "migtui.tui", "migtui.demo", "migtui.__main__"}  # may import the UI
+APPS = {"migtui.cli", "migtui.tui", "migtui.demo", "migtui.serve", "migtui.__main__"}  # may import the UI
 
 
 def contracts() -> dict[str, dict]:

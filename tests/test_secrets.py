@@ -381,3 +381,56 @@ def test_a_password_in_an_error_is_masked_in_text_json_and_journal(
     jtext = journal_path(plan, "leak-plan").read_text()
     assert "invalid input syntax" in jtext
     assert_no_password("the journal", jtext)
+
+
+def test_metrics_and_the_served_app_never_hold_the_password(
+        shop_db: str, tmp_path: Path) -> None:
+    """/metrics scraped during a real run, and the served app's page and websocket frames
+    (in headless Chromium, when there is one), with the password in the run's URL."""
+    from tests.metrics.test_scrape_run import PLAN as METRICS_PLAN
+    from tests.metrics.test_scrape_run import run_plan
+
+    url = with_password(shop_db)
+    events, during, final = run_plan(METRICS_PLAN.format(above="5s", settle="0.3"), url)
+    assert events[-1].kind == "RunFinished" and during
+    texts = [repr(sorted(samples.items(), key=repr)) for samples in [*during, final]]
+    assert "migtui_run_info" in texts[-1]  # the labels that could carry a URL are there
+    assert "migtui_probe_latency_p95_seconds" in texts[-1]
+    for text in texts:
+        assert_no_password("/metrics", text)
+
+    from tests.serve.helpers import Served, plain
+    from tests.serve.test_browser import CHROMIUM
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"/metrics checked; no Chromium at {CHROMIUM} for the served app")
+    served = Served(str(write_plan(tmp_path)), "--port", "0", "--dsn", url)
+    try:
+        status, page_html = served.get(f"/?token={served.token}")
+        assert status == 200
+        assert_no_password("the served page", page_html)
+        frames: list[bytes | str] = []
+        with sync_api.sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = b.new_page(viewport={"width": 1400, "height": 900})
+                page.on("websocket", lambda ws: ws.on("framereceived",
+                                                      lambda f: frames.append(f)))
+                page.goto(served.url)
+                assert_no_password("the served page", page.content())
+                database = parse_dsn(shop_db).params.get("dbname", "")
+                for _ in range(150):  # bounded: the app connects and shows the database
+                    if "connected:" in plain(frames) and database in plain(frames):
+                        break
+                    page.wait_for_timeout(200)
+                assert "connected:" in plain(frames)
+            finally:
+                b.close()
+        raw = b"".join(f if isinstance(f, bytes) else f.encode() for f in frames)
+        assert_no_password("the websocket frames", raw.decode("utf-8", "replace"))
+        assert_no_password("the websocket frames", plain(frames))
+        assert quote(PASSWORD, safe="").encode() not in raw
+    finally:
+        out = served.stop()
+    assert_no_password("the server's output", out)

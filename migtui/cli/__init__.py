@@ -35,6 +35,8 @@ COMMANDS = [
     Command("open", "migtui.cli.cmd_open", "open the app on a plan (also: migtui PLAN)"),
     Command("demo", "migtui.cli.cmd_demo",
             "the whole story on an embedded database with simulated traffic"),
+    Command("serve", "migtui.cli.cmd_serve",
+            "serve the app to a browser (a plan, or the demo) for walkthroughs"),
     Command("new", "migtui.cli.cmd_new", "scaffold a plan with every section of the template"),
     Command("check", "migtui.cli.cmd_check",
             "validate plans and lint their SQL for unsafe operations"),

@@ -113,6 +113,13 @@ class Target(Strict):
         None, description="Environment variable with a PgBouncer admin DSN for SHOW POOLS.")
 
 
+class MetricsEndpoint(Strict):
+    """Where a run serves its Prometheus ``/metrics`` (``--metrics-port`` overrides it)."""
+
+    port: int = Field(ge=0, le=65535, description="TCP port of /metrics; 0 picks a free one.")
+    host: str = Field("127.0.0.1", description="Address to bind; localhost by default.")
+
+
 class Settings(Strict):
     """Guards for execution. Per-step values override these."""
 
@@ -129,6 +136,8 @@ class Settings(Strict):
     batch_target: Duration = Field(0.5, description="Target time of one backfill batch.")
     require_rehearsal: Literal["off", "warn", "refuse"] = Field(
         "warn", description="What a production run does without a clean rehearsal.")
+    metrics: MetricsEndpoint | None = Field(
+        None, description="Serve Prometheus metrics of the run: {port, host}.")
 
     @field_validator("sample_interval")
     @classmethod

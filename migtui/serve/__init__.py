@@ -1,0 +1,1 @@
+"""``migtui serve``: the real app in a browser through textual-serve (see cmd_serve)."""

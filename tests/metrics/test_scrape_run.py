@@ -1,0 +1,197 @@
+"""/metrics scraped during a real run, parsed with prometheus_client's own parser, and
+checked against the run's events."""
+
+from __future__ import annotations
+
+import math
+import threading
+import urllib.request
+from typing import Any
+
+import psycopg
+from prometheus_client.parser import text_string_to_metric_families
+
+from migtui.control import RunControl
+from migtui.events import Event, EventBus, RunFinished, RunStarted, StepProgress
+from migtui.metrics import MetricsExporter
+from migtui.plan import load_plan_text
+from migtui.runner import Runner
+from migtui.watch import Watch, headless_offer
+
+PLAN = """\
+migtui: 1
+id: scraped
+title: Scraped
+type: schema_change
+agent: tester
+targets: {{dev: {{environment: development}}}}
+settings: {{sample_interval: 250ms, lock_timeout: 100ms, retries: 20, retry_base: 50ms,
+            retry_max: 100ms, batch_target: 50ms}}
+steps:
+  - id: add_col
+    sql: ALTER TABLE orders ADD COLUMN note text;
+    rollback: ALTER TABLE orders DROP COLUMN IF EXISTS note;
+  - id: fill_note
+    backfill: {{table: orders, key: id, set: "note = 'x'", where: "note IS NULL",
+               batch_size: 100}}
+    rollback: UPDATE orders SET note = NULL
+  - id: settle
+    sql: SELECT pg_sleep({settle});
+    rollback: SELECT 1;
+risks:
+  rollback_triggers:
+    - {{text: Slow probes, metric: latency, above: {above}, for: 500ms, policy: rollback}}
+monitoring:
+  probes: ["SELECT pg_sleep(0.02)"]
+"""
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(port: int) -> Samples:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    out: Samples = {}
+    for fam in text_string_to_metric_families(text.decode()):
+        for s in fam.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    want = {"member": "", **labels}
+    for (n, lab), v in samples.items():
+        if n == name and dict(lab) == want:
+            return v
+    raise KeyError(f"{name}{want} not in the scrape")
+
+
+class Scraper(threading.Thread):
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.scrapes: list[Samples] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.scrapes.append(scrape(self.port))
+            self.stop.wait(0.05)
+
+
+def run_plan(text: str, dsn: str, *, before_open: Any = None) -> tuple[list[Event], list[Samples],
+                                                                        Samples]:
+    """The run the way ``migtui run`` wires it, with the exporter subscribed."""
+    plan = load_plan_text(text)
+    control = RunControl()
+    bus = EventBus()
+    seen: list[Event] = []
+    bus.subscribe(seen.append)
+    exporter = MetricsExporter(plan, control=control)
+    bus.subscribe(exporter.on_event)
+    _host, port = exporter.serve(0)
+    runner = Runner(plan, dsn, emit=bus, control=control, operator="tester")
+    watch = Watch(plan, dsn, emit=bus, control=control, target="dev",
+                  on_offer=headless_offer(control, bus, True),
+                  on_snapshot=lambda s: exporter.observe(s, watch.guard.states))
+    scraper = Scraper(port)
+    scraper.start()
+    try:
+        bus.emit(RunStarted(plan_id="scraped", target="dev", database="x", operator="tester"))
+        if before_open is not None:
+            before_open(bus)
+        runner.open()
+        watch.start()
+        try:
+            outcome = runner.apply()
+            if control.rollback_requested:
+                reason = control.rollback_reason
+                control.reset()
+                rb = runner.rollback(reason=reason)
+                outcome = type(outcome)("rolled_back" if rb.ok else "failed", reason)
+        finally:
+            watch.stop()
+            runner.close()
+        bus.emit(RunFinished(plan_id="scraped", outcome=outcome.status))
+        final = scrape(port)
+    finally:
+        scraper.stop.set()
+        scraper.join(10)
+        exporter.close()
+    return seen, scraper.scrapes, final
+
+
+def test_a_run_scraped_matches_its_events(shop_db):
+    # another session holds a lock on orders: the first step retries on lock timeout
+    blocker = psycopg.connect(shop_db)
+    blocker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+
+    def release_on_retry(bus: EventBus) -> None:
+        def on(ev: Event) -> None:
+            if ev.kind == "StepRetried" and not blocker.closed:
+                blocker.rollback()
+                blocker.close()
+        bus.subscribe(on)
+
+    try:
+        events, during, final = run_plan(PLAN.format(above="5s", settle="0.6"), shop_db,
+                                         before_open=release_on_retry)
+    finally:
+        if not blocker.closed:
+            blocker.close()
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "RunFinished" and events[-1].outcome == "done", kinds
+
+    applied = sum(1 for e in events if e.kind == "StepFinished" and e.action == "apply")
+    retries = [e for e in events if e.kind == "StepRetried"]
+    progress = [e for e in events if isinstance(e, StepProgress)]
+    assert applied == 3 and retries and progress
+    assert value(final, "migtui_steps_applied_total") == applied
+    assert value(final, "migtui_steps_rolled_back_total") == 0
+    assert value(final, "migtui_lock_timeout_retries_total", step="add_col") == len(retries)
+    last = progress[-1]
+    assert value(final, "migtui_backfill_done_rows", step="fill_note") == last.done == 5000
+    assert value(final, "migtui_backfill_rate_rows_per_second", step="fill_note") == last.rate
+    assert value(final, "migtui_backfill_batch_size_rows", step="fill_note") == last.batch_size
+    assert value(final, "migtui_backfill_limited", step="fill_note", reason="none") == 1
+    assert value(final, "migtui_run_state", migtui_run_state="done") == 1
+    assert value(final, "migtui_run_info", plan="scraped", target="dev") == 1
+    assert value(final, "migtui_gauge_state", gauge="latency", migtui_gauge_state="ok") == 1
+    assert value(final, "migtui_samples_total") >= 1
+    p95 = value(final, "migtui_probe_latency_p95_seconds")
+    assert 0.02 <= p95 < 5  # the probe sleeps 20 ms: measured, in seconds
+
+    # during the run: scrapes saw it running, and every backfill count they saw was one
+    # the run reported
+    running = [s for s in during
+               if value(s, "migtui_run_state", migtui_run_state="running") == 1]
+    assert running
+    done_values = {float(e.done) for e in progress}
+    seen_done = {v for s in running for (n, lab), v in s.items()
+                 if n == "migtui_backfill_done_rows"}
+    assert seen_done and seen_done <= done_values | {5000.0}
+    steps_seen = {dict(lab)["step"] for s in running for (n, lab), v in s.items()
+                  if n == "migtui_current_step" and v == 1}
+    assert "settle" in steps_seen  # scraped while it ran
+
+
+def test_a_trip_shows_in_the_scrape(shop_db):
+    events, during, final = run_plan(PLAN.format(above="5ms", settle="8"), shop_db)
+    trips = [e for e in events if e.kind == "ThresholdChanged" and e.state == "trip"]
+    assert trips, [e.kind for e in events]
+    assert events[-1].outcome == "rolled_back"
+    rolled = sum(1 for e in events if e.kind == "StepFinished" and e.action == "rollback")
+    assert rolled >= 1
+    assert value(final, "migtui_threshold_changes_total", gauge="latency", state="trip") \
+        == len(trips)
+    assert value(final, "migtui_steps_rolled_back_total") == rolled
+    assert value(final, "migtui_run_state", migtui_run_state="rolled_back") == 1
+    # while tripped, the trigger governed its gauge
+    tripped = [s for s in during
+               if value(s, "migtui_gauge_state", gauge="latency", migtui_gauge_state="trip")]
+    assert tripped
+    assert any(value(s, "migtui_trigger_active", gauge="latency", level="trip",
+                     trigger="Slow probes") == 1 for s in tripped)
+    # the latency at the trip, in seconds, is what the event said
+    base = [s for s in during if not math.isnan(value(s, "migtui_probe_latency_p95_seconds"))]
+    assert base and any(value(s, "migtui_probe_latency_p95_seconds") > 0.005 for s in base)
+    assert trips[0].value > trips[0].limit
