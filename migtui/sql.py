@@ -128,8 +128,15 @@ def _syntax_error(sql: str, e: parser.ParseError) -> SqlSyntaxError:
 
 
 def count_statements(sql: str) -> int:
-    """How many statements ``sql`` holds; raises SqlSyntaxError. Fast: builds no AST."""
-    return len(_slices(sql))
+    """How many statements ``sql`` holds; raises SqlSyntaxError.
+
+    Fast: short statements are only split (no AST is built); a statement long enough to
+    need the deep parse is parsed in full, so that anything it cannot do is reported here.
+    """
+    slices = _slices(sql)
+    if any(sl.stop - sl.start > DIRECT_PARSE_CHARS for sl in slices):
+        parse_statements(sql)
+    return len(slices)
 
 
 def parse_statements(sql: str) -> tuple[Any, tuple[slice, ...]]:
@@ -145,6 +152,9 @@ def parse_statements(sql: str) -> tuple[Any, tuple[slice, ...]]:
         raw = pglast.parse_sql(sql) if longest <= DIRECT_PARSE_CHARS else _parse_deep(sql, longest)
     except parser.ParseError as e:
         raise _syntax_error(sql, e) from None
+    except (MemoryError, RecursionError):
+        raise SqlSyntaxError(f"too large to parse: a statement of {longest} characters needs "
+                             f"more memory than is available", None, None) from None
     return raw, slices
 
 

@@ -114,6 +114,8 @@ def load_plan_text(text: str, path: str = "<plan>") -> Plan:
     if not isinstance(data, dict):
         raise PlanError([Problem(path, 1, 1, "", f"expected a mapping of plan sections "
                                  f"(migtui: 1, title: ..., steps: ...), found {_describe(data)}")])
+    # top-level x-* keys hold anchors for merge keys and aliases; the plan ignores them
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
 
     problems = []
     plan: Plan | None = None
