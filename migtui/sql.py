@@ -130,13 +130,33 @@ def _syntax_error(sql: str, e: parser.ParseError) -> SqlSyntaxError:
 def count_statements(sql: str) -> int:
     """How many statements ``sql`` holds; raises SqlSyntaxError.
 
-    Fast: short statements are only split (no AST is built); a statement long enough to
-    need the deep parse is parsed in full, so that anything it cannot do is reported here.
+    Fast: a short statement is only split (no AST is built: it cannot nest deeper than it
+    has characters); a longer one is parsed in full, so that its depth is checked here.
     """
     slices = _slices(sql)
-    if any(sl.stop - sl.start > DIRECT_PARSE_CHARS for sl in slices):
+    if any(sl.stop - sl.start > MAX_SQL_DEPTH for sl in slices):
         parse_statements(sql)
     return len(slices)
+
+
+# The lint and the runner walk a statement's tree recursively (deparse, deepcopy): about
+# 140 levels of nesting reach Python's recursion limit. PostgreSQL queries written by
+# people nest a few dozen levels; deeper ones are generated chains of operators.
+MAX_SQL_DEPTH = 100
+
+
+def _depth_over(node: Any, limit: int) -> bool:
+    """True when the tree under ``node`` is more than ``limit`` nodes deep (iterative)."""
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        cur, depth = stack.pop()
+        if isinstance(cur, ast.Node):
+            if depth > limit:
+                return True
+            stack.extend((getattr(cur, attr, None), depth + 1) for attr in cur.__slots__)
+        elif isinstance(cur, tuple | list):
+            stack.extend((item, depth) for item in cur)
+    return False
 
 
 def parse_statements(sql: str) -> tuple[Any, tuple[slice, ...]]:
@@ -155,6 +175,12 @@ def parse_statements(sql: str) -> tuple[Any, tuple[slice, ...]]:
     except (MemoryError, RecursionError):
         raise SqlSyntaxError(f"too large to parse: a statement of {longest} characters needs "
                              f"more memory than is available", None, None) from None
+    for rs, sl in zip(raw, slices, strict=True):
+        if sl.stop - sl.start > MAX_SQL_DEPTH and _depth_over(rs.stmt, MAX_SQL_DEPTH - 1):
+            raise SqlSyntaxError(
+                f"a statement nested more than {MAX_SQL_DEPTH} levels deep (a long chain of "
+                f"operators, subqueries or function calls); expected at most {MAX_SQL_DEPTH} "
+                f"levels: split the expression", sl.start, _line_of(sql, sl.start))
     return raw, slices
 
 

@@ -259,7 +259,20 @@ def test_deeply_nested_sql_does_not_kill_the_process(sql, tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True,
                          text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 0, out.stderr[-500:]
-    assert out.stdout.strip() == "1"
+    assert out.stdout.startswith("error a statement nested more than 100 levels deep")
+
+
+def test_sql_deeper_than_lint_can_walk_is_a_located_error():
+    # 140 chained terms in a CHECK made check die with RecursionError inside the lint
+    chain = "+".join(["c"] * 140)
+    text = MINIMAL.replace("ADD COLUMN c int;", f"ADD CONSTRAINT k CHECK (c > {chain});")
+    msg = one_problem(text)
+    assert msg.startswith("plan.yaml:7:") and "levels deep" in msg
+    from migtui.lint import lint_plan
+
+    ok = load_plan_text(MINIMAL.replace("ADD COLUMN c int;",
+                                        f"ADD CONSTRAINT k CHECK (c > {'+'.join(['c'] * 90)});"))
+    assert lint_plan(ok, None) is not None
 
 
 def test_split_lines_stay_right_over_many_statements():
