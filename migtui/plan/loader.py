@@ -94,7 +94,7 @@ def load_plan_text(text: str, path: str = "<plan>") -> Plan:
     pos = Positions()
     try:
         node = compose(text, path)
-        if node is not None:
+        if node is not None and "&" in text:  # no anchor, no alias: nothing to expand
             check_aliases(node, path)
         data = None if node is None else ToPython(path, pos, problems)(node)
     except yaml.MarkedYAMLError as e:

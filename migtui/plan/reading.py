@@ -33,6 +33,7 @@ MAX_DEPTH = 100  # nesting levels of mappings and lists
 MAX_INT = 2**53  # beyond this YAML numbers lose precision; no plan value needs more
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Loc = tuple[str | int, ...]
@@ -192,6 +193,10 @@ class ToPython:
 
     def __call__(self, node: yaml.Node, loc: Loc = ()) -> Any:
         self.pos.marks[loc] = (*_at(node), node)
+        if len(loc) > MAX_DEPTH:  # without anchors, check_aliases did not look
+            self.problem(node, loc, f"nested more than {MAX_DEPTH} levels deep; expected a "
+                                    f"plan (a few levels of mappings and lists)")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):
@@ -253,6 +258,12 @@ class ToPython:
         return key
 
     def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        if node.tag == STR_TAG and isinstance(node.value, str):  # most values: no constructor
+            msg = scalar_problem(node.value)
+            if msg:
+                self.problem(node, loc, msg)
+                return None
+            return node.value
         try:
             value = self.ctor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as e:
