@@ -15,11 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from migtui.events import Event, now
+from migtui.plan.model import PLAN_ID_RE
 from migtui.secrets import scrub, scrub_obj, scrubbed_str
 
 
 def journal_path(plan_path: str | Path, plan_id: str) -> Path:
-    return Path(plan_path).resolve().parent / ".migtui" / f"{plan_id}.journal.jsonl"
+    """``.migtui/<plan-id>.journal.jsonl`` beside the plan; never anywhere else.
+
+    The loader already restricts plan ids to a safe pattern; this checks again (defence in
+    depth), so an id that names a path ('../x', '/tmp/x', 'a/b') can never place the file
+    outside the journal directory. Raises ValueError for such an id.
+    """
+    folder = Path(plan_path).resolve().parent / ".migtui"
+    if not PLAN_ID_RE.fullmatch(plan_id):
+        raise ValueError(f"plan id {plan_id[:80]!r} cannot name a journal file; expected "
+                         f"letters, digits, '.', '_' or '-'")
+    path = (folder / f"{plan_id}.journal.jsonl").resolve()
+    if path.parent != folder.resolve():
+        raise ValueError(f"plan id {plan_id[:80]!r} places the journal outside {folder}")
+    return path
 
 
 class Journal:

@@ -5,6 +5,7 @@ Never split on semicolons: strings, dollar quotes and comments make that wrong.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,21 +47,154 @@ def _line_of(sql: str, offset: int) -> int:
     return sql.count("\n", 0, offset) + 1
 
 
+# pglast builds its AST recursively in C: a statement nested deeply enough (50,000 chained
+# '+' terms, a long UNION chain) overflows the C stack and kills the process (SIGSEGV).
+# Nesting depth is bounded by a statement's length, so short statements parse directly and
+# longer ones parse in a thread whose stack grows with the length of the longest statement.
+# The worst case measured is about 170 bytes of C stack per character ('1+1+...'), so
+# PARSE_STACK_PER_CHAR leaves a margin of three.
+DIRECT_PARSE_CHARS = 16_384
+PARSE_STACK_PER_CHAR = 512
+MAX_STATEMENT_CHARS = 1 << 20  # 1 MiB: longer single statements are refused
+_STACK_LOCK = threading.Lock()
+
+
+def _check_text(sql: str) -> None:
+    """Text that pglast cannot see as PostgreSQL would: refuse it with its place."""
+    nul = sql.find("\0")
+    if nul >= 0:
+        raise SqlSyntaxError("a NUL character (\\0) in the SQL; PostgreSQL cannot run it, "
+                             "and the parser would stop reading there", nul, _line_of(sql, nul))
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = sql[e.start]
+        raise SqlSyntaxError(f"a character that is not valid Unicode ({ascii(bad)}, a lone "
+                             f"surrogate); expected UTF-8 text", e.start,
+                             _line_of(sql, e.start)) from None
+
+
+def _parse_deep(sql: str, longest: int) -> Any:
+    """pglast.parse_sql on a thread with a C stack big enough for ``longest`` characters."""
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(pglast.parse_sql(sql))
+        except BaseException as e:  # noqa: BLE001  (re-raised in the caller's thread)
+            failure.append(e)
+
+    size = max(32 << 20, longest * PARSE_STACK_PER_CHAR + (16 << 20))
+    size = (size + 0xFFFF) & ~0xFFFF
+    with _STACK_LOCK:
+        old = threading.stack_size()
+        try:
+            threading.stack_size(size)
+            t = threading.Thread(target=work, name="migtui-sql-parse", daemon=True)
+            t.start()
+        except (RuntimeError, MemoryError, ValueError):
+            raise SqlSyntaxError(f"too large to parse: a statement of {longest} characters "
+                                 f"needs more memory than is available", None, None) from None
+        finally:
+            threading.stack_size(old)
+    t.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def _slices(sql: str) -> tuple[slice, ...]:
+    """The statements' slices of ``sql``, found by the parser without building an AST."""
+    _check_text(sql)
+    try:
+        slices = tuple(parser.split(sql, with_parser=True, only_slices=True))
+    except parser.ParseError as e:
+        raise _syntax_error(sql, e) from None
+    for sl in slices:
+        if sl.stop - sl.start > MAX_STATEMENT_CHARS:
+            raise SqlSyntaxError(
+                f"a statement of {sl.stop - sl.start} characters; expected at most "
+                f"{MAX_STATEMENT_CHARS} characters per statement", sl.start,
+                _line_of(sql, sl.start))
+    return slices
+
+
+def _syntax_error(sql: str, e: parser.ParseError) -> SqlSyntaxError:
+    msg = e.args[0] if e.args else str(e)
+    offset = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], int) else None
+    line = _line_of(sql, offset) if offset is not None else None
+    return SqlSyntaxError(str(msg), offset, line)
+
+
+def count_statements(sql: str) -> int:
+    """How many statements ``sql`` holds; raises SqlSyntaxError.
+
+    Fast: a short statement is only split (no AST is built: it cannot nest deeper than it
+    has characters); a longer one is parsed in full, so that its depth is checked here.
+    """
+    slices = _slices(sql)
+    if any(sl.stop - sl.start > MAX_SQL_DEPTH for sl in slices):
+        parse_statements(sql)
+    return len(slices)
+
+
+# The lint and the runner walk a statement's tree recursively (deparse, deepcopy): about
+# 140 levels of nesting reach Python's recursion limit. PostgreSQL queries written by
+# people nest a few dozen levels; deeper ones are generated chains of operators.
+MAX_SQL_DEPTH = 100
+
+
+def _depth_over(node: Any, limit: int) -> bool:
+    """True when the tree under ``node`` is more than ``limit`` nodes deep (iterative)."""
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        cur, depth = stack.pop()
+        if isinstance(cur, ast.Node):
+            if depth > limit:
+                return True
+            stack.extend((getattr(cur, attr, None), depth + 1) for attr in cur.__slots__)
+        elif isinstance(cur, tuple | list):
+            stack.extend((item, depth) for item in cur)
+    return False
+
+
+def parse_statements(sql: str) -> tuple[Any, tuple[slice, ...]]:
+    """The one guarded entry to pglast's parser: (raw statements, their slices of ``sql``).
+
+    Raises SqlSyntaxError, never anything that kills the process: text the parser would
+    misread (NUL, lone surrogates) is refused first, statements are split without building
+    the AST, and long ones are parsed on a stack sized for them.
+    """
+    slices = _slices(sql)
+    longest = max((sl.stop - sl.start for sl in slices), default=0)
+    try:
+        raw = pglast.parse_sql(sql) if longest <= DIRECT_PARSE_CHARS else _parse_deep(sql, longest)
+    except parser.ParseError as e:
+        raise _syntax_error(sql, e) from None
+    except (MemoryError, RecursionError):
+        raise SqlSyntaxError(f"too large to parse: a statement of {longest} characters needs "
+                             f"more memory than is available", None, None) from None
+    for rs, sl in zip(raw, slices, strict=True):
+        if sl.stop - sl.start > MAX_SQL_DEPTH and _depth_over(rs.stmt, MAX_SQL_DEPTH - 1):
+            raise SqlSyntaxError(
+                f"a statement nested more than {MAX_SQL_DEPTH} levels deep (a long chain of "
+                f"operators, subqueries or function calls); expected at most {MAX_SQL_DEPTH} "
+                f"levels: split the expression", sl.start, _line_of(sql, sl.start))
+    return raw, slices
+
+
 def split(sql: str) -> list[Statement]:
     """Parse ``sql`` into statements. Raises SqlSyntaxError with the line of the error."""
-    try:
-        raw = pglast.parse_sql(sql)
-        slices = parser.split(sql, with_parser=True, only_slices=True)
-    except parser.ParseError as e:
-        msg = e.args[0] if e.args else str(e)
-        offset = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], int) else None
-        line = _line_of(sql, offset) if offset is not None else None
-        raise SqlSyntaxError(str(msg), offset, line) from None
+    raw, slices = parse_statements(sql)
     out: list[Statement] = []
+    line, counted = 1, 0
     for rs, sl in zip(raw, slices, strict=True):
         # the slice starts after leading comments/whitespace of the raw statement
         start = sl.start
-        out.append(Statement(sql[sl], rs.stmt, start, _line_of(sql, start)))
+        line += sql.count("\n", counted, start)  # lines counted once: linear in the text
+        counted = start
+        out.append(Statement(sql[sl], rs.stmt, start, line))
     return out
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
-from migtui.plan import PlanError, load_plan, load_plan_text
+from migtui.journal import journal_path
+from migtui.plan import PlanError, load_plan, load_plan_text, reading
+from migtui.plan.reading import MAX_PLAN_BYTES
 from migtui.plan.values import Threshold, parse_duration, parse_expectation, parse_threshold
+from migtui.sql import SqlSyntaxError, split
 from tests.conftest import PLANS
+
+REPO = Path(__file__).resolve().parent.parent
 
 MINIMAL = """\
 migtui: 1
@@ -174,3 +185,181 @@ def test_a_latency_limit_needs_its_unit():
     assert any("percentage" in m for m in msgs)
     load_plan_text(MINIMAL + "risks:\n  rollback_triggers:\n"
                    "    - {metric: latency, above: 200ms}\n", "m.yaml")
+
+
+# ---------------------------------------------------------------- hostile input (issue 12)
+
+
+def one_problem(text: str, path: str = "plan.yaml") -> str:
+    with pytest.raises(PlanError) as exc:
+        load_plan_text(text, path)
+    assert len(exc.value.problems) == 1, exc.value.problems
+    return str(exc.value.problems[0])
+
+
+@pytest.mark.parametrize(("setting", "value", "found"), [
+    ("lock_timeout", ".inf", "found inf"), ("statement_timeout", ".nan", "found nan"),
+    ("lock_timeout", "-.inf", "found -inf"),
+    ("statement_timeout", "99999999999999999999h", "at most 576h"),
+    ("retry_max", "100000000000000000000", "at most 9007199254740992"),
+    ("latency_window", "25000h", "at most 576h"),
+])
+def test_non_finite_and_absurd_durations_are_refused_at_load(setting, value, found):
+    text = MINIMAL + f"settings:\n  {setting}: {value}\n"
+    msg = one_problem(text)
+    assert msg.startswith("plan.yaml:14:") and f"settings.{setting}" in msg and found in msg
+
+
+@pytest.mark.parametrize("value", ["100000000000000000000", "1e20", ".inf"])
+def test_absurd_batch_size_is_located(value):
+    text = MINIMAL.replace("    sql: ALTER TABLE t ADD COLUMN c int;\n",
+                           f"    backfill: {{table: t, set: 'c = 1', batch_size: {value}}}\n")
+    assert "plan.yaml:7:" in one_problem(text)
+
+
+def test_step_duration_and_expectation_must_be_finite():
+    text = MINIMAL.replace("    rollback: ALTER", "    lock_timeout: .inf\n    rollback: ALTER")
+    assert "steps[0].lock_timeout" in one_problem(text)
+    with pytest.raises(ValueError, match="finite"):
+        parse_threshold("9" * 400 + "%")
+    with pytest.raises(ValueError, match="finite"):
+        parse_expectation(float("nan"))
+    with pytest.raises(ValueError, match="at most"):
+        parse_duration(float("inf"))
+
+
+def test_lone_surrogate_in_sql_is_located(monkeypatch):
+    text = MINIMAL.replace("sql: ALTER TABLE t ADD COLUMN c int;", "sql: \"SELECT '\\ud800'\"")
+    assert one_problem(text).startswith("plan.yaml:7:")
+    # the pure-Python YAML parser accepts the escape: the value check refuses it
+    monkeypatch.setattr(reading, "_LOADER", yaml.SafeLoader)
+    msg = one_problem(text)
+    assert msg.startswith("plan.yaml:7:") and "surrogate" in msg and "steps[0].sql" in msg
+
+
+def test_sql_with_surrogate_or_nul_is_a_syntax_error_not_a_crash():
+    with pytest.raises(SqlSyntaxError, match="surrogate"):
+        split("SELECT 1;\nSELECT '\ud800'")
+    with pytest.raises(SqlSyntaxError, match="NUL") as exc:
+        split("SELECT 1;\nSELECT 2\0; DROP TABLE t")  # the parser would stop at the NUL
+    assert exc.value.line == 2
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT " + "+".join(["1"] * 50_000),
+    " UNION ".join(["SELECT 1"] * 30_000),
+], ids=["plus-chain", "union-chain"])
+def test_deeply_nested_sql_does_not_kill_the_process(sql, tmp_path):
+    # before the guard, pglast's AST building overflowed the C stack (SIGSEGV, exit 139)
+    src = tmp_path / "q.sql"
+    src.write_text(sql)
+    code = ("import sys; from migtui.sql import split, SqlSyntaxError\n"
+            "try:\n    print(len(split(open(sys.argv[1]).read())))\n"
+            "except SqlSyntaxError as e:\n    print('error', e.message)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True,
+                         text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr[-500:]
+    assert out.stdout.startswith("error a statement nested more than 100 levels deep")
+
+
+def test_sql_deeper_than_lint_can_walk_is_a_located_error():
+    # 140 chained terms in a CHECK made check die with RecursionError inside the lint
+    chain = "+".join(["c"] * 140)
+    text = MINIMAL.replace("ADD COLUMN c int;", f"ADD CONSTRAINT k CHECK (c > {chain});")
+    msg = one_problem(text)
+    assert msg.startswith("plan.yaml:7:") and "levels deep" in msg
+    from migtui.lint import lint_plan
+
+    ok = load_plan_text(MINIMAL.replace("ADD COLUMN c int;",
+                                        f"ADD CONSTRAINT k CHECK (c > {'+'.join(['c'] * 90)});"))
+    assert lint_plan(ok, None) is not None
+
+
+def test_split_lines_stay_right_over_many_statements():
+    sql = "".join(f"-- {i}\nSELECT {i};\n" for i in range(3000))
+    stmts = split(sql)
+    assert [s.line for s in stmts[:3]] == [2, 4, 6] and stmts[-1].line == 6000
+
+
+def test_loading_builds_no_sql_ast(monkeypatch):
+    # check validated every SQL text by building pglast's (slow) AST, then lint built it again
+    import pglast
+
+    def no_ast(*_a, **_k):
+        raise AssertionError("the loader built an AST")
+
+    monkeypatch.setattr(pglast, "parse_sql", no_ast)
+    assert load_plan_text(MINIMAL, "m.yaml").steps
+    assert "does not parse" in one_problem(MINIMAL.replace("ADD COLUMN c int", "ADD COLUMN"))
+
+
+def alias_bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_before_expanding():
+    text = "migtui: 1\n" + alias_bomb()
+    assert len(text.encode()) < 600
+    msg = one_problem(text)
+    assert "alias" in msg and "200000" in msg and msg.startswith("plan.yaml:")
+
+
+def test_recursive_alias_and_deep_nesting_are_refused():
+    assert "recursive alias" in one_problem("migtui: 1\nx: &a [1, *a]\n")
+    assert "levels deep" in one_problem("x: " + "[" * 150 + "]" * 150 + "\n")
+
+
+def test_merge_keys_merge_and_keep_their_lines():
+    text = MINIMAL.replace("steps:\n", "x-slow: &slow {lock_timeout: 5s, retries: 3}\nsteps:\n")
+    text = text.replace("  - id: a\n", "  - id: a\n    <<: *slow\n    retries: 4\n")
+    step = load_plan_text(text, "m.yaml").step("a")
+    assert (step.lock_timeout, step.retries) == (5.0, 4)  # the step's own key wins
+    bad = text.replace("lock_timeout: 5s", "lock_timeout: 5x")
+    msg = one_problem(bad)
+    assert msg.startswith("plan.yaml:5:") and "steps[0].lock_timeout" in msg
+    assert "'<<' merges a mapping" in one_problem(text.replace("<<: *slow", "<<: 3"))
+
+
+@pytest.mark.parametrize("bad", ["../../escaped", "/tmp/abs", "a\nb", ".hidden", "a/b", "x" * 201])
+def test_plan_id_must_be_safe(bad):
+    text = MINIMAL.replace("title: t\n", f"title: t\nid: {json.dumps(bad)}\n")
+    msg = one_problem(text)
+    assert msg.startswith("plan.yaml:3:1: id:") and "plan id" in msg
+
+
+def test_default_plan_id_is_made_safe():
+    assert load_plan_text(MINIMAL, "dir/my plan (v2).yaml").id == "my-plan-v2"
+    assert load_plan_text(MINIMAL, "<plan>").id == "t"
+
+
+def test_journal_path_cannot_leave_the_journal_directory(tmp_path):
+    plan = tmp_path / "p.yaml"
+    assert journal_path(plan, "ok.id").parent == (tmp_path / ".migtui").resolve()
+    for bad in ("../../escaped", "/etc/x", "a/b", ".."):
+        with pytest.raises(ValueError):
+            journal_path(plan, bad)
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "directory", "too-big", "latin-1"])
+def test_files_that_are_not_small_utf8_plans_are_refused(kind, tmp_path):
+    path = tmp_path / "p.yaml"
+    if kind == "dev-zero":
+        path = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)  # opening it would block forever
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "too-big":
+        with path.open("wb") as fh:
+            fh.truncate(MAX_PLAN_BYTES + 1)
+    else:
+        path.write_bytes(b"migtui: 1\ntitle: caf\xe9\n")
+    with pytest.raises(PlanError) as exc:
+        load_plan(path)
+    msg = str(exc.value.problems[0])
+    expected = {"dev-zero": "a device", "fifo": "a FIFO", "directory": "a directory",
+                "too-big": "at most 10485760 bytes", "latin-1": "p.yaml:2:11: not UTF-8"}[kind]
+    assert expected in msg

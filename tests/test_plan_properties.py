@@ -133,3 +133,24 @@ def test_examples_with_lines_mutated(text: str, data: st.DataObject) -> None:
         else:
             lines = lines[:i]
     check("".join(lines))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(1, 12)), min_size=1, max_size=14),
+       st.booleans(), st.booleans())
+def test_anchors_aliases_and_merge_keys(links: list[tuple[int, int]], merge: bool,
+                                        in_steps: bool) -> None:
+    """Chains of aliases (alias bombs among them) and merge keys: a Plan or a located error,
+    never an expansion that runs away (each level multiplies by its fan-out)."""
+    lines = ["migtui: 1", "title: t", "type: schema_change", "agent: a",
+             "x-0: &a0 {lock_timeout: 1s, retries: 2}"]
+    for i, (ref, fan) in enumerate(links, 1):
+        j = min(ref, i - 1)
+        refs = ", ".join([f"*a{j}"] * fan)
+        if merge:
+            lines.append(f"x-{i}: &a{i} {{<<: [{refs}], k{i}: [{refs}]}}")
+        else:
+            lines.append(f"x-{i}: &a{i} [{refs}]")
+    if in_steps:
+        lines += ["steps:", "  - id: s", "    <<: *a0", "    manual: do it"]
+    check("\n".join(lines) + "\n")

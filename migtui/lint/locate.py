@@ -12,7 +12,7 @@ from migtui.lint.findings import Finding
 def _step_marks(text: str) -> dict[str, dict[str, tuple[int, bool]]]:
     """step id -> key -> (first line of the value, True when line-for-line exact)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return {}
     if not isinstance(root, yaml.MappingNode):

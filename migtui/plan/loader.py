@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import types
 import typing
 from pathlib import Path
@@ -17,63 +18,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from migtui.plan.errors import PlanError, Problem
-from migtui.plan.model import Metric, Plan
-from migtui.sql import SqlSyntaxError, split
-
-Loc = tuple[str | int, ...]
-
-
-class _Positions:
-    """Maps a data path to the (line, column, node) where it was written (1-based)."""
-
-    def __init__(self) -> None:
-        self.marks: dict[Loc, tuple[int, int, yaml.Node]] = {}
-
-    def find(self, loc: Loc) -> tuple[Loc, tuple[int, int, yaml.Node] | None]:
-        """The longest prefix of ``loc`` that exists in the data, and its position."""
-        best: Loc = ()
-        cur: Loc = ()
-        for part in loc:
-            nxt = (*cur, part)
-            if nxt in self.marks:
-                cur = nxt
-                best = cur
-            # union/discriminator tags in pydantic locs are not data keys: skip them
-        return best, self.marks.get(best)
-
-
-def _to_python(node: yaml.Node, loc: Loc, pos: _Positions, ctor: yaml.SafeLoader,
-               problems: list[Problem], path: str) -> Any:
-    pos.marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1, node)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for knode, vnode in node.value:
-            key = ctor.construct_object(knode, deep=True)
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                key = str(key)
-            if key in out:
-                problems.append(Problem(
-                    path, knode.start_mark.line + 1, knode.start_mark.column + 1,
-                    _dotted((*loc, key)), f"duplicate key {key!r}; each key may appear once"))
-            out[key] = _to_python(vnode, (*loc, key), pos, ctor, problems, path)
-            # point the key's own line at the key, not its value
-            pos.marks[(*loc, key)] = (knode.start_mark.line + 1, knode.start_mark.column + 1,
-                                      vnode)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, (*loc, i), pos, ctor, problems, path)
-                for i, v in enumerate(node.value)]
-    return ctor.construct_object(node, deep=True)
-
-
-def _dotted(loc: Loc) -> str:
-    s = ""
-    for part in loc:
-        if isinstance(part, int):
-            s += f"[{part}]"
-        else:
-            s += ("." if s else "") + str(part)
-    return s
+from migtui.plan.model import PLAN_ID_RE, Metric, Plan
+from migtui.plan.reading import (
+    Loc,
+    Positions,
+    ToPython,
+    check_aliases,
+    compose,
+    dotted,
+    read_plan_file,
+)
+from migtui.sql import SqlSyntaxError, count_statements
 
 
 def _describe(value: Any) -> str:
@@ -127,13 +82,7 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 def load_plan(path: str | Path) -> Plan:
     """Load and validate a plan file. Raises PlanError with every problem found."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError([Problem(str(p), None, None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PlanError([Problem(str(p), None, None, "", f"cannot read the file: {e}")]) from None
-    return load_plan_text(text, str(p))
+    return load_plan_text(read_plan_file(p), str(p))
 
 
 def plan_checksum(text: str) -> str:
@@ -142,11 +91,12 @@ def plan_checksum(text: str) -> str:
 
 def load_plan_text(text: str, path: str = "<plan>") -> Plan:
     problems: list[Problem] = []
-    pos = _Positions()
+    pos = Positions()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        ctor = yaml.SafeLoader("")
-        data = None if node is None else _to_python(node, (), pos, ctor, problems, path)
+        node = compose(text, path)
+        if node is not None and "&" in text:  # no anchor, no alias: nothing to expand
+            check_aliases(node, path)
+        data = None if node is None else ToPython(path, pos, problems)(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         msg = f"invalid YAML: {e.problem or e.context}"
@@ -158,11 +108,14 @@ def load_plan_text(text: str, path: str = "<plan>") -> Plan:
         raise PlanError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
     except (ValueError, TypeError, RecursionError) as e:
         raise PlanError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise PlanError(problems)
     if not isinstance(data, dict):
         raise PlanError([Problem(path, 1, 1, "", f"expected a mapping of plan sections "
                                  f"(migtui: 1, title: ..., steps: ...), found {_describe(data)}")])
-    if problems:
-        raise PlanError(problems)
+    # top-level x-* keys hold anchors for merge keys and aliases; the plan ignores them
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
 
     problems = []
     plan: Plan | None = None
@@ -175,11 +128,20 @@ def load_plan_text(text: str, path: str = "<plan>") -> Plan:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise PlanError(problems)
     if plan.id is None:
-        plan.id = Path(path).stem if path != "<plan>" else plan.title
+        plan.id = default_plan_id(path, plan.title)
     return plan
 
 
-def _validation_problems(err: ValidationError, data: Any, pos: _Positions,
+def default_plan_id(path: str, title: str) -> str:
+    """The plan id when the plan names none: the file name (or title), made safe."""
+    base = Path(path).stem if path != "<plan>" else title
+    if PLAN_ID_RE.match(base):
+        return base
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", base).lstrip("._-")[:200].rstrip("-")
+    return safe if PLAN_ID_RE.match(safe) else "plan"
+
+
+def _validation_problems(err: ValidationError, data: Any, pos: Positions,
                          path: str) -> list[Problem]:
     out: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
@@ -188,11 +150,11 @@ def _validation_problems(err: ValidationError, data: Any, pos: _Positions,
         typ = e["type"]
         data_loc, mark = pos.find(loc)
         line, col = (mark[0], mark[1]) if mark else (None, None)
-        field = _dotted(data_loc)
+        field = dotted(data_loc)
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if typ == "extra_forbidden":
             key = loc[-1]
-            field = _dotted(data_loc)
+            field = dotted(data_loc)
             model = _model_at(data_loc[:-1])
             if model is not None:
                 names = _field_names(model)
@@ -204,7 +166,7 @@ def _validation_problems(err: ValidationError, data: Any, pos: _Positions,
         elif typ == "missing":
             missing = loc[-1]
             msg = f"missing required key {missing!r}"
-            field = _dotted(data_loc)
+            field = dotted(data_loc)
         elif typ in ("union_tag_not_found", "union_tag_invalid"):
             pass
         else:
@@ -230,7 +192,7 @@ def _lookup(data: Any, loc: Loc) -> Any:
     return cur
 
 
-def _sql_loc(pos: _Positions, loc: Loc, sql_line: int | None) -> tuple[int | None, int | None]:
+def _sql_loc(pos: Positions, loc: Loc, sql_line: int | None) -> tuple[int | None, int | None]:
     _, mark = pos.find(loc)
     if mark is None:
         return None, None
@@ -243,26 +205,26 @@ def _sql_loc(pos: _Positions, loc: Loc, sql_line: int | None) -> tuple[int | Non
     return value_line + sql_line - 1, None
 
 
-def _cross_check(data: dict[str, Any], pos: _Positions, path: str) -> list[Problem]:
+def _cross_check(data: dict[str, Any], pos: Positions, path: str) -> list[Problem]:
     """Checks across sections, on the raw data so they run even when a field is invalid."""
     problems: list[Problem] = []
 
     def add(loc: Loc, msg: str, sql_line: int | None = None) -> None:
         line, col = _sql_loc(pos, loc, sql_line)
-        problems.append(Problem(path, line, col, _dotted(loc), msg))
+        problems.append(Problem(path, line, col, dotted(loc), msg))
 
     def parse(loc: Loc, sql: Any, one: bool = False, empty_ok: bool = False) -> None:
         if not isinstance(sql, str):
             return
         try:
-            stmts = split(sql)
+            n = count_statements(sql)
         except SqlSyntaxError as e:
             add(loc, f"SQL does not parse for PostgreSQL: {e.message}", e.line)
             return
-        if not stmts and not empty_ok:
+        if not n and not empty_ok:
             add(loc, "expected SQL statements, found none")
-        elif one and len(stmts) != 1:
-            add(loc, f"expected one query, found {len(stmts)} statements")
+        elif one and n != 1:
+            add(loc, f"expected one query, found {n} statements")
 
     steps = [s if isinstance(s, dict) else {} for s in _list(data.get("steps"))]
     ids: dict[str, int] = {}

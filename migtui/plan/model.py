@@ -90,6 +90,9 @@ METRIC_LABELS = {
 }
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# A plan id names files (.migtui/<id>.journal.jsonl) and history rows: no path separators,
+# no leading dot, no control characters, short enough for a file name.
+PLAN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def slug(text: str) -> str:
@@ -555,6 +558,15 @@ class Plan(Strict):
 
     norm_items = field_validator("overview", "documentation", mode="before")(
         lambda cls, v: _items(v))
+
+    @field_validator("id")
+    @classmethod
+    def _plan_id(cls, v: str | None) -> str | None:
+        if v is not None and not PLAN_ID_RE.fullmatch(v):
+            raise ValueError(
+                f"a plan id names the journal file: 1 to 200 letters, digits, '.', '_' or '-', "
+                f"starting with a letter or digit; found {v[:80]!r}")
+        return v
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:

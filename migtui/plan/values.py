@@ -6,6 +6,7 @@ parsed into values that code can compare against measurements.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -16,19 +17,35 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)\s*$")
 
 
+# PostgreSQL's timeouts are at most 2147483647ms (about 24.8 days); no plan duration (a
+# timeout, a watch, a pause) needs more, and a bound keeps every later conversion finite.
+MAX_DURATION = 24 * 86400.0
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from "500ms", "30s", "2m", "1h", or a bare number of seconds."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 30s or 500ms, found {value!r}")
+    seconds: float | None = None
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"a duration cannot be negative, found {value}")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION_RE.match(value)
         if m:
-            return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-    raise ValueError(f"expected a duration such as 30s, 500ms or 2m, found {value!r}")
+            seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    if seconds is None:
+        raise ValueError(f"expected a duration such as 30s, 500ms or 2m, found {value!r}")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError(f"expected a duration of at most 576h (24 days), found "
+                         f"{_short(value)}")
+    return seconds
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_duration(seconds: float) -> str:
@@ -98,11 +115,11 @@ def parse_threshold(value: Any) -> Threshold:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"expected a threshold such as +50%, > 5% or 200ms, found {value!r}")
     if isinstance(value, int | float):
-        return Threshold("absolute", float(value))
+        return Threshold("absolute", _finite(value))
     if isinstance(value, str):
         m = _THRESHOLD_RE.match(value)
         if m:
-            num = float(m.group("num"))
+            num = _finite(m.group("num"))
             unit = m.group("unit") or ""
             below = (m.group("op") or "").startswith("<")
             if m.group("sign") == "+":
@@ -120,6 +137,13 @@ def parse_threshold(value: Any) -> Threshold:
         f"expected a threshold such as +50% (relative to baseline), > 5%, 90% or 200ms, "
         f"found {value!r}"
     )
+
+
+def _finite(value: Any) -> float:
+    num = float(value)
+    if not math.isfinite(num) or abs(num) > 1e15:
+        raise ValueError(f"expected a finite number of at most 1e15, found {_short(value)}")
+    return num
 
 
 ThresholdValue = Annotated[
@@ -191,6 +215,8 @@ def parse_expectation(value: Any) -> Expectation:
     if isinstance(value, bool) or value is None:
         raise ValueError(f"expected an expectation such as '= 0' or '> 10', found {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, found {value!r}")
         return Expectation("=", float(value))
     if isinstance(value, str):
         m = _EXPECT_RE.match(value)
