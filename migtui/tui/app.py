@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 
 from migtui.demo.tour import Tour
 from migtui.execution.session import Session
 from migtui.plan import Plan, load_plan, plan_checksum
+from migtui.tui import keys
 from migtui.tui.model import Clock
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.main import MainScreen
@@ -27,11 +27,7 @@ FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic s
 class MigtuiApp(App[int]):
     TITLE = "migtui"
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    BINDINGS = [
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
-    ]
+    BINDINGS = keys.bindings("app")
 
     def __init__(self, session: Session, clock: Clock | None = None, *, demo: bool = False,
                  tour: Tour | None = None) -> None:
@@ -114,10 +110,11 @@ class MigtuiApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "?: keys and panes", self.action_help)
+        commands = keys.commands("app", self)
         if self.main is not None:
-            for title, help_text, callback in self.main.commands():
-                yield SystemCommand(title, help_text, callback)
+            commands += self.main.commands()
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
 
 
 def make_app(plan_path: str | Path, dsn: str | None = None, target: str | None = None, *,
