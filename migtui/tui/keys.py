@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rich.text import Text
 from textual.binding import Binding
 
 Where = Literal["app", "screen", "doc"]
@@ -72,8 +73,7 @@ KEYS: tuple[Key, ...] = (
     Key("", "", "", "command palette: every action by name", "`Ctrl+P`", "doc"),
     Key("question_mark", "help", "Help", "this help", "`?`", "app",
         title="Help", palette="keys and panes"),
-    Key("q", "quit", "Quit", "quit (asks first while a step runs); in the demo, `Ctrl+C` too",
-        "`q`", "app"),
+    Key("q", "quit", "Quit", "quit (asks first while a step runs)", "`q` / `Ctrl+C`", "app"),
     Key("ctrl+c", "interrupt", "Quit", "", "", "app", show=False, priority=True),
 )
 
@@ -95,3 +95,55 @@ def commands(where: Where, target: object) -> list[tuple[str, str, Callable[[], 
     """(title, help, callback) for the command palette: ``target``'s action methods."""
     return [(k.title, f"{k.shown.strip('`')}: {k.palette}", getattr(target, f"action_{k.action}"))
             for k in KEYS if k.title and k.where == where]
+
+
+# The footer: at 80 columns not every key fits. Kept first (left to right in this list);
+# shown in the key table's order. `?` and `q` always; the danger keys whenever they act.
+FOOTER_RANK = ("help", "quit", "rollback", "cancel", "pause", "run_next", "tick", "run_item",
+               "run_phase", "note", "toggle_gauges", "toggle_log", "export", "skip",
+               "rehearse", "palette")
+_EXTRA = {  # keys a widget or Textual handles, for the footer only: (key shown, label)
+    "tick": ("␣", "Tick"), "run_item": ("r", "Run item"), "palette": ("^p", "Palette")}
+_SHOWN = {"question_mark": "?", "escape": "Esc"}
+
+
+def footer(width: int, *, online: bool, running: bool, checklist: bool = False,
+           narrow: bool = False) -> Text:
+    """The one-line key bar: as many keys as fit in ``width``, most needed first."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for k in KEYS:
+        if k.where == "doc" or not k.show:
+            continue
+        wanted[k.action] = (_SHOWN.get(k.key, k.key), k.description)
+    wanted.update(_EXTRA)
+    if not online:
+        for a in ("rollback", "cancel", "pause", "run_next", "run_phase", "skip"):
+            wanted.pop(a, None)
+    for a in ("run_next", "run_phase", "skip", "rehearse") if running else ("cancel", "pause"):
+        wanted.pop(a, None)  # running: stop it, not start more; idle: nothing to stop
+    if not checklist:
+        wanted.pop("tick", None)
+        wanted.pop("run_item", None)
+    if not narrow:
+        wanted.pop("toggle_gauges", None)
+        wanted.pop("toggle_log", None)
+    kept: list[str] = []
+    used = 0
+    for action in FOOTER_RANK:
+        if action not in wanted:
+            continue
+        key, label = wanted[action]
+        cost = len(key) + len(label) + 4  # " k label " and a space
+        if used + cost > width:
+            continue
+        kept.append(action)
+        used += cost
+    t = Text(no_wrap=True, overflow="crop")
+    last = ("help", "quit", "palette")
+    order = ["tick", "run_item", *(a for a in wanted if a not in _EXTRA and a not in last),
+             *last]
+    for action in [a for a in order if a in kept]:
+        key, label = wanted[action]
+        t.append(f" {key} ", style="bold reverse")
+        t.append(f" {label} ")
+    return t

@@ -43,7 +43,8 @@ def where(display_dsn: str) -> str:
 
 def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False) -> Text:
     """The top line, most important first, so a narrow terminal cuts only the tail:
-    PRODUCTION or DEMO, the run state, the target, the rehearsal, where, the title."""
+    PRODUCTION or DEMO, the run state, the target, where (host and database), the
+    rehearsal, the title."""
     plan = session.plan
     t = Text(no_wrap=True, overflow="ellipsis")
     state = short(activity.text(), 34)
@@ -58,13 +59,13 @@ def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool =
     t.append(f" {session.target}", style="bold")
     if env != "production":
         t.append(f" ({env})", style="dim")
-    if rehearsal:
-        t.append(" · rehearsal ")
-        t.append(rehearsal, style={"ok": "bold green", "failed": "bold red"}.get(
-            rehearsal, "yellow"))
     if session.online:
         t.append(f" · {where(session.display_dsn)}")
     else:
         t.append(" · no database", style="yellow")
+    if rehearsal:
+        t.append(" · rehearsal ")
+        t.append(rehearsal, style={"ok": "bold green", "failed": "bold red"}.get(
+            rehearsal, "yellow"))
     t.append(f" · {plan.title}", style="dim")
     return t

@@ -14,7 +14,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from migtui.execution.session import RehearsalChoice
 from migtui.plan.model import ChecklistItem, Metric
@@ -54,12 +54,13 @@ class MainScreen(RunView):
                                   clock=self._mono,
                                   communication=lambda: self.session.state.communication,
                                   findings=self.session.step_findings,
-                                  risks=lambda: self.session.risks, id="content")
+                                  risks=lambda: self.session.risks,
+                                  baseline=self._baseline_text, id="content")
                 yield LogPane(id="log")
             yield GaugesPanel(self.rules, id="gauges")
         if self.tour is not None:
             yield TourPanel(self.tour, id="tour")
-        yield Footer()
+        yield Static(id="keys")  # the key bar: keys.footer, most needed first
 
     def commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         """The command palette's entries for this screen, from the key table."""

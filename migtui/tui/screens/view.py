@@ -17,6 +17,7 @@ from textual.worker import Worker
 
 from migtui.demo.tour import GaugeStates, Tour
 from migtui.events import (
+    BaselineRecorded,
     NoteAdded,
     RehearsalFinished,
     RehearsalStage,
@@ -32,7 +33,9 @@ from migtui.execution.describe import describe, style
 from migtui.execution.session import Session
 from migtui.plan.model import Metric
 from migtui.runner import Outcome, StepStatus
+from migtui.sampler import format_value
 from migtui.secrets import scrub
+from migtui.tui.keys import footer
 from migtui.tui.model import (
     Clock,
     Section,
@@ -58,6 +61,7 @@ from migtui.tui.screens.workers import (
     Workers,
 )
 from migtui.tui.widgets.banner import TripBanner
+from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
 from migtui.tui.widgets.log import LogPane
@@ -102,11 +106,18 @@ class RunView(Screen[None]):
         self.rules = {m: self.session.guard.rules(m) for m in Metric}
         self.metrics = shown_metrics(self.rules)
         self.jobs = Workers(self, session)
+        # the recorded baseline: metric -> {"median", "p95"}; the journal's, then each new one
+        self.baseline = dict(session.baseline.metrics) if session.baseline else {}
         self.production = ProductionGate(self, session, self._log)
 
     @property
     def confirmed_production(self) -> bool:
         return self.production.confirmed
+
+    def _baseline_text(self, metric: Metric) -> str:
+        """The recorded baseline's median of a metric, in its unit ("" when none)."""
+        median = self.baseline.get(str(metric), {}).get("median")
+        return format_value(metric, median) if median is not None else ""
 
     def _mono(self) -> float:
         return time.monotonic() if not self.clock.frozen else 0.0
@@ -119,6 +130,7 @@ class RunView(Screen[None]):
         if s.runner is not None:
             s.runner.confirm = self._confirm_manual
         self._layout(self.size.width)
+        self._watch_focus()
         self._read_rehearsal()
         self._top()
         self._completion()
@@ -155,6 +167,10 @@ class RunView(Screen[None]):
 
     def on_resize(self) -> None:
         self._layout(self.size.width)
+        self._keys()
+
+    def _watch_focus(self) -> None:
+        self.watch(self, "focused", lambda _focused: self._keys(), init=False)
 
     def _layout(self, width: int) -> None:
         self.set_class(width < NARROW, "-narrow")
@@ -171,6 +187,15 @@ class RunView(Screen[None]):
                             ctl.pause_reason)
         self.query_one("#top", Static).update(
             header(self.session, activity, self.rehearsal[0], demo=self.demo))
+        self._keys()
+
+    def _keys(self) -> None:
+        """The key bar, for what is running and what has focus, cut to the width."""
+        self.query_one("#keys", Static).update(footer(
+            self.size.width, online=self.session.online,
+            running=self.job is not None or self.rolling_back,
+            checklist=isinstance(self.focused, ChecklistView),
+            narrow=self.has_class("-narrow")))
 
     @property
     def section(self) -> Section:
@@ -352,6 +377,8 @@ class RunView(Screen[None]):
                 self.query_one(BackfillProgress).show_progress(e)
             case NoteAdded():
                 self._log_line(describe(e) or "", style(e), channel=e.channel)
+                if e.channel == "communication":
+                    self.query_one(ContentPane).refresh_section("communication")
             case ThresholdChanged():
                 self._threshold(e)
             case ReportExported():
@@ -368,6 +395,9 @@ class RunView(Screen[None]):
                 self.query_one(TripBanner).set_status(
                     f"ROLLING BACK {len(e.steps)} step(s): {', '.join(e.steps) or 'nothing'} "
                     f"— {short(e.reason, 100)}", "-busy")
+            case BaselineRecorded():
+                self.baseline = dict(e.metrics)
+                self.query_one(ContentPane).refresh_section("monitoring")
             case RehearsalFinished():
                 self._read_rehearsal()
                 for line in e.differences[:10]:
