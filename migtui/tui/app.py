@@ -10,16 +10,19 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
 
 from migtui.demo.tour import Tour
 from migtui.execution.session import Session
+from migtui.journal import journal_path
 from migtui.plan import Plan, load_plan, plan_checksum
+from migtui.secrets import scrub
+from migtui.tui import keys
 from migtui.tui.model import Clock
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.main import MainScreen
 from migtui.tui.screens.modals import ConfirmModal
+from migtui.tui.screens.view import shown_path
 
 FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic snapshots
 
@@ -27,11 +30,7 @@ FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic s
 class MigtuiApp(App[int]):
     TITLE = "migtui"
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    BINDINGS = [
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
-    ]
+    BINDINGS = keys.bindings("app")
 
     def __init__(self, session: Session, clock: Clock | None = None, *, demo: bool = False,
                  tour: Tour | None = None) -> None:
@@ -82,13 +81,29 @@ class MigtuiApp(App[int]):
         self.session.close()
 
     async def action_interrupt(self) -> None:
-        """Ctrl+C in the demo: quit, asking first during a step, as q does."""
+        """Ctrl+C: copy the selected text if there is some; otherwise what q does (quit,
+        asking first while something runs)."""
+        focused = self.focused
+        selected = getattr(focused, "selected_text", "") if focused is not None else ""
+        selected = selected or self.screen.get_selected_text() or ""
+        if selected:
+            self.copy_to_clipboard(selected)
+            return
         await self.action_quit()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "interrupt":
-            return self.demo  # elsewhere Ctrl+C keeps Textual's meaning (copy, "press q")
-        return True
+    def screenshot(self) -> Path | None:
+        """Save an SVG of the screen in the journal's folder (``.migtui/screenshots/``
+        beside the plan), made if missing, and say where it went."""
+        folder = journal_path(self.session.path, self.session.plan.id).parent / "screenshots"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = Path(self.save_screenshot(path=str(folder)))
+        except OSError as e:
+            self.notify(scrub(f"cannot save the screenshot in {folder}: {e}"),
+                        title="Screenshot", severity="error", timeout=10)
+            return None
+        self.notify(shown_path(str(saved)), title="Screenshot saved", timeout=10)
+        return saved
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -113,11 +128,17 @@ class MigtuiApp(App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "?: keys and panes", self.action_help)
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":  # Textual's wants ~/Downloads to exist
+                command = SystemCommand(
+                    "Screenshot", "Save an SVG of the screen beside the journal "
+                    "(.migtui/screenshots/)", lambda: self.set_timer(0.1, self.screenshot))
+            yield command
+        commands = keys.commands("app", self)
         if self.main is not None:
-            for title, help_text, callback in self.main.commands():
-                yield SystemCommand(title, help_text, callback)
+            commands += self.main.commands()
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
 
 
 def make_app(plan_path: str | Path, dsn: str | None = None, target: str | None = None, *,
@@ -127,7 +148,7 @@ def make_app(plan_path: str | Path, dsn: str | None = None, target: str | None =
 
     ``frozen`` (default: the MIGTUI_FREEZE environment variable) fixes the clock and stops
     the timers, so snapshots are deterministic. ``sample`` False leaves the gauges off.
-    ``demo``: the header says DEMO and Ctrl+C quits too. ``tour``: a hint panel tells the
+    ``demo``: the header says DEMO. ``tour``: a hint panel tells the
     presenter what to press next (``migtui.demo.tour``).
     """
     path = Path(plan_path)

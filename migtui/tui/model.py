@@ -104,6 +104,24 @@ def phase_steps(plan: Plan, phase: Phase | None) -> list[Step]:
     return [plan.step(s) for s in ids if any(st.id == s for st in plan.steps)]
 
 
+def next_step(plan: Plan, rows: dict[str, StepRow], section: Section | None) -> str | None:
+    """The first step of the section's phase (of the plan when None) not applied nor
+    skipped."""
+    for st in phase_steps(plan, section.phase if section else None):
+        r = rows.get(st.id)
+        if r is None or r.state not in ("applied", "skipped"):
+            return st.id
+    return None
+
+
+def phase_of(plan: Plan, all_sections: list[Section], step_id: str) -> Section | None:
+    """The phase section whose steps include ``step_id``."""
+    for s in all_sections:
+        if s.phase is not None and any(st.id == step_id for st in phase_steps(plan, s.phase)):
+            return s
+    return None
+
+
 def transaction_mode(step: Step) -> str:
     """'transaction' or 'autocommit' for SQL steps (from the parsed statements)."""
     if step.sql is not None:

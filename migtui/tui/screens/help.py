@@ -10,31 +10,19 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+from migtui.tui.keys import help_rows
+
+
+def key_table() -> str:
+    """The keys as a Markdown table, from the one key table."""
+    rows = "".join(f"| {shown} | {text} |\n" for shown, text in help_rows())
+    return f"| Key | What it does |\n|---|---|\n{rows}"
+
+
+HELP = f"""\
 # migtui — keys
 
-| Key | What it does |
-|---|---|
-| `↑` `↓` / `j` `k` | move in the focused list |
-| `Tab` / `Shift+Tab` | next / previous pane |
-| `Space` / `Enter` | tick or untick the checklist item (journaled with you and the time) |
-| `r` | run the highlighted checklist item's action (steps, check, command, baseline) |
-| `x` | run the next pending step of this phase (or of the plan, on *Steps*) |
-| `a` | run the whole phase: every bound item not yet ticked, in order |
-| `p` | pause / resume the running step (at the next safe point) |
-| `s` | skip the next pending step, with a reason (journaled) |
-| `c` | cancel the running statement (`pg_cancel_backend`) |
-| `R` | **roll back**: right away when a trigger tripped; otherwise asks first |
-| `n` | add a timestamped note to the run log or the communication log |
-| `e` | export the report: the filled-in plan (Markdown) next to the plan file |
-| `h` | rehearse on staging: apply, verify, roll back, compare, re-apply (never production) |
-| `g` | show / hide the gauges |
-| `l` | show / hide the log |
-| `Esc` | dismiss the trip banner |
-| `Ctrl+P` | command palette: every action by name |
-| `?` | this help |
-| `q` | quit (asks first while a step runs); in the demo, `Ctrl+C` too |
-
+{key_table()}
 ## Panes
 * **Sections**: every section of the plan template, with its completion (`3/5`).
 * **Content**: the section's tables and checklists; on *Steps* and on phases, the steps

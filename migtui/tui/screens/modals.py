@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 
 CSS = Path(__file__).with_name("modals.tcss")
 
@@ -84,12 +84,51 @@ class TypedConfirmModal(ModalScreen[bool]):
         self.dismiss(False)
 
 
+CHANNELS = (("run", "run log"), ("communication", "communication log (for stakeholders)"))
+
+
+class ChannelChoice(Static, can_focus=False):
+    """Where a note goes, both choices written out and the chosen one marked: no checkbox
+    whose look can be misread. Tab (or a click) switches."""
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.channel = "run"
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def switch(self) -> None:
+        self.channel = "communication" if self.channel == "run" else "run"
+        self.show()
+
+    def show(self) -> None:
+        t = Text("To: ")
+        for i, (key, label) in enumerate(CHANNELS):
+            if i:
+                t.append("   ")
+            chosen = key == self.channel
+            t.append(f"{'(•)' if chosen else '( )'} {label}",
+                     style="bold reverse" if chosen else "dim")
+        self.update(t)
+
+    def on_click(self) -> None:
+        self.switch()
+        self.screen.query_one("#prompt-hint", Label).update(self.hint())
+
+    def hint(self) -> str:
+        label = dict(CHANNELS)[self.channel].split(" (")[0]
+        return f"Enter saves to the {label} · Tab switches · Esc cancels"
+
+
 class PromptModal(ModalScreen[tuple[str, str] | None]):
-    """A line of text (a note, a reason). Optionally: post it to the communication log."""
+    """A line of text (a note, a reason). Optionally: the run log or the communication log,
+    switched with Tab; Enter always saves."""
 
     CSS_PATH = CSS
     AUTO_FOCUS = "Input"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+                Binding("tab,shift+tab", "switch_channel", "Switch log", priority=True)]
 
     def __init__(self, title: str, placeholder: str, channel_choice: bool = False) -> None:
         super().__init__()
@@ -102,18 +141,29 @@ class PromptModal(ModalScreen[tuple[str, str] | None]):
             yield Label(self.title_text, classes="dialog-title")
             yield Input(placeholder=self.placeholder, id="prompt")
             if self.channel_choice:
-                yield Checkbox("Communication log (for stakeholders)", id="comm")
-            yield Label("Enter saves · Esc cancels", classes="dialog-hint")
+                choice = ChannelChoice(id="channel")
+                yield choice
+                yield Label(choice.hint(), id="prompt-hint", classes="dialog-hint")
+            else:
+                yield Label("Enter saves · Esc cancels", id="prompt-hint",
+                            classes="dialog-hint")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_channel":
+            return self.channel_choice  # without a choice, Tab keeps its meaning
+        return True
+
+    def action_switch_channel(self) -> None:
+        choice = self.query_one(ChannelChoice)
+        choice.switch()
+        self.query_one("#prompt-hint", Label).update(choice.hint())
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text:
             return
-        channel = "run"
-        if self.channel_choice and self.query_one("#comm", Checkbox).value:
-            channel = "communication"
+        channel = self.query_one(ChannelChoice).channel if self.channel_choice else "run"
         self.dismiss((text, channel))
 
     def action_cancel(self) -> None:

@@ -6,38 +6,53 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from migtui.plan.model import Plan
+from migtui.plan.model import Metric, Plan
 from migtui.tui.model import Section, StepRow, checklist_map, phase_steps
 from migtui.tui.widgets.checklist import ChecklistView, IsDone, LastResult
 from migtui.tui.widgets.steps import FindingsOf, StepDetail, StepsTable
 
 
-class PlanTable(DataTable):
+class PlanTable(Static):
+    """A table of the plan, as wide as the pane: long cells wrap, nothing is cut and
+    nothing needs scrolling sideways."""
+
     DEFAULT_CSS = """
-    PlanTable { height: auto; max-height: 16; border: round $primary-darken-3;
-                margin: 0 0 1 0; }
-    PlanTable:focus { border: round $accent; }
+    PlanTable { height: auto; margin: 0 0 1 0; }
     """
 
     def __init__(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
                  ) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True)
+        super().__init__()
         self.border_title = title
-        self._plan_columns = columns
-        self._plan_rows = rows
+        self._plan_columns = list(columns)
+        self._plan_rows = [[c if isinstance(c, Text) else str(c if c is not None else "")
+                            for c in r] for r in rows] \
+            or [["(none)"] + [""] * (len(columns) - 1)]
+        self.update(self._table())
 
-    def on_mount(self) -> None:
-        self.add_columns(*self._plan_columns)
+    @property
+    def row_count(self) -> int:
+        return len(self._plan_rows)
+
+    def get_row_at(self, index: int) -> list[Text | str]:
+        return self._plan_rows[index]
+
+    def _table(self) -> Table:
+        t = Table(title=str(self.border_title), title_justify="left", title_style="bold",
+                  box=box.ROUNDED, border_style="grey50", expand=True, show_lines=False,
+                  row_styles=["", "dim"] if len(self._plan_rows) > 3 else None)
+        for c in self._plan_columns:
+            t.add_column(c, overflow="fold", ratio=1)
         for r in self._plan_rows:
-            self.add_row(*[c if isinstance(c, Text) else str(c if c is not None else "")
-                           for c in r])
-        if not self._plan_rows:
-            self.add_row(*(["(none)"] + [""] * (len(self._plan_columns) - 1)))
+            t.add_row(*r)
+        return t
 
 
 class ContentPane(VerticalScroll, can_focus=False):
@@ -50,9 +65,11 @@ class ContentPane(VerticalScroll, can_focus=False):
                  rows: dict[str, StepRow], clock: Callable[[], float],
                  communication: Callable[[], list[dict[str, Any]]],
                  findings: FindingsOf = lambda _step_id: [],
-                 risks: Callable[[], dict[str, Any]] = dict, id: str | None = None
+                 risks: Callable[[], dict[str, Any]] = dict,
+                 baseline: Callable[[Metric], str] = lambda _m: "", id: str | None = None
                  ) -> None:
         super().__init__(id=id)
+        self.baseline = baseline
         self.findings = findings
         self.risks = risks
         self.plan = plan
@@ -159,8 +176,9 @@ class ContentPane(VerticalScroll, can_focus=False):
             m = p.monitoring
             return [
                 PlanTable("Metrics", ("Metric", "Alert", "For", "Baseline", "Action"),
-                          [(a.metric.label, a.alert, f"{a.for_:g}s", a.baseline or "",
-                            a.action) for a in m.metrics]),
+                          [(a.metric.label, a.alert, f"{a.for_:g}s",
+                            self._baseline(a.metric, a.baseline), a.action)
+                           for a in m.metrics]),
                 PlanTable("Probes, smoke and integrity queries", ("Kind", "Query", "Expect"),
                           [("probe", q, "") for q in m.probes]
                           + [("smoke", q, "succeeds") for q in m.smoke]
@@ -179,7 +197,20 @@ class ContentPane(VerticalScroll, can_focus=False):
             return [PlanTable("Communication log", ("When", "Who", "What"), rows)]
         return list(self._checklists(s))
 
+    def _baseline(self, metric: Metric, planned: str | None) -> str:
+        """The recorded baseline (median) when there is one, beside the plan's."""
+        recorded = self.baseline(metric)
+        if recorded and planned:
+            return f"{recorded} (plan: {planned})"
+        return recorded or planned or ""
+
     # ---------------------------------------------------------------- live updates
+
+    def refresh_section(self, *keys: str) -> None:
+        """Rebuild the shown section when it is one of ``keys`` (its tables are drawn
+        from values that just changed: the communication log, the baseline)."""
+        if self.section is not None and self.section.key in keys:
+            self.show(self.section)
 
     def refresh_checklists(self) -> None:
         for cl in self.query(ChecklistView):

@@ -1,0 +1,71 @@
+"""The main screen's top line: what runs, where, and whether that is production."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from migtui.execution.session import Session
+from migtui.tui.model import short
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the screen is doing, for the header."""
+
+    job: str | None = None
+    rolling_back: bool = False
+    rehearsal_stage: str = ""  # "3/9 rollback" while a rehearsal runs
+    paused: bool = False
+    pause_reason: str = ""
+
+    def text(self) -> str:
+        if self.rolling_back:
+            return "ROLLING BACK"
+        if self.rehearsal_stage:
+            return f"REHEARSING {self.rehearsal_stage}"
+        if self.job is None:
+            return "idle"
+        if self.paused:
+            return f"PAUSED ({self.pause_reason})"
+        return f"running: {self.job}"
+
+
+def where(display_dsn: str) -> str:
+    """user@host/db, the password never shown; a Unix socket as "(local socket)"."""
+    shown = display_dsn.split("://", 1)[-1]
+    rest, _, query = shown.partition("?")
+    if "host=%2F" in query or "host=/" in query:
+        return f"{rest} (local socket)"
+    return shown
+
+
+def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False) -> Text:
+    """The top line, most important first, so a narrow terminal cuts only the tail:
+    PRODUCTION or DEMO, the run state, the target, where (host and database), the
+    rehearsal, the title."""
+    plan = session.plan
+    t = Text(no_wrap=True, overflow="ellipsis")
+    state = short(activity.text(), 34)
+    t.append(" migtui ", style="bold reverse")
+    env = plan.targets[session.target].environment.value if session.target in plan.targets \
+        else "?"
+    if env == "production":
+        t.append(" PRODUCTION ", style="bold reverse red")
+    if demo:
+        t.append(" DEMO ", style="bold reverse magenta")
+    t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
+    t.append(f" {session.target}", style="bold")
+    if env != "production":
+        t.append(f" ({env})", style="dim")
+    if session.online:
+        t.append(f" · {where(session.display_dsn)}")
+    else:
+        t.append(" · no database", style="yellow")
+    if rehearsal:
+        t.append(" · rehearsal ")
+        t.append(rehearsal, style={"ok": "bold green", "failed": "bold red"}.get(
+            rehearsal, "yellow"))
+    t.append(f" · {plan.title}", style="dim")
+    return t

@@ -1,0 +1,438 @@
+"""What the main screen shows, kept up to date: the run's state, and the screen's answers
+to runner, sampler and rehearsal events and to its workers' results.
+
+``MainScreen`` (``screens.main``) adds the layout, the keys and the actions on top.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker
+
+from migtui.demo.tour import GaugeStates, Tour
+from migtui.events import (
+    BaselineRecorded,
+    NoteAdded,
+    RehearsalFinished,
+    RehearsalStage,
+    ReportExported,
+    RollbackStarted,
+    StatementStarted,
+    StepFailed,
+    StepFinished,
+    StepProgress,
+    ThresholdChanged,
+)
+from migtui.execution.describe import describe, style
+from migtui.execution.session import Session
+from migtui.plan.model import Metric
+from migtui.runner import Outcome, StepStatus
+from migtui.sampler import format_value
+from migtui.secrets import scrub
+from migtui.tui.keys import footer
+from migtui.tui.model import (
+    Clock,
+    Section,
+    StepRow,
+    completion,
+    next_step,
+    phase_of,
+    secs,
+    sections,
+    short,
+    update_rows,
+)
+from migtui.tui.screens import workers
+from migtui.tui.screens.header import Activity, header
+from migtui.tui.screens.modals import ConfirmModal, ReportModal
+from migtui.tui.screens.production import ProductionGate
+from migtui.tui.screens.resume import resume_offer
+from migtui.tui.screens.workers import (
+    EventReceived,
+    Finished,
+    RehearsalProgressed,
+    SnapshotTaken,
+    Workers,
+)
+from migtui.tui.widgets.banner import TripBanner
+from migtui.tui.widgets.checklist import ChecklistView
+from migtui.tui.widgets.content import ContentPane
+from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
+from migtui.tui.widgets.log import LogPane
+from migtui.tui.widgets.sections import SectionsNav
+from migtui.tui.widgets.steps import BackfillProgress
+from migtui.tui.widgets.tour import TourPanel
+
+NARROW = 120  # below this width, gauges and log collapse behind g and l
+SPARK_SECONDS = 300.0
+
+
+def shown_path(path: str) -> str:
+    """A path as the operator would type it: relative to the working directory when
+    inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
+
+
+class RunView(Screen[None]):
+    def __init__(self, session: Session, clock: Clock, *, demo: bool = False,
+                 tour: Tour | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.demo = demo
+        self.tour = tour
+        self.rehearsal = ("", "")  # gate status and message for the current plan text
+        self.rehearsal_stage = ""  # "3/9 rollback" while a rehearsal runs
+        self._shown_report: object = None
+        self.plan = session.plan
+        self.sections = sections(self.plan)
+        self.rows: dict[str, StepRow] = {
+            s.id: StepRow(state="skipped" if s.id in session.skipped else "unknown")
+            for s in self.plan.steps}
+        self.job: str | None = None
+        self.rolling_back = False
+        self.latest = None
+        self.statuses_known = False
+        self.rules = {m: self.session.guard.rules(m) for m in Metric}
+        self.metrics = shown_metrics(self.rules)
+        self.jobs = Workers(self, session)
+        # the recorded baseline: metric -> {"median", "p95"}; the journal's, then each new one
+        self.baseline = dict(session.baseline.metrics) if session.baseline else {}
+        self.production = ProductionGate(self, session, self._log)
+
+    @property
+    def confirmed_production(self) -> bool:
+        return self.production.confirmed
+
+    def _baseline_text(self, metric: Metric) -> str:
+        """The recorded baseline's median of a metric, in its unit ("" when none)."""
+        median = self.baseline.get(str(metric), {}).get("median")
+        return format_value(metric, median) if median is not None else ""
+
+    def _mono(self) -> float:
+        return time.monotonic() if not self.clock.frozen else 0.0
+
+    def on_mount(self) -> None:
+        s = self.session
+        s.subscribe(lambda e: self.post_message(EventReceived(e)))
+        s.on_snapshot(lambda snap: self.post_message(SnapshotTaken(snap)))
+        s.on_rehearsal_event = lambda e: self.post_message(RehearsalProgressed(e))
+        if s.runner is not None:
+            s.runner.confirm = self._confirm_manual
+        self._layout(self.size.width)
+        self._watch_focus()
+        self._read_rehearsal()
+        self._top()
+        self._completion()
+        nav = self.query_one(SectionsNav)
+        nav.highlighted = 0
+        nav.focus()
+        for c in s.state.communication:
+            self._log_line(str(c.get("text", "")), channel="communication",
+                           when=str(c.get("at", "")))
+        if not s.online:
+            self.query_one(GaugesPanel).set_status(Text(
+                "No database: gauges are off. Open with --dsn URL to run the plan.",
+                style="yellow"))
+            self._log("read-only view: no database given (pass --dsn or set DATABASE_URL)",
+                      "yellow")
+            self.query_one(GaugeStrip).show({}, None, Text("no database", style="yellow"))
+        else:
+            self._log(f"connecting to {s.display_dsn} (target {s.target})")
+            self.jobs.open()
+            s.start_sampler()
+        if not self.clock.frozen:
+            self.set_interval(1.0, self._tick)
+
+    def _confirm_manual(self, prompt: str) -> bool:
+        raise NotImplementedError  # the runner's question: MainScreen asks it in a modal
+
+    def _rollback_now(self, reason: str) -> None:
+        """No question asked: the trip state (or the operator's yes) is the confirmation."""
+        self.rolling_back = True
+        self.query_one(TripBanner).set_status(f"ROLLING BACK — {short(reason, 120)}", "-busy")
+        self._log(f"rollback started by {self.session.operator}: {reason}", "bold magenta")
+        self._top()
+        self.jobs.rollback(reason)
+
+    def on_resize(self) -> None:
+        self._layout(self.size.width)
+        self._keys()
+
+    def _watch_focus(self) -> None:
+        self.watch(self, "focused", lambda _focused: self._keys(), init=False)
+
+    def _layout(self, width: int) -> None:
+        self.set_class(width < NARROW, "-narrow")
+
+    def _read_rehearsal(self) -> None:
+        try:
+            self.rehearsal = self.session.rehearsal_status()
+        except Exception as e:  # noqa: BLE001 - an unreadable journal must not stop the app
+            self.rehearsal = ("failed", scrub(f"cannot read the rehearsals: {e}"))
+
+    def _top(self) -> None:
+        ctl = self.session.control
+        activity = Activity(self.job, self.rolling_back, self.rehearsal_stage, ctl.paused,
+                            ctl.pause_reason)
+        self.query_one("#top", Static).update(
+            header(self.session, activity, self.rehearsal[0], demo=self.demo))
+        self._keys()
+
+    def _keys(self) -> None:
+        """The key bar, for what is running and what has focus, cut to the width."""
+        self.query_one("#keys", Static).update(footer(
+            self.size.width, online=self.session.online,
+            running=self.job is not None or self.rolling_back,
+            checklist=isinstance(self.focused, ChecklistView),
+            narrow=self.has_class("-narrow")))
+
+    @property
+    def section(self) -> Section:
+        return self.query_one(SectionsNav).current or self.sections[0]
+
+    def _log(self, text: str, style: str = "") -> None:
+        self._log_line(text, style)
+
+    def _log_line(self, text: str, style: str = "", channel: str = "run",
+                  when: str | None = None) -> None:
+        self.query_one(LogPane).write(self.clock.hms(when), text, style, channel)
+
+    def _completion(self) -> None:
+        states = {k: r.state for k, r in self.rows.items()}
+        comp = {s.key: completion(self.plan, s, self.session.state, states)
+                for s in self.sections}
+        self.query_one(SectionsNav).set_completion(comp)
+
+    def _refresh_views(self) -> None:
+        content = self.query_one(ContentPane)
+        content.refresh_checklists()
+        content.refresh_steps()
+        self._completion()
+        self._top()
+
+    def _tick(self) -> None:
+        if any(r.state in ("running", "rolling_back") for r in self.rows.values()):
+            self.query_one(ContentPane).refresh_steps()
+        banner = self.query_one(TripBanner)
+        if banner.tripped and banner.event is not None:
+            banner.render_trip(self.clock.since(banner.event.since))
+        self._top()
+
+    def _next_step(self, section: Section | None) -> str | None:
+        return next_step(self.plan, self.rows, section)
+
+    # ------------------------------------------------------------ workers' results
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's result or error is read."""
+        done = workers.finished(event)
+        if done is None:
+            return
+        if done.group == workers.OPEN and done.error:
+            self._log(f"cannot open the database: {done.error}", "bold red")
+            self.query_one(GaugesPanel).set_status(Text(done.error, style="red"))
+            self.notify(done.error, title="Database", severity="error", timeout=10)
+            self.session.runner = None
+        elif done.group == workers.STATUS and done.error:
+            self._log(f"cannot read the history: {done.error}", "red")
+        elif done.statuses is not None:
+            self._statuses(done.statuses, first=done.group == workers.OPEN)
+        else:
+            self._finished(done)
+            if done.group in (workers.JOB, workers.ROLLBACK) and self.session.online:
+                self.jobs.statuses()
+
+    def _statuses(self, statuses: list[StepStatus], first: bool) -> None:
+        for st in statuses:
+            row = self.rows.setdefault(st.step_id, StepRow())
+            if row.state in ("running", "rolling_back") and self.job is not None:
+                continue
+            row.state = st.state
+            if st.step_id in self.session.skipped and st.state != "applied":
+                row.state = "skipped"
+            if st.last is not None:
+                row.rows = st.last.rows if row.rows is None else row.rows
+                if st.last.error:
+                    row.result = st.last.error
+        self.statuses_known = True
+        self._refresh_views()
+        if first:
+            self._log(f"connected: {self.session.database} · "
+                      f"{sum(r.state == 'applied' for r in self.rows.values())}/"
+                      f"{len(self.rows)} steps applied")
+            self._offer_resume(statuses)
+
+    def _offer_resume(self, statuses: list[StepStatus]) -> None:
+        nxt = self._next_step(None)
+        offer = resume_offer(statuses, self.session.database, nxt,
+                             phase_of(self.plan, self.sections, nxt) if nxt else None)
+        for line, line_style in offer.log:
+            self._log(line, line_style)
+        if not offer.body:
+            return
+        phase = offer.phase
+
+        def answer(ok: bool | None) -> None:
+            if not ok:
+                return
+            if phase is not None:
+                self.query_one(SectionsNav).select_key(phase.key)
+                self.query_one(ContentPane).show(phase)
+            self.action_run_phase(phase)
+
+        self.app.push_screen(ConfirmModal("Resume this plan?", offer.body, yes="Resume"),
+                             answer)
+
+    def action_run_phase(self, section: Section | None = None) -> None:
+        raise NotImplementedError  # the resume offer's "yes": MainScreen's action
+
+    def _finished(self, done: Finished) -> None:
+        o = done.outcome or Outcome("failed", done.error)
+        if done.group == workers.ROLLBACK:
+            self.rolling_back = False
+            banner = self.query_one(TripBanner)
+            if o.status == "rolled_back":
+                banner.set_status(f"ROLLED BACK: {o.message}. The database is back to "
+                                  f"before the run. Esc dismisses.", "-done")
+            else:
+                banner.set_status(f"ROLLBACK DID NOT FINISH: {short(o.message, 200)}", "")
+            self.query_one(BackfillProgress).finish()
+        elif done.group == workers.EXPORT:
+            if o.ok:
+                shown = shown_path(o.message)
+                self._log(f"report written: {shown}", "bold green")
+                self.notify(shown, title="Report exported", timeout=10)
+            else:
+                self._log(f"export failed: {o.message}", "bold red")
+                self.notify(short(o.message, 200), title="Export failed", severity="error")
+        else:
+            self.job = None
+            self.rehearsal_stage = ""
+            if o.status == "rollback_requested":
+                self._log(f"{done.name}: stopped for the rollback", "yellow")
+            else:
+                self._log(f"{done.name}: {o.status} — {o.message}",
+                          "green" if o.ok else "bold red")
+                if not o.ok:
+                    self.notify(short(o.message, 200), title=f"{done.name}: {o.status}",
+                                severity="error", timeout=8)
+            self.query_one(BackfillProgress).finish()
+            self._show_rehearsal_report()
+        self._refresh_views()
+
+    def _show_rehearsal_report(self) -> None:
+        report = self.session.last_rehearsal
+        if report is None or report is self._shown_report:
+            return
+        self._shown_report = report
+        title = ("Rehearsal clean" if report.ok else "Rehearsal FAILED") + \
+            f" on {report.target} ({report.database})"
+        self.app.push_screen(ReportModal(title, scrub(report.text()), ok=report.ok))
+
+    # ------------------------------------------------------------ events
+
+    @on(SnapshotTaken)
+    def _snapshot(self, message: SnapshotTaken) -> None:
+        snap = message.snapshot
+        self.latest = snap
+        states = self.session.guard.states
+        self.query_one(GaugeStrip).show(states, snap)
+        if self.tour is not None and self.tour.advance(
+                GaugeStates({k: v.state for k, v in states.items()})):
+            self.query_one(TourPanel).show_hint()
+        if self.app.screen is not self:
+            return  # a modal covers the gauges: skip the redraw
+        gauges = self.query_one(GaugesPanel)
+        if snap.error:
+            gauges.set_status(Text(f"sample failed: {short(snap.error, 120)}", style="red"))
+        else:
+            note = "; ".join(snap.notes)
+            gauges.set_status(Text(note or f"sampled every {self.session.sampler.interval:g}s"
+                                   if self.session.sampler else "", style="dim"))
+        sampler = self.session.sampler
+        history = {m: sampler.history(m, SPARK_SECONDS) for m in self.metrics} if sampler \
+            else {}
+        gauges.show(snap, states, history)
+
+    @on(EventReceived)
+    def _event(self, message: EventReceived) -> None:
+        """Step rows from the pure ``update_rows``; log lines in the one wording
+        (``execution.describe``); then what only the screen does with an event."""
+        e = message.event
+        update_rows(self.rows, e, self._mono())
+        match e:
+            case StepProgress():
+                self.query_one(BackfillProgress).show_progress(e)
+            case NoteAdded():
+                self._log_line(describe(e) or "", style(e), channel=e.channel)
+                if e.channel == "communication":
+                    self.query_one(ContentPane).refresh_section("communication")
+            case ThresholdChanged():
+                self._threshold(e)
+            case ReportExported():
+                pass  # the export job logs the path
+            case _:
+                text = describe(e)
+                if text is not None:
+                    self._log(text.strip("\n"), style(e))
+        match e:
+            case StepFinished() if self.query_one(BackfillProgress).has_class("-active"):
+                self.query_one(BackfillProgress).finish()
+            case RollbackStarted():
+                self.rolling_back = True
+                self.query_one(TripBanner).set_status(
+                    f"ROLLING BACK {len(e.steps)} step(s): {', '.join(e.steps) or 'nothing'} "
+                    f"— {short(e.reason, 100)}", "-busy")
+            case BaselineRecorded():
+                self.baseline = dict(e.metrics)
+                self.query_one(ContentPane).refresh_section("monitoring")
+            case RehearsalFinished():
+                self._read_rehearsal()
+                for line in e.differences[:10]:
+                    self._log(f"  {line}", "red")
+        if self.tour is not None and self.tour.advance(e):
+            self.query_one(TourPanel).show_hint()
+        if not isinstance(e, StepProgress | StatementStarted):
+            self._refresh_views()
+        elif isinstance(e, StatementStarted):
+            self.query_one(ContentPane).refresh_steps()
+
+    @on(RehearsalProgressed)
+    def _rehearsal_progress(self, message: RehearsalProgressed) -> None:
+        e = message.event
+        match e:
+            case RehearsalStage():
+                self.rehearsal_stage = f"{e.index}/{e.of} {e.stage.replace('_', ' ')}"
+                msg = f": {e.message}" if e.message else ""
+                self._log(f"rehearsal [{e.index}/{e.of}] {e.stage.replace('_', ' ')}{msg}",
+                          "cyan")
+                self._top()
+            case StepFinished():
+                self._log(f"  rehearsal: {e.step_id} {e.action} in {secs(e.elapsed)}", "dim")
+            case StepFailed():
+                self._log(f"  rehearsal: {e.step_id} {e.action} failed: {e.error}", "red")
+            case ThresholdChanged() if e.state == "trip":
+                self._log(f"  rehearsal: {Metric(e.metric).label} tripped "
+                          f"({e.trigger or e.threshold})", "bold red")
+
+    def _threshold(self, e: ThresholdChanged) -> None:
+        m = Metric(e.metric)
+        self._log(describe(e) or "", style(e))
+        if e.state != "trip" or self.rolling_back:
+            return
+        self.query_one(TripBanner).trip(e, self.clock.since(e.since))
+        self.app.bell()
+        if e.policy == "rollback" and self.session.online:
+            self._rollback_now(f"automatic: {e.trigger or m.label} tripped")

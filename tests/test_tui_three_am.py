@@ -1,0 +1,86 @@
+"""Issue 15, "the 3 a.m. screen": Ctrl+C quits, the note modal says where a note goes and
+Enter saves it, the key bar keeps ? q and the danger keys at 80 columns, plan tables wrap
+instead of cutting, the communication pane follows new notes, the monitoring table shows
+the recorded baseline, and a screenshot lands beside the journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migtui.events import BaselineRecorded
+from migtui.tui import keys, make_app
+from migtui.tui.screens.modals import PromptModal
+from migtui.tui.widgets.content import ContentPane, PlanTable
+
+from .test_tui_app import asynctest, copy_plan, until
+
+
+@asynctest
+async def test_ctrl_c_quits_outside_the_demo(tmp_path: Path) -> None:
+    app = make_app(copy_plan(tmp_path), None, operator="tester", frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+
+
+@asynctest
+async def test_a_note_goes_where_the_modal_says_and_enter_saves(tmp_path: Path) -> None:
+    app = make_app(copy_plan(tmp_path), None, operator="tester", frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("end")  # the Communication section
+        await pilot.pause()
+        await pilot.press("n", *"first", "enter")  # default: the run log
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptModal)
+        assert app.session.state.communication == []
+        await pilot.press("n", *"Backfill done", "tab")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, PromptModal)
+        assert "Enter saves to the communication log" in str(
+            modal.query_one("#prompt-hint").render())
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, PromptModal))
+        assert [c["text"] for c in app.session.state.communication] == ["Backfill done"]
+        # the shown Communication section follows, the whole text in its cell
+        content = app.main.query_one(ContentPane)
+        await until(pilot, lambda: any(
+            "Backfill done" in [str(c) for c in t.get_row_at(t.row_count - 1)]
+            for t in content.query(PlanTable)))
+
+
+def test_the_key_bar_keeps_help_quit_and_the_danger_keys_at_80_columns() -> None:
+    for running in (False, True):
+        for checklist in (False, True):
+            bar = keys.footer(80, online=True, running=running, checklist=checklist,
+                              narrow=True).plain
+            assert len(bar) <= 80
+            assert " ? " in bar and " q " in bar and " R " in bar, bar
+            if running:
+                assert " c " in bar and " p " in bar, bar
+
+
+@asynctest
+async def test_monitoring_shows_the_recorded_baseline(tmp_path: Path) -> None:
+    app = make_app(copy_plan(tmp_path), None, operator="tester", frozen=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        app.main.query_one(ContentPane).show(
+            next(s for s in app.main.sections if s.key == "monitoring"))
+        await pilot.pause()
+        app.session.emit(BaselineRecorded(seconds=60, metrics={
+            "latency": {"median": 0.012, "p95": 0.02}}))
+        content = app.main.query_one(ContentPane)
+        await until(pilot, lambda: any(
+            "12ms" in str(t.get_row_at(0)[3]) for t in content.query(PlanTable)
+            if t.border_title == "Metrics"))
+
+
+@asynctest
+async def test_the_screenshot_goes_beside_the_journal(tmp_path: Path) -> None:
+    app = make_app(copy_plan(tmp_path), None, operator="tester", frozen=True)
+    async with app.run_test(size=(80, 24)):
+        saved = app.screenshot()
+        assert saved is not None and saved.exists()
+        assert saved.parent == tmp_path / ".migtui" / "screenshots"
