@@ -436,7 +436,7 @@ def test_metrics_and_the_served_app_never_hold_the_password(
     assert_no_password("the server's output", out)
 
 
-def test_a_one_letter_password_is_masked_alone_but_words_keep_their_letters() -> None:
+def test_a_short_password_is_masked_alone_but_words_keep_their_letters() -> None:
     from migtui import secrets
 
     secrets.register("Q7")  # short and unusual: other tests share the process's registry
