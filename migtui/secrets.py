@@ -22,6 +22,9 @@ _patterns: dict[str, re.Pattern[str]] = {}  # percent-encoded forms, hex digits 
 MASK = "***"
 
 _HEX = re.compile(r"%([0-9A-Fa-f])([0-9A-Fa-f])")
+# A secret this short is masked only where it stands alone (not inside a word): a one-letter
+# password 'p' must not turn "expected a postgresql:// URL" into "ex***ected a ***ostgresql".
+SHORT = 4
 
 
 def encodings(secret: str) -> set[str]:
@@ -45,14 +48,22 @@ def _percent_pattern(form: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+def _alone(form: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![0-9A-Za-z]){re.escape(form)}(?![0-9A-Za-z])")
+
+
 def _add(forms: set[str]) -> None:
     with _lock:
         if forms <= _secrets:
             return
         _secrets.update(forms)
-        _ordered[:] = sorted(_secrets, key=len, reverse=True)
+        _ordered[:] = sorted((f for f in _secrets if len(f) >= SHORT), key=len, reverse=True)
         for f in forms:
-            if f not in _patterns and _HEX.search(f):
+            if f in _patterns:
+                continue
+            if len(f) < SHORT:
+                _patterns[f] = _alone(f)
+            elif _HEX.search(f):
                 _patterns[f] = _percent_pattern(f)
 
 
@@ -71,7 +82,7 @@ def scrub(text: str) -> str:
     """Replace every registered secret (in any of its encodings) in ``text``."""
     with _lock:
         secrets = list(_ordered)
-        patterns = list(_patterns.values()) if "%" in text else []
+        patterns = [p for f, p in _patterns.items() if len(f) < SHORT or "%" in text]
     for s in secrets:
         if s in text:
             text = text.replace(s, MASK)

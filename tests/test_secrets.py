@@ -434,3 +434,12 @@ def test_metrics_and_the_served_app_never_hold_the_password(
     finally:
         out = served.stop()
     assert_no_password("the server's output", out)
+
+
+def test_a_short_password_is_masked_alone_but_words_keep_their_letters() -> None:
+    from migtui import secrets
+
+    secrets.register("Q7")  # short and unusual: other tests share the process's registry
+    assert secrets.scrub("expected SEQ7Q7 in words") == "expected SEQ7Q7 in words"
+    assert secrets.scrub("postgresql://u:Q7@h/db") == "postgresql://u:***@h/db"
+    assert secrets.scrub("password=Q7 host=h") == "password=*** host=h"
