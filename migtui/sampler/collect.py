@@ -13,7 +13,6 @@ and bounded by ``statement_timeout`` so a probe stuck behind a lock cannot hang 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -26,15 +25,15 @@ import psutil
 import psycopg
 
 from migtui import secrets
-from migtui.dsn import DsnError, conninfo
 from migtui.plan.model import Plan, Target
+from migtui.sampler.activity import lock_waits, run_checks
 from migtui.sampler.gauge_readers import GaugeReaders
+from migtui.sampler.pgbouncer import PgBouncer
 from migtui.sampler.probes import TAG, ProbeTimer
-from migtui.sampler.snapshot import CheckFailure, LockWait, PoolStat, Session, Snapshot
+from migtui.sampler.snapshot import CheckFailure, Snapshot
 from migtui.sampler.window import Window
 
 APPLICATION_NAME = "migtui-sampler"
-QUERY_CHARS = 300
 
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 
@@ -53,14 +52,6 @@ def parse_size(text: str) -> int:
     if unit not in _SIZE_UNITS or value <= 0:
         raise ValueError(f"expected a size such as 500GB, found {text!r}")
     return int(value * _SIZE_UNITS[unit])
-
-
-def libpq_dsn(dsn: str) -> str:
-    """What psycopg connects with (``migtui.dsn``: any accepted form, Prisma's schema)."""
-    try:
-        return conninfo(dsn)
-    except DsnError:
-        return dsn  # libpq refuses it with its own (scrubbed) error, as for any bad target
 
 
 def is_local(host: str | None) -> bool:
@@ -101,7 +92,7 @@ class Collector:
         self._size_start: int | None = None
         self._last_mono: float | None = None
         self._server: dict[str, Any] | None = None
-        self._bouncer: psycopg.Connection[Any] | None = None
+        self._bouncer = PgBouncer(target.pgbouncer_dsn_env if target else None)
         self._checks: tuple[int | None, int | None, tuple[CheckFailure, ...]] = (None, None, ())
         self._size: int | None = None
         self.capacity: int | None = None
@@ -177,10 +168,7 @@ class Collector:
         return facts
 
     def close(self) -> None:
-        if self._bouncer is not None:
-            with contextlib.suppress(Exception):
-                self._bouncer.close()
-            self._bouncer = None
+        self._bouncer.close()
 
     # ------------------------------------------------------------ one sample
 
@@ -244,7 +232,7 @@ class Collector:
 
         # lock waits and their blockers
         t0 = time.perf_counter()
-        waits = self._lock_waits(conn)
+        waits = lock_waits(conn, self._server["version"] if self._server else None)
         db_time += time.perf_counter() - t0
         out.update(lock_waiters=len(waits), lock_waits=tuple(waits),
                    longest_wait=max((w.seconds for w in waits), default=0.0))
@@ -260,7 +248,7 @@ class Collector:
                 self._size_start = self._size
         out.update(self._disk(notes))
         if periodic or self._checks[0] is None:
-            self._checks = self._run_checks(conn)
+            self._checks = run_checks(conn, self.plan.monitoring, self.captured())
         smoke, integrity, check_failures = self._checks
         out.update(smoke_failures=smoke, integrity_failures=integrity, failures=check_failures)
         if not self.plan.monitoring.smoke:
@@ -269,7 +257,7 @@ class Collector:
             notes.append("integrity inactive: the plan has no monitoring.integrity")
 
         # PgBouncer pools
-        out.update(self._pgbouncer(notes))
+        out.update(self._bouncer.read(notes))
         db_time += self.readers.read(conn, seq, out, notes)
 
         end_mono = time.monotonic()
@@ -331,36 +319,6 @@ class Collector:
             out["statement_mean_change"] = 100.0 * (mean - since_start) / since_start
         return out
 
-    def _lock_waits(self, conn: psycopg.Connection[Any]) -> list[LockWait]:
-        started = "a.query_start"
-        if self._server and self._server["version"] >= 140000:  # pg_locks.waitstart
-            started = ("coalesce((SELECT min(waitstart) FROM pg_locks "
-                       "WHERE pid = a.pid AND NOT granted), a.query_start)")
-        rows = conn.execute(
-            f"""SELECT {TAG} a.pid, coalesce(a.application_name, ''), coalesce(a.usename, ''),
-                   left(coalesce(a.query, ''), {QUERY_CHARS}),
-                   extract(epoch FROM clock_timestamp() - {started})::float8,
-                   pg_blocking_pids(a.pid)
-                FROM pg_stat_activity a
-                WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
-                  AND a.datname = current_database()
-                ORDER BY 5 DESC NULLS LAST""").fetchall()
-        if not rows:
-            return []
-        blocker_pids = sorted({p for r in rows for p in (r[5] or [])})
-        named: dict[int, Session] = {}
-        if blocker_pids:
-            for pid, app, user, query, state in conn.execute(
-                    f"""SELECT {TAG} pid, coalesce(application_name, ''), coalesce(usename, ''),
-                           left(coalesce(query, ''), {QUERY_CHARS}), coalesce(state, '')
-                        FROM pg_stat_activity WHERE pid = ANY(%s)""", (blocker_pids,)):
-                named[pid] = Session(pid, app, query, state, user)
-        return [
-            LockWait(waiter=Session(pid, app, query, "active", user), seconds=max(0.0, secs or 0),
-                     blockers=tuple(named.get(p, Session(p, "", "")) for p in (blocked or [])))
-            for pid, app, user, query, secs, blocked in rows
-        ]
-
     def _disk(self, notes: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"database_size": self._size}
         if self._size is not None and self._size_start is not None:
@@ -380,78 +338,4 @@ class Collector:
                          "disk_capacity")
         return out
 
-    def _run_checks(self, conn: psycopg.Connection[Any]
-                    ) -> tuple[int | None, int | None, tuple[CheckFailure, ...]]:
-        mon = self.plan.monitoring
-        failures: list[CheckFailure] = []
-        smoke_failed = 0
-        for q in mon.smoke:
-            try:
-                cur = conn.execute(q)  # type: ignore[call-overload]
-                if cur.description is not None:
-                    cur.fetchall()
-            except psycopg.Error as e:
-                if conn.closed or conn.broken:
-                    raise
-                smoke_failed += 1
-                failures.append(CheckFailure(_short(q), _first_line(e)))
-        integrity_failed = 0
-        captured = self.captured()
-        for check in mon.integrity:
-            name = check.name or _short(check.sql)
-            try:
-                row = conn.execute(check.sql).fetchone()  # type: ignore[call-overload]
-                actual = row[0] if row else None
-                ok = check.expect.evaluate(actual, captured)
-                if not ok:
-                    integrity_failed += 1
-                    failures.append(CheckFailure(name, f"got {actual!r}, expected {check.expect}"))
-            except KeyError as e:
-                failures.append(CheckFailure(name, f"not evaluated: @{e.args[0]} not captured yet"))
-            except psycopg.Error as e:
-                if conn.closed or conn.broken:
-                    raise
-                integrity_failed += 1
-                failures.append(CheckFailure(name, _first_line(e)))
-        return (smoke_failed if mon.smoke else None,
-                integrity_failed if mon.integrity else None, tuple(failures))
 
-    def _pgbouncer(self, notes: list[str]) -> dict[str, Any]:
-        env = self.target.pgbouncer_dsn_env if self.target else None
-        if not env:
-            return {}
-        dsn = os.environ.get(env)
-        if not dsn:
-            notes.append(f"PgBouncer pools inactive: {env} is not set")
-            return {}
-        secrets.register_url(dsn)
-        try:
-            if self._bouncer is None or self._bouncer.closed:
-                self._bouncer = psycopg.connect(libpq_dsn(dsn), autocommit=True,
-                                                connect_timeout=5)
-            cur = self._bouncer.execute("SHOW POOLS")
-            cols = [c.name for c in cur.description or []]
-            pools = []
-            for row in cur.fetchall():
-                r = dict(zip(cols, row, strict=False))
-                wait = float(r.get("maxwait") or 0) + float(r.get("maxwait_us") or 0) / 1e6
-                pools.append(PoolStat(str(r.get("database", "")), str(r.get("user", "")),
-                                      int(r.get("cl_active") or 0), int(r.get("cl_waiting") or 0),
-                                      int(r.get("sv_active") or 0), int(r.get("sv_idle") or 0),
-                                      wait, str(r.get("pool_mode") or "")))
-            return {"pgbouncer": tuple(pools),
-                    "pgbouncer_waiting": sum(p.cl_waiting for p in pools)}
-        except psycopg.Error as e:
-            self.close()
-            notes.append(f"PgBouncer unreachable: {secrets.scrub(_first_line(e))}")
-            return {}
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return secrets.scrub(text[0] if text else type(e).__name__)
-
-
-def _short(sql: str, n: int = 60) -> str:
-    s = " ".join(sql.split())
-    return s if len(s) <= n else s[: n - 1] + "…"

@@ -23,7 +23,8 @@ from migtui import secrets
 from migtui.events import Emit
 from migtui.plan.model import Metric, Plan
 from migtui.sampler.baseline import Baseline
-from migtui.sampler.collect import APPLICATION_NAME, Collector, libpq_dsn
+from migtui.sampler.collect import APPLICATION_NAME, Collector
+from migtui.sampler.pgbouncer import libpq_dsn
 from migtui.sampler.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
