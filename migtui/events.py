@@ -312,3 +312,16 @@ class ReportExported(Event):
 
 
 EVENT_TYPES.update({"ReportExported": ReportExported})
+
+
+@dataclass(frozen=True, kw_only=True)
+class GaugeSample(Event):
+    """The gauges, downsampled for the journal (one every few seconds), so a report can
+    plot them over the run: each metric's value in its own unit, and the backfill rate
+    (rows/s) per step running then."""
+
+    values: dict[str, float]  # metric -> value (the unit of ``Snapshot.metric``)
+    backfill: dict[str, float] = field(default_factory=dict)  # step -> rows per second
+
+
+EVENT_TYPES.update({"GaugeSample": GaugeSample})

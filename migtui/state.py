@@ -30,6 +30,8 @@ class RunState:
     trips: list[dict[str, Any]] = field(default_factory=list)
     rehearsals: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    gauges: list[dict[str, Any]] = field(default_factory=list)  # GaugeSample, for plots
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)  # RollbackStarted/Finished
 
     @classmethod
     def from_records(cls, records: Any) -> RunState:
@@ -60,6 +62,10 @@ class RunState:
             self.rehearsals.append(rec)
         elif kind in ("RunStarted", "RunFinished"):
             self.runs.append(rec)
+        elif kind == "GaugeSample":
+            self.gauges.append(rec)
+        elif kind in ("RollbackStarted", "RollbackFinished"):
+            self.rollbacks.append(rec)
 
     def is_done(self, checklist_key: str, item: ChecklistItem) -> bool:
         t = self.ticks.get(f"{checklist_key}/{item.key}")

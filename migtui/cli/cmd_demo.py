@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from migtui.cli.metrics_args import add_metrics_args, start_metrics
 from migtui.embedded import EmbeddedError, default_home
 from migtui.plan import load_plan
 
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="traffic seed (same story each run)")
     p.add_argument("--baseline", type=float, help="baseline seconds (default: the plan's)")
     p.add_argument("--home", type=Path, help="where the demo keeps its server (MIGTUI_HOME)")
+    add_metrics_args(p)
     p.set_defaults(func=run)
 
 
@@ -80,20 +82,21 @@ def run(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(msg, flush=True)
 
+    plan_file = demo_plan_path(home)
+    plan = load_plan(plan_file)
+    exporter = start_metrics(args, plan)  # a port in use: exit 2 before the server starts
     db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders)
     traffic: Traffic | None = None
     with _signals_stop():
         try:
             url = db.start(progress=say)
-            plan_file = demo_plan_path(home)
-            plan = load_plan(plan_file)
             traffic = Traffic(url, workers=args.workers, rate=args.rate, seed=args.seed,
                               orders=args.orders).start()
             say(f"application traffic: {args.workers} threads × {args.rate:g} ops/s "
                 f"(seed {args.seed})")
             if args.headless:
-                return _headless(plan, plan_file, url, args, say)
-            return _interactive(plan_file, url, args)
+                return _headless(plan, plan_file, url, args, say, exporter)
+            return _interactive(plan_file, url, args, exporter)
         except EmbeddedError as e:
             raise CliError(f"cannot start the embedded PostgreSQL: {e}", EXIT_FAILED) from None
         except (_Stop, KeyboardInterrupt) as e:
@@ -103,29 +106,32 @@ def run(args: argparse.Namespace) -> int:
             if traffic is not None:
                 traffic.stop()
             db.stop()
+            if exporter is not None:
+                exporter.close()
 
 
-def _headless(plan, plan_file: Path, url: str, args: argparse.Namespace, say) -> int:
+def _headless(plan, plan_file: Path, url: str, args: argparse.Namespace, say,
+              exporter=None) -> int:
     from migtui.cli.printer import Printer
     from migtui.demo.story import play
 
     printer = Printer(sys.stdout)
     report = play(plan, plan_file, url, say=say, on_event=printer,
-                  baseline_seconds=args.baseline)
+                  baseline_seconds=args.baseline, exporter=exporter)
     for line in report.summary():
         say(line)
     ok = report.trip is not None and report.rollback_ok
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def _interactive(plan_file: Path, url: str, args: argparse.Namespace) -> int:
+def _interactive(plan_file: Path, url: str, args: argparse.Namespace, exporter=None) -> int:
     from migtui.journal import journal_path
     from migtui.tui.app import make_app
 
     # every demo run tells the story from the start (the database's history still says
     # where a run that was quit halfway stands, and the app offers to resume it)
     journal_path(plan_file, "demo").unlink(missing_ok=True)
-    app = make_app(plan_file, dsn=url, demo=True, tour=args.tour)
+    app = make_app(plan_file, dsn=url, demo=True, tour=args.tour, exporter=exporter)
     code = app.run()
     if code is None:  # the app crashed; Textual printed the traceback
         return int(app.return_code or EXIT_FAILED)

@@ -40,11 +40,17 @@ def run(args: argparse.Namespace) -> int:
     state = RunState.from_records(read_journal(journal_path(path, plan.id)))
     findings, risks, flags = lint_context(plan, args.dsn)
     checksum = plan_checksum(path.read_text(encoding="utf-8"))
+    image = None
+    if args.output:  # the gauges' picture beside the report (stdout: the text only)
+        from migtui.plots import GaugeSeries, gauges_beside
+
+        image = gauges_beside(args.output, GaugeSeries.from_state(state),
+                              title=f"{plan.id}: the gauges over the run")
     text = export_markdown(plan, state, findings=findings, risks=risks, flags=flags,
-                           plan_checksum=checksum)
+                           plan_checksum=checksum, gauges_image=image.name if image else None)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
+        print(f"wrote {args.output}" + (f" and {image}" if image else ""), file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

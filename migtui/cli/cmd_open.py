@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from migtui.cli.common import CliError, load, operator, plan_path
+from migtui.cli.metrics_args import add_metrics_args, start_metrics
 from migtui.db import DsnError, resolve_dsn
 
 
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "then the libpq PG* variables)")
     p.add_argument("--target", metavar="NAME", help="the plan target to use")
     p.add_argument("--no-gauges", action="store_true", help="do not sample the database")
+    add_metrics_args(p)
     p.set_defaults(func=run)
 
 
@@ -37,11 +39,16 @@ def run(args: argparse.Namespace) -> int:
         dsn: str | None = resolve_dsn(plan, args.dsn, args.target)
     except DsnError:
         dsn = None  # read-only view; the app says how to connect
-    from migtui.tui import make_app  # Textual only for this command
+    exporter = start_metrics(args, plan)  # a port in use: exit 2 before the app opens
+    try:
+        from migtui.tui import make_app  # Textual only for this command
 
-    app = make_app(path, dsn, args.target, operator=operator(), plan=plan,
-                   sample=not args.no_gauges)
-    code = app.run()
+        app = make_app(path, dsn, args.target, operator=operator(), plan=plan,
+                       sample=not args.no_gauges, exporter=exporter)
+        code = app.run()
+    finally:
+        if exporter is not None:
+            exporter.close()
     if code is None:  # the app crashed; Textual printed the traceback
         return int(app.return_code or 1)
     return int(code)

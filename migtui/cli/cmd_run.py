@@ -26,6 +26,7 @@ from migtui.cli.common import (
     operator,
     plan_path,
 )
+from migtui.cli.metrics_args import add_metrics_args, start_metrics
 from migtui.cli.printer import Printer, short
 from migtui.control import RunControl
 from migtui.db import DsnError, database_name, resolve_dsn
@@ -69,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-auto-rollback", action="store_true",
                    help="when a trigger with policy 'offer' trips, report it but do not roll "
                         "back (headless, 'offer' acts as 'rollback' by default)")
+    add_metrics_args(p)
     p.set_defaults(func=run)
 
 
@@ -215,8 +217,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     check_rehearsal(setup)
     confirm_production(setup, args.yes)
-    with open_run(setup, args.json, control, confirm=tty_confirm,
-                  gauges=not args.no_gauges and has_gauges(setup.plan),
-                  auto_rollback=not args.no_auto_rollback) as run_, interrupt_cancels(control):
-        outcome = execute(run_, phases, on_rehearse=rehearsal_evidence(setup))
+    exporter = start_metrics(args, setup.plan, control)  # a port in use: exit 2, nothing run
+    try:
+        with open_run(setup, args.json, control, confirm=tty_confirm,
+                      gauges=not args.no_gauges and has_gauges(setup.plan),
+                      auto_rollback=not args.no_auto_rollback, exporter=exporter) as run_, \
+                interrupt_cancels(control):
+            outcome = execute(run_, phases, on_rehearse=rehearsal_evidence(setup))
+    finally:
+        if exporter is not None:
+            exporter.close()
     return exit_code(outcome)

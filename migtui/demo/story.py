@@ -74,13 +74,13 @@ class StoryReport:
 def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
          on_event: Callable[[Event], None] | None = None, baseline_seconds: float | None = None,
          recovery_wait: float = 60.0, operator: str = "demo-presenter",
-         warmup: float = 8.0) -> StoryReport:
+         warmup: float = 8.0, exporter: Any = None) -> StoryReport:
     """Play the story against ``url`` (traffic must already be running).
 
     It runs the demo plan's phases on the one execution path (``migtui.execution``), as
     ``migtui run`` does — the gauges watch, the trigger trips, ``offer`` acts as rollback —
     and times each beat from the events. The report is the app's export: with the lint's
-    findings, scrubbed of secrets.
+    findings, scrubbed of secrets. ``exporter``: a metrics exporter the run feeds.
     """
     report = StoryReport()
     times: dict[str, float] = {}
@@ -104,7 +104,7 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
 
     # every demo run tells the story from the start: a fresh journal
     run = Run(plan, plan_path, url, operator=operator, auto_rollback=True, fresh_journal=True,
-              subscribers=[fn for fn in (on_event, beat) if fn is not None])
+              exporter=exporter, subscribers=[fn for fn in (on_event, beat) if fn is not None])
     runner, watch = run.runner, run.watch
     assert runner is not None and watch is not None
     with run:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from migtui.document import meta
+from migtui.document.run_log import communication, session_date, summary, tripped_labels
 from migtui.plan.model import ChecklistItem, Metric, Plan, Step
 from migtui.secrets import scrub
 from migtui.state import RunState
@@ -133,9 +134,11 @@ def _rollback_file(plan: Plan) -> list[str]:
 
 def export_markdown(plan: Plan, state: RunState | None = None,
                     findings: Sequence[Any] = (), risks: dict[str, Any] | None = None,
-                    flags: Sequence[str] = (), plan_checksum: str | None = None) -> str:
+                    flags: Sequence[str] = (), plan_checksum: str | None = None,
+                    gauges_image: str | None = None) -> str:
     """The filled-in template. ``findings``, ``risks`` and ``flags`` come from the lint;
-    ``plan_checksum`` picks the rehearsals of this exact plan text for the Timeline."""
+    ``plan_checksum`` picks the rehearsals of this exact plan text for the Timeline;
+    ``gauges_image``: the gauges' picture beside the report, linked from Monitoring."""
     st = state or RunState()
     risks = risks or {}
     L: list[str] = ["# Database Migration & Schema Change Plan", ""]
@@ -144,9 +147,11 @@ def export_markdown(plan: Plan, state: RunState | None = None,
         head[key] = getattr(plan, key)
     L.append(meta.html(_jsonable(head)))
     L.append("")
-    date = plan.date.isoformat() if plan.date else "[DATE]"
-    L += [f"## Current Session: {date}", f"### Migration Type: {plan.type.label}",
-          f"### Database Agent: {plan.agent}", "", "---", ""]
+    log = communication(plan, st)
+    L += [f"## Current Session: {session_date(plan, log)}",
+          f"### Migration Type: {plan.type.label}", f"### Database Agent: {plan.agent}", ""]
+    outcome = summary(log)
+    L += [*outcome, "", "---", ""] if outcome else ["---", ""]
 
     L += ["## Migration Overview", *_checklist("overview", plan.overview, st), "", "---", ""]
 
@@ -197,7 +202,7 @@ def export_markdown(plan: Plan, state: RunState | None = None,
                      f.severity, _cell(getattr(f, "safe_alternative", "") or "")])
     L += _table(["Risk", "Impact", "Probability", "Mitigation Strategy"], rows)
     L += ["", "### Rollback Triggers"]
-    tripped = _tripped_labels(plan, st)
+    tripped = tripped_labels(plan, st)
     for trig in plan.risks.rollback_triggers:
         data = trig.model_dump(mode="json", by_alias=True, exclude_none=True)
         data.pop("text", None)
@@ -219,13 +224,14 @@ def export_markdown(plan: Plan, state: RunState | None = None,
     L += ["", "---", "", "## Monitoring & Alerts", "", "### Key Metrics to Monitor"]
     L += _table(["Metric", "Baseline", "Alert Threshold", "Recovery Action"],
                 _metric_rows(plan, st))
+    L += _gauges_over_the_run(st, gauges_image)
     L += ["", "---", "", "## Documentation Updates", "",
           *_checklist("documentation", plan.documentation, st), "", "---", "", "## Timeline", ""]
     L += _table(["Phase", "Duration", "Dependencies", "Completion Criteria"],
                 [[t.phase, _duration(t.phase, t.duration, st, plan_checksum), t.dependencies,
                   t.criteria] for t in plan.timeline])
     L += ["", "---", "", "## Communication Log"]
-    for entry in _communication(plan, st):
+    for entry in log:
         L += [f"### {entry[0]} - {entry[1]}", entry[2], ""]
     if not plan.communication and not st.communication and not st.notes and not st.runs:
         L += ["### [TIMESTAMP] - [DATABASE_AGENT]", "[Migration planning and execution updates]",
@@ -315,61 +321,31 @@ def _metric_rows(plan: Plan, st: RunState) -> list[list[str]]:
     return rows
 
 
-def _step_text(rec: dict[str, Any]) -> str:
-    kind = rec.get("kind")
-    step, action = rec.get("step_id"), rec.get("action", "apply")
-    verb = {"apply": "applied", "rollback": "rolled back"}.get(str(action), str(action))
-    if kind == "StepFinished":
-        bits = [f"in {float(rec.get('elapsed') or 0):.2f}s"]
-        if rec.get("rows") is not None:
-            bits.append(f"{rec['rows']} rows")
-        if rec.get("retries"):
-            bits.append(f"{rec['retries']} retries")
-        if rec.get("result"):
-            bits.append(f"result {rec['result']}")
-        return f"Step {step} {verb} " + ", ".join(bits)
-    if kind == "StepFailed":
-        return f"Step {step} FAILED ({action}): {rec.get('error', '')}"
-    return f"Step {step} skipped: {rec.get('reason', '')}"
+def _gauges_over_the_run(st: RunState, image: str | None) -> list[str]:
+    """The journal's gauge samples: the picture's link and the text fallback. Evidence
+    re-derived from the journal on each export (like the locks measured in a rehearsal)."""
+    from migtui.plots import GaugeSeries, text_lines
+
+    series = GaugeSeries.from_state(st)
+    lines = text_lines(series)
+    if not lines:
+        return []
+    start = _ts(series.start) if series.start else ""
+    out = ["", f"Gauges over the last session ({start}, every {_every(st)}):", ""]
+    if image:
+        out += [f"![The gauges over the run]({image})", ""]
+    return out + ["```text", *lines, "```"]
 
 
-TRIPPED = "Rollback trigger tripped: "
+def _every(st: RunState) -> str:
+    times = [_parse(g.get("at")) for g in st.gauges[-3:]]
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)
+            if a is not None and b is not None]
+    return f"{min(gaps):.0f}s" if gaps else "one sample"
 
 
-def _tripped_labels(plan: Plan, st: RunState) -> set[str]:
-    labels = {str(t.get("trigger") or t.get("metric")) for t in st.trips}
-    for c in plan.communication:
-        if c.text.startswith(TRIPPED):
-            labels.add(c.text[len(TRIPPED):].split(" at ", 1)[0])
-    return labels
-
-
-def _communication(plan: Plan, st: RunState) -> list[tuple[str, str, str]]:
-    entries: list[tuple[str, str, str, str]] = []
-    for c in plan.communication:
-        at = c.at.isoformat() if isinstance(c.at, dt.datetime) else str(c.at)
-        entries.append((at, _ts(c.at), c.author, c.text))
-    for n in st.communication + st.notes:
-        entries.append((str(n.get("at")), _ts(n.get("at")), str(n.get("author", "")),
-                        str(n.get("text", ""))))
-    for r in st.runs:
-        at = str(r.get("at") or r.get("ts"))
-        if r.get("kind") == "RunStarted":
-            text = (f"Run started on target {r.get('target')} (database {r.get('database')})"
-                    + (" — dry run" if r.get("dry_run") else ""))
-            entries.append((at, _ts(at), str(r.get("operator", "")), text))
-        else:
-            text = f"Run finished: {r.get('outcome')}" + (
-                f" — {r.get('message')}" if r.get("message") else "")
-            entries.append((at, _ts(at), "migtui", text))
-    for rec in st.results:
-        at = str(rec.get("at") or rec.get("ts"))
-        entries.append((at, _ts(at), str(rec.get("operator") or "migtui"), _step_text(rec)))
-    for t in st.trips:
-        at = str(t.get("at") or t.get("ts"))
-        text = (f"{TRIPPED}{t.get('trigger') or t.get('metric')} at "
-                f"{t.get('value')} (threshold {t.get('threshold')}, baseline "
-                f"{t.get('baseline')})")
-        entries.append((at, _ts(at), "migtui", text))
-    entries.sort(key=lambda e: e[0])  # ISO timestamps sort in time order
-    return [(e[1], e[2], e[3]) for e in entries]
+def _parse(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None

@@ -55,8 +55,7 @@ def parse(text: str, path: str) -> Doc:
             elif t.tag == "h3":
                 doc.h3 = content
                 if doc.h2 == "Communication Log":
-                    body = following_paragraph(tokens, i + 3)
-                    doc.comm.append((content, body, line))
+                    doc.comm.append((content, "", line))  # the body: below, from the source
                 elif ":" in content:
                     k, v = content.split(":", 1)
                     doc.h3_values[k.strip()] = v.strip()
@@ -80,7 +79,19 @@ def parse(text: str, path: str) -> Doc:
         elif t.type == "paragraph_open" and doc.h2 != "Communication Log":
             doc.paragraphs.setdefault(key, []).append(tokens[i + 1].content)
         i += 1
+    _comm_bodies(doc, text, [(tok.map[0] + 1) for tok in tokens
+                             if tok.type == "heading_open" and tok.map])
     return doc
+
+
+def _comm_bodies(doc: Doc, text: str, heading_lines: list[int]) -> None:
+    """Each Communication Log entry's body: its source lines up to the next heading, as
+    written (a paragraph, or a run's headline and its list), so it round-trips exactly."""
+    lines = text.splitlines()
+    for n, (heading, _body, line) in enumerate(doc.comm):
+        end = min((h for h in heading_lines if h > line), default=len(lines) + 1)
+        body = "\n".join(lines[line:end - 1]).strip()
+        doc.comm[n] = (heading, body, line)
 
 
 def following_paragraph(tokens: list[Token], i: int) -> str:

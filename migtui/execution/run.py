@@ -6,7 +6,11 @@ the demo's story, the app's session:
 * the target, the database name, the plan's checksum;
 * one ``EventBus``; the journal subscribes to it through the one journal policy;
 * the ``Runner`` (it takes the advisory lock on ``open``) and, with gauges, the ``Watch``;
-* ``RunStarted`` once, when the first work starts, and ``RunFinished`` when it ends.
+* ``RunStarted`` once, when the first work starts, and ``RunFinished`` when it ends;
+* the gauges' series for the journal (``GaugeSample``, downsampled by ``GaugeRecorder``);
+* optionally a metrics exporter (``migtui.metrics.MetricsExporter``, or anything with
+  ``on_event(event)`` and ``observe(snapshot, states)``): subscribed to the bus, and fed
+  each snapshot with the guard's states after it.
 
 ``execute`` is the headless forward run built on it: open, watch, the steps or the
 phases, rollback when asked, finish. No Textual here: the app subscribes to the bus.
@@ -23,6 +27,7 @@ from migtui.control import RunControl
 from migtui.db import database_name
 from migtui.events import Emit, Event, EventBus, RunFinished, RunStarted, ThresholdChanged
 from migtui.execution.describe import secs
+from migtui.execution.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.execution.items import ItemActions
 from migtui.execution.journal_policy import JournalWriter
 from migtui.execution.phases import forward
@@ -46,7 +51,8 @@ class Run:
                  auto_rollback: bool | None = None,
                  on_offer: Callable[[ThresholdChanged], None] | None = None,
                  on_snapshot: Callable[[Snapshot], None] | None = None,
-                 fresh_journal: bool = False, subscribers: Iterable[Emit] = ()) -> None:
+                 fresh_journal: bool = False, subscribers: Iterable[Emit] = (),
+                 exporter: Any = None, gauge_every: float = DEFAULT_EVERY) -> None:
         self.plan = plan
         self.path = Path(plan_path)
         self.plan_id = plan.id or self.path.stem
@@ -67,6 +73,14 @@ class Run:
         self.bus.subscribe(self.journal)
         for fn in subscribers:
             self.bus.subscribe(fn)
+        self.exporter = exporter
+        if exporter is not None:
+            if getattr(exporter, "control", False) is None:
+                exporter.control = self.control  # its throttle and paused gauges
+            self.bus.subscribe(exporter.on_event)
+        self.gauge_recorder = GaugeRecorder(self.bus, every=gauge_every)
+        self.bus.subscribe(self.gauge_recorder)
+        self._on_snapshot = on_snapshot
         self.started = False
         self._t0 = time.monotonic()
         self.runner: Runner | None = None
@@ -82,8 +96,17 @@ class Run:
             runner = self.runner
             self.watch = Watch(plan, dsn, emit=self.bus, control=self.control,
                                captured=lambda: runner.captured, on_offer=on_offer,
-                               on_snapshot=on_snapshot, journal_records=self.records,
+                               on_snapshot=self._snapshot, journal_records=self.records,
                                target=self.target)
+
+    def _snapshot(self, snap: Snapshot) -> None:
+        """After the guard has seen ``snap``: the journal's series, the exporter, the
+        caller's own callback."""
+        self.gauge_recorder.on_snapshot(snap)
+        if self.exporter is not None and self.watch is not None:
+            self.exporter.observe(snap, self.watch.guard.states)
+        if self._on_snapshot is not None:
+            self._on_snapshot(snap)
 
     @property
     def journal_path(self) -> Path:

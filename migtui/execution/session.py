@@ -51,11 +51,12 @@ __all__ = ["RehearsalChoice", "Session"]
 class Session:
     def __init__(self, plan_path: str | Path, plan: Plan, dsn: str | None = None,
                  target: str | None = None, operator: str = "operator",
-                 plan_text_checksum: str | None = None, sample: bool = True) -> None:
+                 plan_text_checksum: str | None = None, sample: bool = True,
+                 exporter: Any = None) -> None:
         self.control = RunControl()
         self.run = Run(plan, plan_path, dsn, operator=operator, target=target,
                        control=self.control, checksum=plan_text_checksum, gauges=sample,
-                       on_snapshot=self._snapshot)
+                       on_snapshot=self._snapshot, exporter=exporter)
         self.path = self.run.path
         self.plan = plan
         self.plan_id = self.run.plan_id

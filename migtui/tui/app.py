@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -143,13 +144,15 @@ class MigtuiApp(App[int]):
 
 def make_app(plan_path: str | Path, dsn: str | None = None, target: str | None = None, *,
              operator: str | None = None, frozen: bool | None = None, sample: bool = True,
-             plan: Plan | None = None, demo: bool = False, tour: bool = False) -> MigtuiApp:
+             plan: Plan | None = None, demo: bool = False, tour: bool = False,
+             exporter: Any = None) -> MigtuiApp:
     """Build the app on a plan. ``dsn`` None: a read-only view with the gauges off.
 
     ``frozen`` (default: the MIGTUI_FREEZE environment variable) fixes the clock and stops
     the timers, so snapshots are deterministic. ``sample`` False leaves the gauges off.
-    ``demo``: the header says DEMO. ``tour``: a hint panel tells the
-    presenter what to press next (``migtui.demo.tour``).
+    ``demo``: the header says DEMO. ``tour``: a hint panel tells the presenter what to press
+    next (``migtui.demo.tour``). ``exporter``: a metrics exporter the session's run feeds
+    (``migtui.metrics``; the caller serves and closes it).
     """
     path = Path(plan_path)
     plan = plan or load_plan(path)
@@ -158,5 +161,5 @@ def make_app(plan_path: str | Path, dsn: str | None = None, target: str | None =
     who = operator or os.environ.get("MIGTUI_OPERATOR") or os.environ.get("USER") or "operator"
     session = Session(path, plan, dsn=dsn, target=target, operator=who,
                       plan_text_checksum=plan_checksum(path.read_text(encoding="utf-8")),
-                      sample=sample)
+                      sample=sample, exporter=exporter)
     return MigtuiApp(session, Clock(frozen=frozen), demo=demo, tour=Tour() if tour else None)

@@ -41,6 +41,7 @@ from common import (  # noqa: E402
     Server,
     machine,
     pgbench_init,
+    plot_series,
     server,
     sparkline,
     window_stats,
@@ -180,6 +181,13 @@ def main() -> None:
     print()
     print(table)
     if not opts.no_write:
+        png = plot_series(SECTION, "Application impact: migtui vs a psql script", [
+            ("p99 latency (ms)", {f"{a['how']} r{a['round']}": a["timeline_p99_ms"]
+                                  for a in arms}),
+            ("transactions / s", {f"{a['how']} r{a['round']}": a["timeline_tps"]
+                                  for a in arms})],
+            xlabel="seconds, from 5 s before the change")
+        table += f"\n\n![p99 latency and TPS per second]({png.name})"
         write_section(SECTION, "Application impact: migtui vs a psql script "
                       "(`bench_app_impact.py`)", table, result)
 

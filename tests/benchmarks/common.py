@@ -262,6 +262,40 @@ def sparkline(values: list[float | None], top: float | None = None) -> str:
     return "".join(out)
 
 
+# ---------------------------------------------------------------- plots beside RESULTS.md
+
+
+def plot_series(name: str, title: str, panels: list[tuple[str, dict[str, list[float | None]]]],
+                *, step: float = 1.0, xlabel: str = "seconds") -> Path:
+    """A benchmark's series as ``<name>.png`` beside RESULTS.md: one panel per
+    ``(y label, {line label: values every `step` seconds})``; None is a gap. Uses
+    matplotlib's Agg backend (no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
+                             figsize=(9, 1.2 + 2.4 * len(panels)))
+    try:
+        for (ylabel, lines), (ax,) in zip(panels, axes, strict=True):
+            for label, values in lines.items():
+                ys = [float("nan") if v is None else v for v in values]
+                ax.plot([i * step for i in range(len(ys))], ys, lw=1.2, label=label)
+            ax.set_ylabel(ylabel)
+            ax.set_ylim(bottom=0)
+            ax.grid(True, alpha=0.3)
+            ax.legend(loc="upper left", fontsize=7)
+        axes[-1][0].set_xlabel(xlabel)
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+        out = RESULTS.with_name(f"{name}.png")
+        fig.savefig(out, dpi=110)
+    finally:
+        plt.close(fig)
+    return out
+
+
 # ---------------------------------------------------------------- RESULTS.md
 
 
