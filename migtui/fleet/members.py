@@ -92,8 +92,9 @@ class _Resolver:
         return names
 
 
-def resolve(loaded: LoadedFleet) -> list[Member]:
-    """Every member, in file order; FleetError (located) when any cannot be resolved."""
+def resolve(loaded: LoadedFleet, problems: list[Problem] | None = None) -> list[Member]:
+    """Every member, in file order; FleetError (located) when any cannot be resolved, or,
+    given ``problems``, the problems appended there (duplicates dropped) to go on with."""
     r = _Resolver(loaded)
     found: list[tuple[Member, Loc]] = []
     ms = loaded.fleet.members
@@ -127,9 +128,25 @@ def resolve(loaded: LoadedFleet) -> list[Member]:
             continue
         seen[m.name] = loc
         members.append(m)
-    if r.problems:
+    if problems is not None:
+        problems += r.problems
+    elif r.problems:
         raise FleetError(r.problems)
     return members
+
+
+def resolve_waves(loaded: LoadedFleet) -> tuple[list[Member], list[list[Member]]]:
+    """Members and waves, every problem of both reported at once (FleetError)."""
+    found: list[Problem] = []
+    members = resolve(loaded, found)
+    try:
+        cut = waves(loaded, members) if members else []
+    except FleetError as e:
+        found += e.problems
+    if found:
+        found.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise FleetError(found)
+    return members, cut
 
 
 def _where(loaded: LoadedFleet, loc: Loc) -> str:

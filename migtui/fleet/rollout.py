@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from migtui.dsn import parse_dsn
 from migtui.fleet.control import ControlDb, Rollout
 from migtui.fleet.loader import FleetError, LoadedFleet
-from migtui.fleet.members import Member, resolve, waves
+from migtui.fleet.members import Member, resolve, resolve_waves
 from migtui.plan.model import Plan
 
 
@@ -46,8 +46,7 @@ def open_rollout(loaded: LoadedFleet, plan: Plan, checksum: str,
                  control: str | None = None) -> Opened:
     """Resolve members and waves (FleetError when the file is wrong), then create the
     rollout in the control database, or join the one that exists."""
-    members = resolve(loaded)
-    cut = waves(loaded, members)
+    members, cut = resolve_waves(loaded)
     f = loaded.fleet
     db = ControlDb(control_dsn(loaded, control, members))
     db.ensure_schema()

@@ -127,7 +127,7 @@ class Worker:
                 break
             self._wake.wait(self.o.heartbeat if busy or not self._stop.is_set() else 0.1)
             self._wake.clear()
-            time.sleep(max(0.0, MIN_TICK - (time.monotonic() - now)))
+            time.sleep(max(0.0, min(MIN_TICK, self.o.heartbeat / 2) - (time.monotonic() - now)))
         res.queries = self.db.queries
         res.seconds = time.monotonic() - t0
         self.db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s WHERE id = %s",
