@@ -219,7 +219,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(status.render(status.wave_table(ro, waves, members)))
         only = None if args.members else {"running", "failed", "rolling_back",
-                                          "rollback_pending"}
+                                          "rollback_pending", "rolled_back"}
         table = status.member_table(members, only)
         if table.rows:
             print()

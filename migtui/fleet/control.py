@@ -221,8 +221,8 @@ class ControlDb:
         """Mark applied (or failed, partly applied) members for rollback; stop forward work."""
         with self.tx():
             rows = self.q(
-                "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL, "
-                "error = NULL WHERE rollout = %s AND state IN ('applied', 'failed') "
+                "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL "
+                "WHERE rollout = %s AND state IN ('applied', 'failed') "
                 "AND (%s::int IS NULL OR wave = %s) AND (%s::text IS NULL OR name = %s) "
                 "RETURNING name", (rollout_id, wave, wave, member, member))
             what = (f"member {member}" if member else f"wave {wave}" if wave is not None

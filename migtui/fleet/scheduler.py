@@ -171,15 +171,18 @@ def _claim(db: ControlDb, r: Rollout, worker: str, free: int, wave: int | None) 
         if names:
             db.q("UPDATE migtui_fleet.member SET state = %s, worker = %s, heartbeat = now(), "
                  "attempts = attempts + 1, started_at = coalesce(started_at, now()), "
-                 "finished_at = NULL, error = NULL WHERE rollout = %s AND name = ANY(%s)",
-                 (state, worker, r.id, names))
+                 "finished_at = NULL, error = CASE WHEN %s THEN error END "
+                 "WHERE rollout = %s AND name = ANY(%s)",
+                 (state, worker, action == "rollback", r.id, names))
     return picked
 
 
 def finish(db: ControlDb, rollout_id: str, name: str, worker: str, state: str,
            error: str | None = None, step: str | None = None) -> bool:
     """Record a member's end; ignored when another worker took the member over meanwhile."""
-    rows = db.q("UPDATE migtui_fleet.member SET state = %s, error = %s, step = coalesce(%s, step),"
+    # a rollback keeps the error that caused it
+    rows = db.q("UPDATE migtui_fleet.member SET state = %s, error = coalesce(%s, CASE WHEN "
+                "state = 'rolling_back' THEN error END), step = coalesce(%s, step),"
                 " finished_at = now(), heartbeat = now() WHERE rollout = %s AND name = %s AND "
                 "worker = %s AND state = ANY(%s) RETURNING name",
                 (state, error, step, rollout_id, name, worker, list(ACTIVE)))

@@ -86,7 +86,7 @@ def test_a_poisoned_member_in_wave_two_stops_before_wave_three(
         f = write_fleet(tmp_path, fleet_yaml(pg_admin_url, pattern, waves="[1, 3, rest]",
                                              concurrency=3, on_failure=policy))
         res = migtui("fleet", "run", str(f), str(write_plan(tmp_path)), "--no-gauges")
-        expected_code = {"stop": 1, "rollback_member": 1, "rollback_wave": 3}[policy]
+        expected_code = {"stop": 1, "rollback_member": 3, "rollback_wave": 3}[policy]
         assert res.returncode == expected_code, res.stdout + res.stderr
         ctl = _with_db(pg_admin_url, names[0])
         rid = f"t-{pattern.rstrip('%')}/fleet-plan"
