@@ -81,6 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = base("run", "work on the rollout of PLAN across FLEET until it is done or stops")
     q.add_argument("--no-gauges", action="store_true", help="do not sample members' gauges")
+    q.add_argument("--target", metavar="NAME",
+                   help="the plan target whose settings apply (default: the plan's)")
+    q.add_argument("--yes", action="store_true",
+                   help="run a plan whose target is production (required for one)")
     q.add_argument("--threads", type=int, metavar="N",
                    help="members this worker runs at once (default: the fleet's concurrency)")
     q.set_defaults(func=cmd_run)
@@ -158,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = plan_path(args.plan)
     plan = load(args.plan)
     checksum = plan_checksum(path.read_text(encoding="utf-8"))
+    _guard_production(plan, path, checksum, args.target, args.yes)
     try:
         opened = open_rollout(loaded, plan, checksum, args.control)
     except PlanError as e:
@@ -193,6 +198,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return _exit_for(r.state, opened.db, r.id)
+
+
+def _guard_production(plan: Any, path: Path, checksum: str, target: str | None,
+                      yes: bool) -> None:
+    """As `migtui run`: a production target honours settings.require_rehearsal, and needs
+    --yes (there is no one database name to type for a fleet)."""
+    from types import SimpleNamespace
+
+    from migtui.cli.cmd_run import check_rehearsal
+    from migtui.plan.model import Environment
+
+    name = target or plan.target_name
+    if target and target not in plan.targets:
+        raise CliError(f"unknown target {target!r}; the plan has: "
+                       f"{', '.join(plan.targets)}", EXIT_USAGE)
+    check_rehearsal(SimpleNamespace(plan=plan, target=name, path=path, checksum=checksum))
+    tgt = plan.targets.get(name)
+    if tgt is not None and tgt.environment == Environment.production and not yes:
+        raise CliError(f"target {name!r} is production: pass --yes to roll it across the "
+                       f"fleet", EXIT_USAGE)
 
 
 def _exit_for(state: str, db: Any, rid: str) -> int:

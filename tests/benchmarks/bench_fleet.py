@@ -32,6 +32,7 @@ id: bench-{tag}
 title: Fleet benchmark {tag}
 type: schema_change
 agent: bench
+targets: {{dev: {{environment: development}}}}
 steps:
   - id: add_col
     sql: ALTER TABLE accounts ADD COLUMN c_{tag} int

@@ -23,6 +23,7 @@ id: fleet-plan
 title: Fleet test plan
 type: schema_change
 agent: tester
+targets: {{dev: {{environment: development}}}}
 settings:
   lock_timeout: 2s
 steps:

@@ -131,3 +131,12 @@ def test_schema_command_prints_the_json_schema() -> None:
     assert schema["title"] == "migtui fleet"
     assert {"members", "waves", "concurrency", "gate", "on_failure"} <= set(
         schema["properties"])
+
+
+def test_a_production_plan_needs_yes(tmp_path: Path) -> None:
+    f = write_fleet(tmp_path, "fleet: 1\nname: f\nmembers: {list: [{dsn: postgresql://h/a}]}\n")
+    plan = write_plan(tmp_path)
+    plan.write_text(plan.read_text().replace("targets: {dev: {environment: development}}\n", ""))
+    res = migtui("fleet", "run", str(f), str(plan))
+    assert res.returncode == 2
+    assert "is production: pass --yes" in res.stderr, res.stderr
