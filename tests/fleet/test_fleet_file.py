@@ -140,3 +140,18 @@ def test_a_production_plan_needs_yes(tmp_path: Path) -> None:
     res = migtui("fleet", "run", str(f), str(plan))
     assert res.returncode == 2
     assert "is production: pass --yes" in res.stderr, res.stderr
+
+
+def test_a_failed_discovery_never_shows_the_password(tmp_path: Path) -> None:
+    f = write_fleet(tmp_path, """\
+        fleet: 1
+        name: f
+        members:
+          discover:
+            - dsn: "postgresql://app:s3cr3t-fleet-pw@127.0.0.1:1/postgres"
+              pattern: "tenant_%"
+        """)
+    res = migtui("fleet", "run", str(f), str(write_plan(tmp_path)))
+    assert res.returncode == 2
+    assert f"{f}:5:" in res.stderr and "cannot run the discovery" in res.stderr, res.stderr
+    assert "s3cr3t-fleet-pw" not in res.stderr + res.stdout
