@@ -56,34 +56,27 @@ def tick(db: ControlDb, rollout_id: str, worker: str, mine: dict[str, str | None
             f"FROM migtui_fleet.wave w LEFT JOIN migtui_fleet.member m ON m.rollout = w.rollout "
             f"AND m.wave = w.n WHERE w.rollout = %s GROUP BY 1, 2, 3, 4 ORDER BY 1",
             (list(ACTIVE), r.timeout, rollout_id))
-        r = _advance(db, r, counts)
+        r, wave = _advance(db, r, counts)
         res = TickResult(r)
         res.waiting_rollbacks = sum(c["n_members"] for c in counts
                                     if c["state"] in ("rollback_pending", "rolling_back"))
         res.active_elsewhere = sum(c["live"] for c in counts) - len(mine)
         if free > 0:
-            res.claims = _claim(db, r, worker, free, _current_wave(counts, r))
+            res.claims = _claim(db, r, worker, free, wave)
         return res
 
 
-def _current_wave(counts: list[dict[str, Any]], r: Rollout) -> int | None:
-    if r.state != "running":
-        return None
-    for c in counts:
-        if c["wave_state"] == "running":
-            return int(c["n"])
-    return None
-
-
-def _advance(db: ControlDb, r: Rollout, counts: list[dict[str, Any]]) -> Rollout:
-    """Wave transitions and the failure policy; the rollout as it now stands."""
+def _advance(db: ControlDb, r: Rollout, counts: list[dict[str, Any]]
+             ) -> tuple[Rollout, int | None]:
+    """Wave transitions and the failure policy: the rollout as it now stands, and the wave
+    whose members may be claimed (None: none now)."""
     if r.state == "failed" and r.on_failure == "rollback_wave":
         # members of the failed wave that finished after it failed are rolled back too
         db.q("UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
              "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
              "WHERE rollout = %s AND state = 'failed')", (r.id, r.id))
     if r.state != "running":
-        return r
+        return r, None
     waves: dict[int, dict[str, Any]] = {}
     for c in counts:
         w = waves.setdefault(int(c["n"]), {"state": c["wave_state"], "gate": c["gate_passed"],
@@ -96,24 +89,27 @@ def _advance(db: ControlDb, r: Rollout, counts: list[dict[str, Any]]) -> Rollout
         if w["state"] == "pending":
             db.q("UPDATE migtui_fleet.wave SET state = 'running', started_at = now() "
                  "WHERE rollout = %s AND n = %s", (r.id, n))
-            return r
+            return r, n  # its members are claimed on this same tick
         failed = w["members"].get("failed", 0)
         if failed:
-            return _fail_wave(db, r, n, failed)
+            return _fail_wave(db, r, n, failed), None
         total = sum(w["members"].values())
         applied = w["members"].get("applied", 0)
         if w["state"] == "running" and applied == total:
-            db.q("UPDATE migtui_fleet.wave SET state = 'soaking', gate_until = now() + "
-                 "make_interval(secs => %s) WHERE rollout = %s AND n = %s", (r.soak, r.id, n))
-            return r
+            if r.soak > 0:
+                db.q("UPDATE migtui_fleet.wave SET state = 'soaking', gate_until = now() + "
+                     "make_interval(secs => %s) WHERE rollout = %s AND n = %s",
+                     (r.soak, r.id, n))
+                return r, None
+            w["state"], w["gate"] = "soaking", True  # no soak: the gate passes now
         if w["state"] == "soaking" and w["gate"]:
             db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), message = "
                  "'gate passed' WHERE rollout = %s AND n = %s", (r.id, n))
             continue  # the next wave starts on this same tick
-        return r
+        return r, (n if w["state"] == "running" else None)
     db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
          "'every wave applied' WHERE id = %s", (r.id,))
-    return Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"})
+    return Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"}), None
 
 
 def _fail_wave(db: ControlDb, r: Rollout, n: int, failed: int) -> Rollout:
