@@ -54,6 +54,8 @@ COMMANDS = [
     Command("status", "migtui.cli.cmd_status",
             "show each step as applied, pending, failed or rolled back"),
     Command("rollback", "migtui.cli.cmd_rollback", "roll back applied steps in reverse order"),
+    Command("fleet", "migtui.cli.cmd_fleet",
+            "run one plan across a fleet of databases or schemas, in gated waves"),
     Command("import-prisma", "migtui.cli.cmd_import_prisma",
             "build a plan from a Prisma migrations folder or directories"),
 ]
