@@ -9,8 +9,8 @@ from migtui.control import PaceSignals, Reading
 from migtui.runner.pacing import (
     FULL_SPEED,
     LOCK_BUDGET,
-    PacingConfig,
     Pacer,
+    PacingConfig,
 )
 
 CFG = PacingConfig(lock_budget=0.1, batch_target=0.5, min_batch=100, max_batch=50_000)
