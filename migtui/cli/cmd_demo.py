@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=42, help="traffic seed (same story each run)")
     p.add_argument("--baseline", type=float, help="baseline seconds (default: the plan's)")
     p.add_argument("--home", type=Path, help="where the demo keeps its server (MIGTUI_HOME)")
+    p.add_argument("--no-standby", action="store_true",
+                   help="do not start a streaming standby beside the embedded server")
     p.set_defaults(func=run)
 
 
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(msg, flush=True)
 
-    db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders)
+    db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders,
+                      standby=not args.no_standby)
     traffic: Traffic | None = None
     with _signals_stop():
         try:
