@@ -161,6 +161,10 @@ def caught_up(admin: str, timeout: float = 120) -> None:
         while time.monotonic() < deadline:
             row = c.execute("SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), "
                             "replay_lsn)), 0) FROM pg_stat_replication").fetchone()
+            streaming = c.execute("SELECT count(*) FROM pg_stat_replication "
+                                  "WHERE state = 'streaming'").fetchone()
+            if not (streaming and streaming[0]):
+                sys.exit("the standby is not streaming: see its postgres.log")
             if row and row[0] is not None and float(row[0]) < 1024 * 1024:
                 return
             time.sleep(0.5)
@@ -233,8 +237,10 @@ def main() -> None:
             if srv.embedded is not None and not opts.no_standby:
                 from migtui.standby import EmbeddedStandby
 
+                # through a slot: without one, the naive arm's WAL outruns the standby and
+                # the primary recycles segments it still needs (seen: the standby stopped)
                 sb = EmbeddedStandby(name="bench-app-impact-standby", primary=srv.embedded,
-                                     home=srv.embedded.home)
+                                     home=srv.embedded.home, slot="bench_app_impact")
                 try:
                     sb.start()
                     sb.wait_streaming()
