@@ -9,12 +9,46 @@ headless CLI and the threshold guard all steer through the same object:
   in flight with ``pg_cancel_backend``;
 * ``request_rollback(reason)``: the guard's ``rollback`` policy asks for an automatic
   rollback; the runner stops forward work and the caller rolls back.
+
+The gauges also publish what a backfill paces itself on (``publish_signals``, by the
+Watch after each sample): the backfill's controller (``migtui.runner.pacing``) reads the
+latest ``PaceSignals`` with ``signals()``. A run without gauges has none, and paces on its
+lock budget alone.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One throttling signal as the gauges last saw it.
+
+    ``last_read``: ``time.monotonic()`` of the last sample that read it (``None``: never
+    read, so it is no signal: no standby, no pg_stat_statements). ``value`` is ``None``
+    when this sample could not read it (or the application made no calls). ``limit`` is
+    the plan's alert limit on it, when there is one; ``baseline`` its baseline median."""
+
+    value: float | None = None
+    last_read: float | None = None
+    limit: float | None = None
+    baseline: float | None = None
+    note: str = ""  # why it was not read
+
+
+@dataclass(frozen=True)
+class PaceSignals:
+    """What the backfill's controller paces on, from one sample (see ``Watch``)."""
+
+    mono: float  # time.monotonic() when the sample was taken
+    seq: int = 0
+    error: str | None = None  # the sample failed
+    blocked: Reading = field(default_factory=Reading)  # longest wait behind migtui (s)
+    app_latency: Reading = field(default_factory=Reading)  # app's mean per call (s)
+    replica_lag: Reading = field(default_factory=Reading)  # worst standby replay lag (s)
 
 
 class Cancelled(Exception):
@@ -34,6 +68,7 @@ class RunControl:
         self._cancelled = threading.Event()
         self._rollback = threading.Event()
         self._on_cancel: list[Callable[[], None]] = []
+        self._signals: PaceSignals | None = None
 
     # ---------------------------------------------------------------- steering
 
@@ -75,7 +110,17 @@ class RunControl:
             self.cancel_reason = ""
             self.rollback_reason = ""
 
+    def publish_signals(self, signals: PaceSignals | None) -> None:
+        """The gauges' latest throttling signals (``None``: the gauges stopped)."""
+        with self._lock:
+            self._signals = signals
+
     # ---------------------------------------------------------------- runner side
+
+    def signals(self) -> PaceSignals | None:
+        """The latest throttling signals, or None when no gauges feed this run."""
+        with self._lock:
+            return self._signals
 
     @property
     def paused(self) -> bool:

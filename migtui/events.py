@@ -84,6 +84,11 @@ class StepProgress(Event):
     eta: float | None  # seconds
     batch_size: int = 0
     throttled: str = ""  # why the backfill slowed down, if it did
+    # what limits the rate right now: "lock budget", "replica lag 1.4 s > 1 s",
+    # "app latency +40%", "writers blocked 300 ms > 100 ms", "full speed"
+    limited_by: str = ""
+    batch_seconds: float | None = None  # how long this batch took
+    sleep: float = 0.0  # pause before the next batch, from the pacing controller
 
 
 @dataclass(frozen=True, kw_only=True)

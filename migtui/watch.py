@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from migtui.control import RunControl
+from migtui.control import PaceSignals, Reading, RunControl
 from migtui.events import Emit, NoteAdded, ThresholdChanged
 from migtui.plan import Plan
 from migtui.runner.errors import RunnerError
@@ -39,6 +39,7 @@ class Watch:
         self.on_offer = on_offer
         self.trips: list[ThresholdChanged] = []
         self._extra = on_snapshot
+        self._signals: PaceSignals | None = None
         self.guard = Guard(plan, emit=emit, control=control,
                            baseline=Baseline.from_journal_records(journal_records),
                            on_trip=self._tripped)
@@ -49,6 +50,8 @@ class Watch:
 
     def _observe(self, snap: Snapshot) -> None:
         self.guard.observe(snap)
+        self._signals = pace_signals(snap, self.guard, self._signals)
+        self.control.publish_signals(self._signals)
         if self._extra is not None:
             self._extra(snap)
 
@@ -63,6 +66,7 @@ class Watch:
 
     def stop(self) -> None:
         self.sampler.stop()
+        self.control.publish_signals(None)  # no gauges now: pace on the lock budget alone
 
     def __enter__(self) -> Watch:
         return self.start()
@@ -98,6 +102,39 @@ class Watch:
                        if s.state in ("warn", "trip"))
         tail = f"; in warn: {', '.join(m for _s, m in worst)}" if worst else "; all gauges ok"
         return f"watched the gauges for {seconds:g}s{tail}"
+
+
+def pace_signals(snap: Snapshot, guard: Guard, prev: PaceSignals | None) -> PaceSignals:
+    """What the backfill's controller paces on, from one snapshot and the guard's limits.
+
+    A reading keeps the time it was last read: a sample that fails, a gauge whose query
+    failed, a standby gone, each leaves it unread, and the controller fails closed once it
+    stayed unread for ``pacing.stale_after``. A gauge never read (no standby, no
+    pg_stat_statements) is no signal at all."""
+    p = prev or PaceSignals(mono=snap.mono)
+    failed = snap.error
+
+    def note(prefix: str) -> str:
+        return next((n for n in snap.notes if n.startswith(prefix)), "")
+
+    def reading(old: Reading, value: float | None, ok: bool, why: str, metric: str,
+                base: float | None = None) -> Reading:
+        seen = ok and (value is not None or old.last_read is not None)
+        return Reading(value if ok else None, snap.mono if seen else old.last_read,
+                       guard.pace_limit(metric), base, "" if ok else why)
+
+    why_blocked = failed or note("blocked_by_migtui not read")
+    blocked = reading(p.blocked, snap.blocked_longest, not why_blocked, why_blocked,
+                      "blocked_by_migtui")
+    why_app = failed or note("app_latency not read")
+    base = guard.baseline.median("app_latency") if guard.baseline is not None else None
+    app = reading(p.app_latency, snap.app_latency, not why_app, why_app, "app_latency", base)
+    why_lag = failed or note("replication not read") or note("standby gone")
+    gone = any(s.state == "gone" for s in snap.standbys)
+    lag = reading(p.replica_lag, snap.replication_lag if snap.standbys else None,
+                  not why_lag and not gone, why_lag or "standby gone", "replication_lag")
+    return PaceSignals(mono=snap.mono, seq=snap.seq, error=failed, blocked=blocked,
+                       app_latency=app, replica_lag=lag)
 
 
 def trip_text(ev: ThresholdChanged) -> str:

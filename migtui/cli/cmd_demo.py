@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", type=float, help="baseline seconds (default: the plan's)")
     p.add_argument("--home", type=Path, help="where the demo keeps its server (MIGTUI_HOME)")
     add_metrics_args(p)
+    p.add_argument("--no-standby", action="store_true",
+                   help="do not start a streaming standby beside the embedded server")
     p.set_defaults(func=run)
 
 
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     plan_file = demo_plan_path(home)
     plan = load_plan(plan_file)
     exporter = start_metrics(args, plan)  # a port in use: exit 2 before the server starts
-    db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders)
+    db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders,
+                      standby=not args.no_standby)
     traffic: Traffic | None = None
     with _signals_stop():
         try:

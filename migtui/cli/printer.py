@@ -39,7 +39,8 @@ class Printer:
             bar = "█" * int(frac * 30) + "·" * (30 - int(frac * 30))
             line = (f"\r  {e.step_id} {bar} {e.done}/{total or '?'} rows  "
                     f"{e.rate:,.0f}/s  ETA {secs(e.eta)}"
-                    + (f"  (throttled: {e.throttled})" if e.throttled else ""))
+                    + (f"  (limited by {e.limited_by})" if e.limited_by
+                       else f"  (throttled: {e.throttled})" if e.throttled else ""))
             if not self._closed:
                 self.out.write(scrub(line))
                 self.out.flush()

@@ -46,6 +46,7 @@ class StoryReport:
     rollback_ok: bool = False
     recovered: bool = False
     throttled: bool = False
+    limited_by: dict[str, int] | None = None  # what limited the backfill: batches each
     report_path: Path | None = None
 
     def summary(self) -> list[str]:
@@ -56,6 +57,8 @@ class StoryReport:
         lines = [
             "── demo summary " + "─" * 50,
             f"backfill throttled under load: {'yes' if self.throttled else 'no'}",
+            "what limited the backfill (batches): " + (", ".join(
+                f"{k} ({v})" for k, v in (self.limited_by or {}).items()) or "—"),
             (f"trip: {trip.get('trigger') or trip.get('metric')} — value "
              f"{format_value(str(trip.get('metric')), trip.get('value'))} against limit "
              f"{format_value(str(trip.get('metric')), trip.get('limit'))} (baseline "
@@ -87,8 +90,11 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
 
     def beat(ev: Event) -> None:
         now = time.monotonic()
-        if isinstance(ev, StepProgress) and ev.throttled:
-            report.throttled = True
+        if isinstance(ev, StepProgress):
+            report.throttled = report.throttled or bool(ev.throttled)
+            what = " ".join(ev.limited_by.split()[:2]) or "?"  # "replica lag", "lock budget"
+            report.limited_by = report.limited_by or {}
+            report.limited_by[what] = report.limited_by.get(what, 0) + 1
         elif isinstance(ev, StepFinished) and ev.step_id == BAD_STEP and ev.action == "apply":
             times["bad_done"] = now
         elif isinstance(ev, ThresholdChanged) and ev.state == "trip" and "trip" not in times:

@@ -78,9 +78,10 @@ TOUR: tuple[Hint, ...] = (
          "x runs index_created_at",
          "CREATE INDEX CONCURRENTLY (autocommit): writes go on, no lock waits",
          step_applied("index_created_at")),
-    Hint("A backfill that throttles",
+    Hint("A backfill that yields",
          "x runs backfill_status in keyset batches",
-         "Query Performance; when it rises the progress bar says \"throttled\"",
+         "the progress line says what limits the rate: \"limited by lock budget\", or "
+         "\"replica lag 1.4 s > 1.0 s\" / \"app latency +40%\" when the app needs room",
          step_applied("backfill_status")),
     Hint("The bad step",
          "x runs drop_customer_index",

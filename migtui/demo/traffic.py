@@ -3,6 +3,8 @@
 This is what the gauges measure in the demo. Each worker runs at a steady rate, with a
 seeded random generator, so the story repeats the same way each run. The workers are the
 "application": they connect as ``application_name=shop-app`` and know nothing of migtui.
+The writes touch ``orders``, the table the demo backfills (a new order, and an older one
+marked shipped), so the backfill's batches meet the application's writers.
 """
 
 from __future__ import annotations

@@ -69,9 +69,10 @@ def threshold_line(e: ThresholdChanged) -> str:
 
 def progress_line(e: StepProgress) -> str:
     total = e.total if e.total is not None else "?"
-    thr = f", throttled: {e.throttled}" if e.throttled else ""
+    thr = f", throttled: {e.throttled}" if e.throttled and e.throttled != e.limited_by else ""
+    lim = f", limited by {e.limited_by}" if e.limited_by else ""
     return (f"    {e.step_id}: {e.done}/{total} rows, {e.rate:,.0f} rows/s, "
-            f"ETA {secs(e.eta)}, batch {e.batch_size}{thr}")
+            f"ETA {secs(e.eta)}, batch {e.batch_size}{lim}{thr}")
 
 
 def describe(e: Event) -> str | None:  # noqa: C901 - one branch per event type

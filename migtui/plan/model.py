@@ -123,6 +123,24 @@ class MetricsEndpoint(Strict):
     host: str = Field("127.0.0.1", description="Address to bind; localhost by default.")
 
 
+class Pacing(Strict):
+    """How backfills yield to the application (docs/execution.md, "Pacing")."""
+
+    lock_budget: Duration = Field(
+        0.1, description="Longest an application writer may wait behind one backfill "
+        "batch; batches aim at half of it. 0 turns it off.")
+    replica_lag: Duration = Field(
+        1.0, description="Replica lag the backfill slows down at, unless a "
+        "replication_lag alert says otherwise.")
+    app_latency: float = Field(
+        25.0, ge=0, description="Rise of app_latency (percent over its baseline) the backfill "
+        "slows down at, unless an app_latency alert says otherwise.")
+    stale_after: Duration = Field(
+        5.0, description="A throttling signal unread this long pauses the backfill.")
+    min_duty: float = Field(
+        0.05, gt=0, le=1, description="Smallest share of time a backfill keeps running.")
+
+
 class Settings(Strict):
     """Guards for execution. Per-step values override these."""
 
@@ -141,6 +159,8 @@ class Settings(Strict):
         "warn", description="What a production run does without a clean rehearsal.")
     metrics: MetricsEndpoint | None = Field(
         None, description="Serve Prometheus metrics of the run: {port, host}.")
+    pacing: Pacing = Field(default_factory=Pacing,
+                           description="How backfills yield to the application.")
 
     @field_validator("sample_interval")
     @classmethod

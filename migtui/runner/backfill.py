@@ -11,11 +11,14 @@ No OFFSET: the index on the key is walked from the last committed key, so every 
 the same and memory stays constant. ``$hi`` is the largest key when the step started; rows
 inserted later are the application's (give the column a default for them).
 
-The batch size adapts to a target time per batch (plan ``settings.batch_target``, 0.5 s as
-pt-online-schema-change), halving or doubling at most per batch, within
-[min_batch, max_batch]. ``RunControl`` is honoured between batches: pause waits, throttle
-shrinks batches and sleeps in proportion, cancel stops. Because the last key commits with its
-batch, a crash (even SIGKILL) resumes after the last committed batch: none is applied twice.
+The batch size and the pause between batches come from the ``Pacer``
+(``migtui.runner.pacing``): batches aim at half the lock budget (``settings.pacing``; the
+plan's ``batch_target`` when smaller), halving or doubling at most per batch, within
+[min_batch, max_batch]; the gauges' signals (``RunControl.signals``) set the share of
+time the backfill runs, and signals gone stale make it wait (fail closed). ``RunControl``
+is honoured between batches: pause waits, throttle shrinks batches and sleeps in
+proportion, cancel stops. Because the last key commits with its batch, a crash (even
+SIGKILL) resumes after the last committed batch: none is applied twice.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from migtui.plan.model import Step
 from migtui.runner import history
 from migtui.runner.context import Ctx, Timeouts, ms
 from migtui.runner.errors import NotExecutable, StepError
+from migtui.runner.pacing import FULL_SPEED, LOCK_BUDGET, Pacer, PacingConfig
 from migtui.runner.retry import LockTimeoutExhausted, sleep, with_retries
 from migtui.runner.sqlstep import _fail, set_timeouts
 
@@ -123,7 +127,11 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
                                 f"({done} rows scanned, {changed} changed before)",
                            author="migtui"))
     total = estimate_rows(conn, qtable)
-    size = max(bf.min_batch, min(bf.max_batch, bf.batch_size))
+    p = ctx.plan.settings.pacing
+    pacer = Pacer(PacingConfig(
+        lock_budget=p.lock_budget, batch_target=target, replica_lag=p.replica_lag,
+        app_latency=p.app_latency, stale_after=p.stale_after, min_duty=p.min_duty,
+        min_batch=bf.min_batch, max_batch=max(bf.min_batch, bf.max_batch)), bf.batch_size)
     typ = sql.SQL(ktype)
     k = sql.SQL(qkey)
     tbl = sql.SQL(qtable)
@@ -165,10 +173,10 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
         return upper, scanned, upd
 
     try:
+        n = pacer.size
         while hi is not None:
             _wait_if_paused(ctx, step.id)
-            factor = ctx.control.throttle_factor
-            n = max(bf.min_batch, int(size * factor)) if factor < 1 else size
+            _wait_for_signals(ctx, step.id, pacer)
             ctx.check_lock()  # LockLost: the run lock went away; no batch without it
             t0 = time.monotonic()
             (upper, scanned, upd), r = with_retries(
@@ -184,17 +192,19 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
             rate = run_rows / elapsed
             tot = max(total, done) if total is not None else None
             eta = (tot - done) / rate if tot is not None and rate > 0 else None
+            factor = ctx.control.throttle_factor
             throttled = ctx.control.throttle_reason if factor < 1 else ""
+            d = pacer.after_batch(n, batch_time, ctx.control.signals(), factor, throttled)
+            if d.limited_by not in (LOCK_BUDGET, FULL_SPEED):
+                throttled = d.limited_by  # a signal (or the operator) slows it down
             ctx.emit(StepProgress(step_id=step.id, done=done, total=tot, rate=round(rate, 1),
                                   eta=round(eta, 1) if eta is not None else None,
-                                  batch_size=n, throttled=throttled))
+                                  batch_size=n, throttled=throttled, limited_by=d.limited_by,
+                                  batch_seconds=round(batch_time, 3), sleep=d.sleep))
             if scanned < n:
                 break  # reached the upper key
-            ratio = min(2.0, max(0.5, target / max(batch_time, 1e-3)))
-            size = max(bf.min_batch, min(bf.max_batch, int(size * ratio)))
-            pause = bf.sleep
-            if factor < 1:
-                pause += min(5.0, batch_time * (1 / max(factor, 0.05) - 1))
+            n = d.size
+            pause = bf.sleep + d.sleep
             if pause > 0:
                 sleep(pause, ctx.control)
         c = ctx.work.conn
@@ -210,6 +220,19 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
         err.rows = changed
         raise err from None
     return changed, retries
+
+
+def _wait_for_signals(ctx: Ctx, step_id: str, pacer: Pacer) -> None:
+    """Fail closed: while a throttling signal is stale, no batch runs; the step says why."""
+    why = pacer.hold(ctx.control.signals(), time.monotonic())
+    if not why:
+        return
+    ctx.emit(StepPaused(step_id=step_id, reason=f"backfill waits for the gauges: {why}"))
+    while why:
+        ctx.control.check()
+        sleep(0.2, ctx.control)
+        why = pacer.hold(ctx.control.signals(), time.monotonic())
+    ctx.emit(StepResumed(step_id=step_id))
 
 
 def _wait_if_paused(ctx: Ctx, step_id: str) -> None:

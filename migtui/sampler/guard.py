@@ -223,6 +223,17 @@ class Guard:
         else:
             self._verify -= 1
 
+    def pace_limit(self, metric: Metric | str) -> float | None:
+        """The lowest limit in force on ``metric`` (its alert before its trigger), for the
+        backfill's controller; None when no rule has one (none, or relative without a
+        baseline)."""
+        with self._lock:
+            m = Metric(metric)
+            limits = [self._limit(m, r.threshold, self._median(m), self._sigma(m), self._source)
+                      for r in self._rules.get(m, []) if not r.threshold.below]
+        live = [v for v in limits if v is not None]
+        return min(live) if live else None
+
     def rules(self, metric: Metric | str) -> list[tuple[str, str, float, str]]:
         """(level, threshold, for, policy) of each rule on the metric, for display."""
         return [(r.level, str(r.threshold), r.sustain, r.policy)
