@@ -178,7 +178,14 @@ class Runner:
     def status(self) -> list[StepStatus]:
         self._require_open()
         last = history.latest(self.history())
-        return [history.status_of(s, last.get(s.id)) for s in self.plan.steps]
+        conn = self._ctx.work.conn
+        out = []
+        for s in self.plan.steps:
+            saved = (history.progress(conn, self._ctx.plan_id, s.id, "rollback")
+                     if s.rollback_backfill is not None else None)
+            out.append(history.status_of(s, last.get(s.id),
+                                         (saved[0], saved[2]) if saved else None))
+        return out
 
     def problems(self, step_ids: Sequence[str] | None = None) -> list[str]:
         """Why steps cannot run as written (no database needed). Empty when fine."""
@@ -216,7 +223,8 @@ class Runner:
                                                 st.lock))
             elif step.backfill is not None:
                 out.append(PlannedStatement(
-                    step.id, "backfill", 0, planned_update(step), False, "ROW EXCLUSIVE",
+                    step.id, "backfill", 0, planned_update(step.backfill, step.id), False,
+                    "ROW EXCLUSIVE",
                     f"keyset batches from {step.backfill.batch_size} rows, one transaction each"))
             elif step.check is not None:
                 out.append(PlannedStatement(step.id, "check", 0, step.check.sql, False,
@@ -246,6 +254,13 @@ class Runner:
             statuses = {s.step_id: s for s in self.status()}
         except (RunnerError, psycopg.Error) as e:
             return Outcome("failed", scrub(str(e)))
+        halfway = [s for s in statuses.values() if s.rolling_back]
+        if halfway:
+            names = ", ".join(f"{s.step_id} (after key {s.rolling_back[0]})"
+                              for s in halfway if s.rolling_back)
+            return Outcome("failed", f"refusing to run: the rollback of {names} stopped "
+                           f"part-way; finish it first (migtui rollback resumes it from its "
+                           f"last committed batch)", failed_step=halfway[0].step_id)
         changed = [statuses[s.id] for s in steps if statuses[s.id].changed]
         if changed:
             diffs = "\n".join(c.diff for c in changed)
@@ -389,7 +404,7 @@ class Runner:
         self._emit(StepStarted(step_id=step.id, action="apply", step_kind=step.kind,
                                statements=1 if step.kind in ("check", "backfill") else 0))
         if step.backfill is not None:
-            run.rows, run.retries = run_backfill(ctx, step, t, record)
+            run.rows, run.retries = run_backfill(ctx, step.backfill, t, record, step_id=step.id)
             return ""
         if step.check is not None:
             value = query_value(ctx, step.check.sql, t)
@@ -512,11 +527,17 @@ class Runner:
             if step.backfill is not None:
                 history.clear_progress(conn, ctx.plan_id, step.id)
 
-        if step.rollback is None:
+        if step.rollback_backfill is not None:
+            self._emit(StepStarted(step_id=step.id, action="rollback", step_kind="backfill",
+                                   statements=1))
+            run.rows, run.retries = run_backfill(ctx, step.rollback_backfill, t, record,
+                                                 step_id=step.id, direction="rollback")
+            return ""
+        if step.rollback_sql is None:
             self._emit(StepStarted(step_id=step.id, action="rollback", step_kind=step.kind))
             self._commit(lambda c: record(c, 0))
             return "nothing to undo"
-        auto, stmts = classify(step.id, step.rollback, "rollback",
+        auto, stmts = classify(step.id, step.rollback_sql, "rollback",
                                allow_empty=step.prisma is not None)
         self._emit(StepStarted(step_id=step.id, action="rollback", step_kind="sql",
                                statements=len(stmts)))
