@@ -189,3 +189,21 @@ def test_killed_mid_rollback_resumes_from_the_last_committed_batch(
     assert one(db_url, "SELECT count(*) FROM items WHERE n <> 0") == 0
     assert q(db_url, "SELECT action, status FROM migtui.history ORDER BY id") == [
         ("apply", "applied"), ("rollback", "rolled_back")]
+
+
+def test_a_rollback_trigger_during_the_rollback_does_not_cancel_it(db_url: str) -> None:
+    make_items(db_url, 500)
+    plan = make_plan(STEPS.format(sleep="0s"))
+    control = RunControl()
+    with Runner(plan, db_url) as r:
+        assert r.apply().status == "done"
+
+    def emit(e: object) -> None:
+        if isinstance(e, StepProgress) and e.done == 200:
+            control.request_rollback("Error Rate 9% (limit 5%)")  # the guard's policy
+
+    with Runner(plan, db_url, emit=emit, control=control) as r:
+        out = r.rollback()
+    assert out.status == "rolled_back", out.message
+    assert one(db_url, "SELECT count(*) FROM items WHERE n <> 0") == 0
+    assert not control.cancelled and not control.rolling_back

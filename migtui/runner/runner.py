@@ -472,7 +472,17 @@ class Runner:
     # ---------------------------------------------------------------- rollback
 
     def rollback(self, to: str | None = None, reason: str = "") -> Outcome:
-        """Undo applied steps in reverse order, down to ``to`` (inclusive) or all."""
+        """Undo applied steps in reverse order, down to ``to`` (inclusive) or all.
+
+        While it runs, a trigger's ``rollback`` policy does not cancel it (RunControl);
+        pause and throttle still steer a rollback written as a backfill."""
+        self.control.rolling_back = True
+        try:
+            return self._rollback(to, reason)
+        finally:
+            self.control.rolling_back = False
+
+    def _rollback(self, to: str | None, reason: str) -> Outcome:
         try:
             self._require_open()
             self._ctx.work.pin()
