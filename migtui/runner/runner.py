@@ -516,8 +516,11 @@ class Runner:
             body = (last.step_checksum, last.step_body) if last else None
             result = self._run_step(step, "rollback", body)
             if result is not None:
+                # the error itself was just reported by StepFailed: say where it stopped
+                where = f"step {step.id} {result[0].replace('_', ' ')}. " + (
+                    f"Rolled back: {', '.join(done)}." if done else "Nothing was rolled back.")
                 self._emit(RollbackFinished(plan_id=self._ctx.plan_id, ok=False,
-                                            rolled_back=tuple(done), message=result[1]))
+                                            rolled_back=tuple(done), message=where))
                 return Outcome(result[0] if result[0] != "rollback_requested" else "failed",
                                result[1], step.id, tuple(done))
             done.append(step.id)
