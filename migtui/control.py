@@ -8,7 +8,9 @@ headless CLI and the threshold guard all steer through the same object:
 * ``cancel(reason)``: stop at the next safe point; the runner also cancels the statement
   in flight with ``pg_cancel_backend``;
 * ``request_rollback(reason)``: the guard's ``rollback`` policy asks for an automatic
-  rollback; the runner stops forward work and the caller rolls back.
+  rollback; the runner stops forward work and the caller rolls back. While a rollback
+  runs (``rolling_back``) it is already what was asked for: the request changes nothing,
+  so a trigger tripping during a rollback never cancels the rollback itself.
 
 The gauges also publish what a backfill paces itself on (``publish_signals``, by the
 Watch after each sample): the backfill's controller (``migtui.runner.pacing``) reads the
@@ -69,6 +71,7 @@ class RunControl:
         self._rollback = threading.Event()
         self._on_cancel: list[Callable[[], None]] = []
         self._signals: PaceSignals | None = None
+        self.rolling_back = False  # set by the Runner while it rolls back
 
     # ---------------------------------------------------------------- steering
 
@@ -98,6 +101,8 @@ class RunControl:
 
     def request_rollback(self, reason: str) -> None:
         with self._lock:
+            if self.rolling_back:
+                return
             self.rollback_reason = reason
             self._rollback.set()
         self.cancel(f"rollback requested: {reason}")

@@ -17,7 +17,11 @@ from migtui import secrets
 from migtui.dsn import DsnError, database_name, parse_dsn
 from migtui.plan.model import Plan, Target
 
-__all__ = ["DsnError", "database_name", "make_engine", "resolve_dsn"]
+__all__ = ["DsnError", "NoDatabaseGiven", "database_name", "make_engine", "resolve_dsn"]
+
+
+class NoDatabaseGiven(DsnError):
+    """No --dsn, no dsn_env variable, no PG* variables: nothing says where to connect."""
 
 
 def resolve_dsn(plan: Plan | None = None, dsn: str | None = None,
@@ -49,7 +53,7 @@ def resolve_dsn(plan: Plan | None = None, dsn: str | None = None,
         if os.environ.get("PGPASSWORD"):
             secrets.register(os.environ["PGPASSWORD"])
         return "postgresql://"  # libpq fills in the rest from PG* variables
-    raise DsnError(f"no database given: pass --dsn, set {env}, or set the libpq variables "
+    raise NoDatabaseGiven(f"no database given: pass --dsn, set {env}, or set the libpq variables "
                    f"(PGHOST, PGDATABASE, ...)")
 
 

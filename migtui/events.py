@@ -46,6 +46,7 @@ class RunStarted(Event):
     database: str
     operator: str
     dry_run: bool = False
+    action: str = "run"  # run | rollback: what this run does
 
 
 @dataclass(frozen=True, kw_only=True)

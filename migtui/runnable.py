@@ -14,7 +14,7 @@ The rules:
 * their own ``BEGIN``/``COMMIT`` fold into the step's transaction; ``ROLLBACK``, savepoints
   and the like are refused (see :func:`migtui.sql.fold_transaction_control`);
 * a backfill's ``set`` and ``where`` are assignments and one boolean expression
-  (see :mod:`migtui.backfill_sql`);
+  (see :mod:`migtui.backfill_sql`), and so are those of a rollback written as a backfill;
 * a step imported from a Prisma migration still has that migration's SQL (its checksum).
 """
 
@@ -45,7 +45,8 @@ class Unrunnable(ValueError):
 @dataclass(frozen=True)
 class StepProblem:
     step_id: str
-    field: str  # sql | rollback | backfill.set | backfill.where | prisma.checksum
+    # sql | rollback | [rollback.]backfill.set | [rollback.]backfill.where | prisma.checksum
+    field: str
     message: str
     line: int | None = None  # line within the field's SQL
 
@@ -100,16 +101,18 @@ def classify(sql: str, what: str = "sql", *, allow_empty: bool = False,
 def step_problems(step: Step) -> list[StepProblem]:
     """Why the runner would refuse ``step`` as written. Empty when it can run it."""
     out: list[StepProblem] = []
-    for field, sql in (("sql", step.sql), ("rollback", step.rollback)):
+    for field, sql in (("sql", step.sql), ("rollback", step.rollback_sql)):
         if sql is None:
             continue
         try:
             classify(sql, field, allow_empty=step.prisma is not None)
         except Unrunnable as e:
             out.append(StepProblem(step.id, field, e.message, e.line))
-    if step.backfill is not None:
-        for field, frag, fn in (("backfill.set", step.backfill.set, set_clause),
-                                ("backfill.where", step.backfill.where, where_clause)):
+    for prefix, bf in (("", step.backfill), ("rollback.", step.rollback_backfill)):
+        if bf is None:
+            continue
+        for field, frag, fn in ((f"{prefix}backfill.set", bf.set, set_clause),
+                                (f"{prefix}backfill.where", bf.where, where_clause)):
             try:
                 if frag is not None:
                     fn(frag)

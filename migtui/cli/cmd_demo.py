@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from types import FrameType
 
-from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from migtui.cli.metrics_args import add_metrics_args, start_metrics
+from migtui.dsn import DsnError, conninfo
 from migtui.embedded import EmbeddedError, default_home
 from migtui.plan import load_plan
 
@@ -38,7 +39,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "demo plan. --headless plays the same story without a TTY.")
     p.add_argument("--headless", action="store_true", help="play the story without a TTY")
     p.add_argument("--tour", action="store_true", help="a hint panel says what to press next")
-    p.add_argument("--dsn", help="run the story against this existing database instead")
+    p.add_argument("--dsn", metavar="URL",
+                   help="run the story against this existing database instead (any form "
+                        "libpq accepts: postgresql:// URL, key=value string, Prisma URL)")
+    p.add_argument("--reset", action="store_true",
+                   help="roll back what an earlier demo left applied (after a crash or a "
+                        "quit halfway) and forget its journal, so the next demo starts at "
+                        "the first stage; then exit")
     p.add_argument("--orders", type=int, default=1_000_000, help="orders in the shop")
     p.add_argument("--workers", type=int, default=4, help="application traffic threads")
     p.add_argument("--rate", type=float, default=25.0, help="operations/s per traffic thread")
@@ -84,15 +91,23 @@ def run(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(msg, flush=True)
 
+    dsn = None
+    if args.dsn is not None:
+        try:  # every form migtui.dsn accepts, as the conninfo psycopg connects with
+            dsn = conninfo(args.dsn)
+        except DsnError as e:
+            raise CliError(f"--dsn: {e}", EXIT_USAGE) from None
     plan_file = demo_plan_path(home)
     plan = load_plan(plan_file)
-    exporter = start_metrics(args, plan)  # a port in use: exit 2 before the server starts
-    db = DemoDatabase(dsn=args.dsn, home=home, orders=args.orders,
-                      standby=not args.no_standby)
+    exporter = None if args.reset else start_metrics(args, plan)  # a port in use: exit 2 first
+    db = DemoDatabase(dsn=dsn, home=home, orders=args.orders,
+                      standby=not args.no_standby and not args.reset)
     traffic: Traffic | None = None
     with _signals_stop():
         try:
             url = db.start(progress=say)
+            if args.reset:
+                return _reset(plan, plan_file, url, say)
             traffic = Traffic(url, workers=args.workers, rate=args.rate, seed=args.seed,
                               orders=args.orders).start()
             say(f"application traffic: {args.workers} threads × {args.rate:g} ops/s "
@@ -111,6 +126,27 @@ def run(args: argparse.Namespace) -> int:
             db.stop()
             if exporter is not None:
                 exporter.close()
+
+
+def _reset(plan, plan_file: Path, url: str, say) -> int:
+    """Undo an earlier demo's steps (partial backfills and rollbacks too) and its journal."""
+    from migtui.journal import journal_path
+    from migtui.runner import Runner, RunnerError
+
+    try:
+        with Runner(plan, url, operator="demo-presenter") as runner:
+            left = [s.step_id for s in runner.status()
+                    if s.state in ("applied", "failed") or s.rolling_back]
+            out = runner.rollback(reason="migtui demo --reset")
+    except RunnerError as e:
+        raise CliError(f"cannot reset the demo: {e}", EXIT_FAILED) from None
+    if out.status != "rolled_back":
+        raise CliError(f"cannot reset the demo: {out.message}", EXIT_FAILED)
+    journal_path(plan_file, plan.id or "demo").unlink(missing_ok=True)
+    say(f"demo reset: rolled back {', '.join(out.steps)}" if out.steps and left
+        else "demo reset: nothing was left applied")
+    say("the next `migtui demo` starts the story from the first stage")
+    return EXIT_OK
 
 
 def _headless(plan, plan_file: Path, url: str, args: argparse.Namespace, say,

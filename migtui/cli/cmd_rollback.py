@@ -1,6 +1,7 @@
 """migtui rollback PLAN [--to STEP]: undo applied steps in reverse order.
 
-Exit codes: 0 rolled back (or nothing to roll back), 1 stopped (a failure, an irreversible
+Exit codes: 0 rolled back (or nothing to roll back): the command did what it was asked, so
+it exits 0, where ``run`` exits 3 when a run ended rolled back; 1 stopped (a failure, an irreversible
 step, another run holds the lock, the database), 2 plan or usage error, 130 interrupted.
 """
 
@@ -26,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rollback", help="roll back applied steps in reverse order",
         description="Run the rollback SQL of the applied steps, last first, recording each in "
                     "the history. Stops at --to STEP (inclusive) or at an irreversible step. "
-                    "Exit codes: 0 rolled back, 1 stopped or failed, 2 usage error.")
+                    "A rollback written as a backfill runs in keyset batches and resumes from "
+                    "its last committed batch. Exit codes: 0 rolled back (or nothing to roll "
+                    "back; run's 3 means a run ended rolled back), 1 stopped or failed, 2 plan "
+                    "or usage error, 130 interrupted.")
     add_target_args(p)
     p.add_argument("--to", metavar="STEP", help="the last step to roll back (inclusive)")
     p.add_argument("--reason", default="", help="why, for the history and the journal")
@@ -54,5 +58,6 @@ def run(args: argparse.Namespace) -> int:
     confirm_production(setup, args.yes)
     reason = args.reason or "migtui rollback"
     with open_run(setup, args.json, control, gauges=False) as run_, interrupt_cancels(control):
+        run_.start("rollback")
         outcome = execute(run_, work=lambda r: r.rollback(args.to, reason))
     return _code(outcome)

@@ -29,9 +29,9 @@ from migtui.cli.common import (
 from migtui.cli.metrics_args import add_metrics_args, start_metrics
 from migtui.cli.printer import Printer, short
 from migtui.control import RunControl
-from migtui.db import DsnError, database_name, resolve_dsn
+from migtui.db import DsnError, NoDatabaseGiven, database_name, resolve_dsn
 from migtui.execution import Run, execute
-from migtui.execution.confirm import WrongDatabase, production_question
+from migtui.execution.confirm import WrongDatabase, database_mismatch, production_question
 from migtui.execution.phases import bound_steps, find_phase
 from migtui.plan import Plan, plan_checksum
 from migtui.plan.model import Environment
@@ -43,26 +43,33 @@ EXIT_BY_STATUS = {"done": EXIT_OK, "failed": EXIT_FAILED, "rolled_back": EXIT_RO
                   "cancelled": EXIT_INTERRUPTED, "rollback_requested": EXIT_FAILED}
 
 
-def add_target_args(p: argparse.ArgumentParser) -> None:
+def add_target_args(p: argparse.ArgumentParser,
+                    json_help: str = "print events as JSON lines") -> None:
     p.add_argument("plan", metavar="PLAN")
     p.add_argument("--dsn", metavar="URL",
                    help="database URL (default: the target's dsn_env, e.g. DATABASE_URL, "
                         "then the libpq PG* variables)")
     p.add_argument("--target", metavar="NAME", help="the plan target to use")
-    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    p.add_argument("--json", action="store_true", help=json_help)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "run", help="apply a plan's steps (or one phase) headlessly",
-        description="Apply the plan's steps in order, skipping applied ones, printing one line "
-                    "per event. With --phase, run that phase's checklist items. Exit codes: 0 "
+        "run", help="run a plan headlessly: every phase's checklist, or one with --phase",
+        description="Apply the plan, printing one line per event. Without --phase, a plan "
+                    "whose phases bind actions runs every phase's checklist in order (its "
+                    "commands, baselines, steps, checks and watches: in the example plan a "
+                    "pg_dump, a 30 s baseline and a 1-minute watch), not only the steps; a plan without "
+                    "bound phases applies its steps in order. Applied steps are skipped. "
+                    "With --phase, only that phase's checklist runs. Exit codes: 0 "
                     "done, 1 failed, 2 plan or usage error, 3 rolled back, 130 interrupted.")
     add_target_args(p)
-    p.add_argument("--phase", metavar="P", help="run one phase's checklist (id, name or number)")
+    p.add_argument("--phase", metavar="P",
+                   help="run only this phase's checklist (id, name or number); default: "
+                        "every phase's checklist in order")
     p.add_argument("--dry-run", action="store_true",
                    help="print every statement with its transaction mode and lock; change "
-                        "nothing")
+                        "nothing and connect to nothing (no database URL needed)")
     p.add_argument("--yes", action="store_true",
                    help="do not ask to type the database name of a production target")
     p.add_argument("--no-gauges", action="store_true",
@@ -78,16 +85,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 class Setup:
-    def __init__(self, args: argparse.Namespace) -> None:
+    """The plan, its target and its URL. ``need_dsn=False`` (``--dry-run``, which never
+    connects): a missing URL is no error (``dsn`` is then ""), a malformed one still is."""
+
+    def __init__(self, args: argparse.Namespace, *, need_dsn: bool = True) -> None:
         self.path = plan_path(args.plan)
         self.plan: Plan = load(args.plan)
         self.plan_id = self.plan.id or self.path.stem
         self.target = args.target or self.plan.target_name
         try:
             self.dsn = resolve_dsn(self.plan, args.dsn, args.target)
+        except NoDatabaseGiven as e:
+            if need_dsn:
+                raise CliError(str(e), EXIT_USAGE) from None
+            self.dsn = ""
         except DsnError as e:
             raise CliError(str(e), EXIT_USAGE) from None
-        self.database = database_name(self.dsn)
+        self.database = database_name(self.dsn) if self.dsn else ""
         self.checksum = plan_checksum(self.path.read_text(encoding="utf-8"))
 
 
@@ -191,7 +205,7 @@ def print_dry_run(runner: Runner, step_ids: list[str] | None, as_json: bool) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    setup = Setup(args)
+    setup = Setup(args, need_dsn=not args.dry_run)
     phases = None
     step_ids: list[str] | None = None
     if args.phase:
@@ -210,9 +224,14 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise CliError("the plan cannot run as written:\n  " + "\n  ".join(problems), EXIT_USAGE)
     if args.dry_run:
+        mismatch = database_mismatch(setup.plan, setup.target, setup.database)
+        if mismatch:
+            print(f"migtui: warning: {mismatch}", file=sys.stderr)
         if not args.json:
+            tgt = setup.plan.targets.get(setup.target)
+            db = setup.database or (tgt.database if tgt and tgt.database else "?")
             print(f"dry run of {setup.plan_id} on target {setup.target} (database "
-                  f"{setup.database or '?'}): nothing is changed, nothing is connected")
+                  f"{db}): nothing is changed, nothing is connected")
         print_dry_run(runner, step_ids, args.json)
         return EXIT_OK
     check_rehearsal(setup)

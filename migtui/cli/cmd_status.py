@@ -1,5 +1,9 @@
 """migtui status PLAN: each step as applied, pending, failed or rolled back (from history).
 
+A step whose rollback is a backfill and stopped part-way stays ``applied`` (its apply is
+not wholly undone) and says ``rollback stopped part-way, resumes after key K``:
+``migtui rollback`` finishes it, and ``migtui run`` refuses to go on until then.
+
 Reads ``migtui.history`` without taking the run lock, so it works while a run is going on.
 Exit codes: 0 shown, 1 database error, 2 plan or usage error.
 """
@@ -11,6 +15,7 @@ import json
 
 from migtui.cli.cmd_run import Setup, add_target_args
 from migtui.cli.common import EXIT_FAILED, EXIT_OK, CliError, operator
+from migtui.execution.confirm import database_mismatch
 from migtui.runner import Runner, RunnerError
 from migtui.runner import history as hist
 from migtui.secrets import scrub, scrub_obj, scrubbed_str
@@ -21,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "status", help="show each step as applied, pending, failed or rolled back",
         description="Read migtui's history in the database and show the state of every step "
                     "of the plan, and whether an applied step has changed since.")
-    add_target_args(p)
+    add_target_args(p, json_help="print the steps' states as one JSON document")
     p.set_defaults(func=run)
 
 
@@ -51,13 +56,19 @@ def run(args: argparse.Namespace) -> int:
             "rows": last.rows if last else None,
             "error": last.error if last else None,
             "resume_after_key": prog[0] if prog else None,
+            "rollback_resumes_after_key": st.rolling_back[0] if st.rolling_back else None,
+            "rows_rolled_back": st.rolling_back[1] if st.rolling_back else None,
             "diff": st.diff or None,
         })
+    mismatch = database_mismatch(setup.plan, setup.target, setup.database)
     if args.json:
         print(scrub(json.dumps(scrub_obj({"plan": setup.plan_id, "database": setup.database,
-                                          "steps": rows}), indent=2, default=scrubbed_str)))
+                                          "database_mismatch": mismatch, "steps": rows}),
+                               indent=2, default=scrubbed_str)))
         return EXIT_OK
     print(scrub(f"{setup.plan_id} on {setup.database} (target {setup.target})"))
+    if mismatch:
+        print(scrub(f"WARNING: {mismatch}"))
     width = max((len(r["step"]) for r in rows), default=4)
     for r in rows:
         state = r["state"] + (" (CHANGED since applied)" if r["changed"] else "")
@@ -67,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
             extra += f", {r['rows']} rows"
         if r["resume_after_key"] is not None:
             extra += f", resumes after key {r['resume_after_key']}"
+        if r["rollback_resumes_after_key"] is not None:
+            extra += (f", ROLLBACK STOPPED PART-WAY ({r['rows_rolled_back']} rows undone): "
+                      f"migtui rollback resumes it after key {r['rollback_resumes_after_key']}")
         if r["error"] and r["state"] != "applied":
             extra += f"\n      error: {r['error']}"
         print(scrub(f"  {r['step']:<{width}}  {r['kind']:8}  {state:<12}{when}{extra}"))

@@ -68,7 +68,7 @@ class Hint:
 TOUR: tuple[Hint, ...] = (
     Hint("Capture a baseline",
          "j j j to Phase 1 · Tab · End (\"Monitor performance baseline\") · r",
-         "the gauges learn normal latency; the trigger is +50% over it",
+         "the gauges learn normal latency (LAT); the trigger is +50% over it",
          lambda f: isinstance(f, BaselineRecorded)),
     Hint("A safe step",
          "Shift+Tab · j to Phase 2: Execution · x runs add_status",
@@ -81,11 +81,12 @@ TOUR: tuple[Hint, ...] = (
     Hint("A backfill that yields",
          "x runs backfill_status in keyset batches",
          "the progress line says what limits the rate: \"limited by lock budget\", or "
-         "\"replica lag 1.4 s > 1.0 s\" / \"app latency +40%\" when the app needs room",
+         "\"replica lag 1.4 s > 1.0 s\" / \"app latency +40%\" when the app needs room; "
+         "watch LAT",
          step_applied("backfill_status")),
     Hint("The bad step",
          "x runs drop_customer_index",
-         "the order-history query loses its index: Query Performance climbs",
+         "the order-history query loses its index: LAT climbs",
          step_applied("drop_customer_index")),
     Hint("The trigger trips",
          "nothing: the trigger needs latency +50% held for 3s",
@@ -93,11 +94,12 @@ TOUR: tuple[Hint, ...] = (
          tripped, anchor=True),
     Hint("One key rolls back",
          "R (the trip is the confirmation)",
-         "the banner shows the rollback: every step undone, newest first",
+         "the banner shows the rollback: every step undone, newest first; the "
+         "backfill is undone in throttled batches too",
          rolled_back, anchor=True),
     Hint("The gauges recover",
          "nothing: the index is back; OK once it holds under the limit",
-         "Query Performance returns to OK; its sparkline drops",
+         "LAT (Query Performance) returns to OK; its sparkline drops",
          latency_ok),
     Hint("Export the report",
          "e writes the filled-in plan (Markdown) next to the plan",

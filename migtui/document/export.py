@@ -12,7 +12,7 @@ from typing import Any
 
 from migtui.document import meta
 from migtui.document.run_log import communication, session_date, summary, tripped_labels
-from migtui.plan.model import ChecklistItem, Metric, Plan, Step
+from migtui.plan.model import Backfill, ChecklistItem, Metric, Plan, Step
 from migtui.secrets import scrub
 from migtui.state import RunState
 
@@ -85,15 +85,23 @@ def _fmt_metric(metric: Metric, value: float | None) -> str:
     return f"{value:g}"
 
 
+def _backfill_sql(b: Backfill) -> str:
+    where = f" WHERE {b.where}" if b.where else ""
+    return (f"-- backfilled by migtui in keyset batches on {b.table}.{b.key}\n"
+            f"UPDATE {b.table} SET {b.set}{where};")
+
+
+def _rollback_sql(step: Step) -> str | None:
+    rb = step.rollback_backfill
+    return _backfill_sql(rb) if rb is not None else step.rollback_sql
+
+
 def _step_sql(step: Step) -> tuple[str, str | None]:
     """What goes into the migration file and the rollback script for a step."""
     if step.sql is not None:
-        return step.sql.strip(), step.rollback
+        return step.sql.strip(), _rollback_sql(step)
     if step.backfill is not None:
-        b = step.backfill
-        where = f" WHERE {b.where}" if b.where else ""
-        return (f"-- backfilled by migtui in keyset batches on {b.table}.{b.key}\n"
-                f"UPDATE {b.table} SET {b.set}{where};", step.rollback)
+        return _backfill_sql(step.backfill), _rollback_sql(step)
     if step.check is not None:
         expect = f" -- expect {step.check.expect}" if step.check.expect else ""
         return f"{step.check.sql.strip()};{expect}", None
@@ -105,7 +113,8 @@ def _step_sql(step: Step) -> tuple[str, str | None]:
 def _step_meta(step: Step) -> dict[str, Any]:
     data = step.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
     data.pop("sql", None)
-    data.pop("rollback", None)
+    if step.rollback_backfill is None:  # a backfill rollback keeps its form in the meta
+        data.pop("rollback", None)
     return data
 
 
@@ -124,9 +133,10 @@ def _migration_file(plan: Plan) -> list[str]:
 def _rollback_file(plan: Plan) -> list[str]:
     out: list[str] = []
     for step in reversed(plan.steps):
-        if step.rollback:
+        rollback = _rollback_sql(step)
+        if rollback:
             out += [f"-- undo {step.id}", meta.sql({"step": step.id}),
-                    step.rollback.strip().rstrip(";") + ";", ""]
+                    rollback.strip().rstrip(";") + ";", ""]
         elif step.irreversible:
             out += [f"-- {step.id} is irreversible: {step.irreversible}", ""]
     return out[:-1] if out else ["-- Add rollback SQL here"]

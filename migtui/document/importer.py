@@ -55,8 +55,8 @@ def _steps_from_sql(doc: Doc, problems: list[Problem]) -> list[dict[str, Any]]:
             if "backfill" not in step and "check" not in step and "command" not in step \
                     and "manual" not in step:
                 step["sql"] = c["sql"]
-            if step["id"] in back_chunks:
-                step["rollback"] = back_chunks[step["id"]]
+            if step["id"] in back_chunks and not isinstance(step.get("rollback"), dict):
+                step["rollback"] = back_chunks[step["id"]]  # a backfill's stays in the meta
             steps.append(step)
         return steps
     body = "\n".join(c["sql"] for c in fwd_chunks).strip()

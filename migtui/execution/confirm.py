@@ -36,6 +36,20 @@ class ProductionQuestion:
         return bool(self.database) and (typed or "").strip() == self.database
 
 
+def database_mismatch(plan: Plan, target: str, database: str) -> str | None:
+    """The one-line warning when the URL's database is not the one the target names, else
+    None. ``status``, ``run --dry-run`` and the app's header show it at once; on a
+    production target every change is then refused (``WrongDatabase``)."""
+    tgt = plan.targets.get(target)
+    if tgt is None or not tgt.database or not database or tgt.database == database:
+        return None
+    text = (f"target {target!r} expects database {tgt.database!r}, but the URL points at "
+            f"{database!r}")
+    if tgt.environment == Environment.production:
+        return text + ": a production run on it is refused"
+    return text
+
+
 def production_question(plan: Plan, target: str, database: str) -> ProductionQuestion | None:
     """None when ``target`` is not production; else the question to ask. Raises
     ``WrongDatabase`` when the URL's database is not the target's."""

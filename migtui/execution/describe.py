@@ -80,7 +80,7 @@ def describe(e: Event) -> str | None:  # noqa: C901 - one branch per event type
     match e:
         case RunStarted():
             mode = " (dry run)" if e.dry_run else ""
-            return (f"run {e.plan_id} on target {e.target} (database {e.database}) "
+            return (f"{e.action} {e.plan_id} on target {e.target} (database {e.database}) "
                     f"by {e.operator}{mode}")
         case StepStarted():
             n = f", {e.statements} statement(s)" if e.step_kind == "sql" else ""

@@ -118,14 +118,15 @@ class Run:
     def subscribe(self, fn: Emit) -> Callable[[], None]:
         return self.bus.subscribe(fn)
 
-    def start(self) -> None:
-        """``RunStarted``, once: when the first work of this run begins."""
+    def start(self, action: str = "run") -> None:
+        """``RunStarted``, once: when the first work of this run begins (``action``:
+        ``rollback`` for ``migtui rollback``, so its header does not say "run")."""
         if self.started:
             return
         self.started = True
         self._t0 = time.monotonic()
         self.emit(RunStarted(plan_id=self.plan_id, target=self.target,
-                             database=self.database, operator=self.operator))
+                             database=self.database, operator=self.operator, action=action))
 
     def finish(self, outcome: str, message: str) -> None:
         """``RunFinished`` (only after ``start``)."""

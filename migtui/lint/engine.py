@@ -35,9 +35,9 @@ def _lint_step(step: Step, state: PlanState, sizes: TableSizes | None,
     if step.sql:
         forward = _split(step.sql)
         found += _lint_text(step, "sql", step.sql, forward, state, sizes, version, record=True)
-    if step.rollback:
-        found += _lint_text(step, "rollback", step.rollback, _split(step.rollback), state, sizes,
-                            version, record=False)
+    if step.rollback_sql:  # a rollback written as a backfill is batched: nothing to lint
+        found += _lint_text(step, "rollback", step.rollback_sql, _split(step.rollback_sql),
+                            state, sizes, version, record=False)
     if step.irreversible is not None and step.kind in ("sql", "backfill"):
         destructive = any(_destroys(s.node) for s in forward)
         first = forward[0] if forward else None

@@ -289,6 +289,37 @@ class Backfill(Strict):
         return v
 
 
+class RollbackBackfill(Strict):
+    """A rollback that is itself a backfill: keyset batches, throttled, resumable.
+
+    ``rollback: {backfill: {table, key, set, where, batch_size}}`` undoes a backfill under
+    the same guards as the backfill itself, instead of one UPDATE holding every row it
+    touches until it commits. Its progress is kept apart from the forward backfill's.
+    """
+
+    backfill: Backfill
+
+
+def _rollback_kind(v: Any) -> str | None:
+    if isinstance(v, str):
+        return "sql"
+    if isinstance(v, dict | RollbackBackfill):
+        return "backfill"
+    return None
+
+
+RollbackSpec = Annotated[
+    Annotated[str, Tag("sql")] | Annotated[RollbackBackfill, Tag("backfill")],
+    Discriminator(
+        _rollback_kind,
+        custom_error_type="rollback_kind",
+        custom_error_message=(
+            "expected the SQL that undoes the step, or {backfill: {table, key, set, where}} "
+            "to undo it in keyset batches"),
+    ),
+]
+
+
 class Check(Strict):
     sql: str
     expect: ExpectationValue | None = None
@@ -323,7 +354,9 @@ class Step(Strict):
     check: Check | None = None
     command: Command | None = None
     manual: str | None = Field(None, description="Instruction the operator confirms.")
-    rollback: str | None = Field(None, description="SQL that undoes this step.")
+    rollback: RollbackSpec | None = Field(
+        None, description="SQL that undoes this step, or {backfill: {...}} to undo it in "
+                          "keyset batches.")
     irreversible: str | None = Field(None, description="Why this step cannot be undone.")
     lock_timeout: Duration | None = None
     statement_timeout: Duration | None = None
@@ -360,6 +393,16 @@ class Step(Strict):
                 "this step changes the database but has no 'rollback'; add the SQL that undoes "
                 "it, or mark it 'irreversible' with the reason")
         return self
+
+    @property
+    def rollback_sql(self) -> str | None:
+        """The rollback as SQL text; None when there is none or it is a backfill."""
+        return self.rollback if isinstance(self.rollback, str) else None
+
+    @property
+    def rollback_backfill(self) -> Backfill | None:
+        """The rollback's backfill spec, when the rollback is one."""
+        return self.rollback.backfill if isinstance(self.rollback, RollbackBackfill) else None
 
     @property
     def kind(self) -> str:

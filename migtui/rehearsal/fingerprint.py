@@ -243,9 +243,10 @@ def relations(sql_text: str | None) -> list[tuple[str | None, str]]:
 def step_relations(step: Step, *, reads: bool = False) -> list[tuple[str | None, str]]:
     """Relations a step writes to (its SQL, rollback and backfill); with ``reads``, also
     the relations its check queries read (for size-based estimates)."""
-    out = relations(step.sql) + relations(step.rollback)
-    if step.backfill is not None:
-        out += relations(f"SELECT 1 FROM {step.backfill.table}")
+    out = relations(step.sql) + relations(step.rollback_sql)
+    for bf in (step.backfill, step.rollback_backfill):
+        if bf is not None:
+            out += relations(f"SELECT 1 FROM {bf.table}")
     if reads and step.check is not None:
         out += relations(step.check.sql)
     return out

@@ -32,7 +32,7 @@ from psycopg import sql
 
 from migtui.backfill_sql import FragmentError, set_clause, where_clause
 from migtui.events import NoteAdded, StepPaused, StepProgress, StepResumed
-from migtui.plan.model import Step
+from migtui.plan.model import Backfill
 from migtui.runner import history
 from migtui.runner.context import Ctx, Timeouts, ms
 from migtui.runner.errors import NotExecutable, StepError
@@ -46,33 +46,29 @@ def _lit(fragment: str) -> sql.SQL:
     return sql.SQL(fragment.replace("%", "%%"))
 
 
-def fragments(step: Step) -> tuple[sql.SQL, sql.SQL]:
+def fragments(bf: Backfill, step_id: str) -> tuple[sql.SQL, sql.SQL]:
     """The SET list and the `` AND (<where>)`` of the batch UPDATE, from the parse trees.
 
     The author's text never reaches the statement: pglast parses each fragment on its own
     (refusing anything but assignments, or one boolean expression) and prints it back, so
     ``where: "true) OR (true"`` cannot close the batch's parenthesis.
     """
-    bf = step.backfill
-    assert bf is not None
     try:
         set_ = set_clause(bf.set)
         where = where_clause(bf.where) if bf.where is not None else None
     except FragmentError as e:
-        raise StepError(f"step {step.id!r}: backfill: {e}") from None
+        raise StepError(f"step {step_id!r}: backfill: {e}") from None
     cond = sql.SQL(" AND ({})").format(_lit(where)) if where is not None else sql.SQL("")
     return _lit(set_), cond
 
 
-def planned_update(step: Step) -> str:
+def planned_update(bf: Backfill, step_id: str) -> str:
     """The batch UPDATE as the dry run shows it, with the fragments as pglast prints them."""
-    bf = step.backfill
-    assert bf is not None
     try:
         set_ = set_clause(bf.set)
         where = f" AND ({where_clause(bf.where)})" if bf.where is not None else ""
     except FragmentError as e:
-        raise NotExecutable(f"step {step.id!r}: backfill: {e}") from None
+        raise NotExecutable(f"step {step_id!r}: backfill: {e}") from None
     return (f"UPDATE {bf.table} SET {set_} WHERE {bf.key} > $last AND {bf.key} <= $upper"
             f"{where}")
 
@@ -106,11 +102,14 @@ def estimate_rows(conn: psycopg.Connection, qtable: str) -> int | None:
     return None
 
 
-def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
-                 record: Callable[[psycopg.Connection, int], None]) -> tuple[int, int]:
-    """Run the backfill to the end. Returns (rows changed, lock retries)."""
-    bf = step.backfill
-    assert bf is not None
+def run_backfill(ctx: Ctx, bf: Backfill, t: Timeouts,
+                 record: Callable[[psycopg.Connection, int], None], *, step_id: str,
+                 direction: str = "apply") -> tuple[int, int]:
+    """Run the backfill ``bf`` of step ``step_id`` to the end; (rows changed, lock retries).
+
+    ``direction`` keys its progress: a step's forward backfill ("apply") and its rollback
+    written as a backfill ("rollback") each resume from their own last committed key.
+    """
     plan_id = ctx.plan_id
     conn = ctx.work.conn
     qtable, qkey, ktype = describe_table(conn, bf.table, bf.key)
@@ -118,12 +117,13 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
     hi_row = conn.execute(sql.SQL("SELECT max({k})::text FROM {t}").format(
         k=sql.SQL(qkey), t=sql.SQL(qtable))).fetchone()
     hi = hi_row[0] if hi_row else None
-    saved = history.progress(conn, plan_id, step.id)
+    saved = history.progress(conn, plan_id, step_id, direction)
     last: str | None = None
     done = changed = 0
     if saved:
         last, done, changed = saved
-        ctx.emit(NoteAdded(text=f"{step.id}: resuming after key {last} "
+        what = " the rollback" if direction == "rollback" else ""
+        ctx.emit(NoteAdded(text=f"{step_id}: resuming{what} after key {last} "
                                 f"({done} rows scanned, {changed} changed before)",
                            author="migtui"))
     total = estimate_rows(conn, qtable)
@@ -138,7 +138,7 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
     upper_q = sql.SQL(
         "SELECT max(k)::text, count(*) FROM (SELECT {k} AS k FROM {t} WHERE {lo}{k} <= %(hi)s::{typ}"
         " ORDER BY {k} LIMIT %(n)s) s")
-    set_, where = fragments(step)
+    set_, where = fragments(bf, step_id)
     update_q = sql.SQL("UPDATE {t} SET {set} WHERE {lo}{k} <= %(upper)s::{typ}{where}").format(
         t=tbl, set=set_, lo=sql.SQL("{k} > %(last)s::{typ} AND ").format(k=k, typ=typ),
         k=k, typ=typ, where=where)
@@ -169,18 +169,19 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
             cur = c.execute(uq, params)
             upd = max(cur.rowcount or 0, 0)
             current[0] = ""
-            history.save_progress(c, plan_id, step.id, upper, done + scanned, changed + upd)
+            history.save_progress(c, plan_id, step_id, upper, done + scanned, changed + upd,
+                                  direction)
         return upper, scanned, upd
 
     try:
         n = pacer.size
         while hi is not None:
-            _wait_if_paused(ctx, step.id)
-            _wait_for_signals(ctx, step.id, pacer)
+            _wait_if_paused(ctx, step_id)
+            _wait_for_signals(ctx, step_id, pacer)
             ctx.check_lock()  # LockLost: the run lock went away; no batch without it
             t0 = time.monotonic()
             (upper, scanned, upd), r = with_retries(
-                lambda a, n=n: batch(a, n), step_id=step.id, timeouts=t, emit=ctx.emit,
+                lambda a, n=n: batch(a, n), step_id=step_id, timeouts=t, emit=ctx.emit,
                 control=ctx.control)
             retries += r
             batch_time = time.monotonic() - t0
@@ -197,7 +198,7 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
             d = pacer.after_batch(n, batch_time, ctx.control.signals(), factor, throttled)
             if d.limited_by not in (LOCK_BUDGET, FULL_SPEED):
                 throttled = d.limited_by  # a signal (or the operator) slows it down
-            ctx.emit(StepProgress(step_id=step.id, done=done, total=tot, rate=round(rate, 1),
+            ctx.emit(StepProgress(step_id=step_id, done=done, total=tot, rate=round(rate, 1),
                                   eta=round(eta, 1) if eta is not None else None,
                                   batch_size=n, throttled=throttled, limited_by=d.limited_by,
                                   batch_seconds=round(batch_time, 3), sleep=d.sleep))
@@ -209,7 +210,7 @@ def run_backfill(ctx: Ctx, step: Step, t: Timeouts,
                 sleep(pause, ctx.control)
         c = ctx.work.conn
         with c.transaction():
-            history.clear_progress(c, plan_id, step.id)
+            history.clear_progress(c, plan_id, step_id, direction)
             record(c, changed)
     except LockTimeoutExhausted as e:
         raise StepError(f"lock timeout: could not take the lock within {ms(t.lock)}, "

@@ -2,7 +2,9 @@
 
 ``migtui.history`` has one row per attempt (apply or rollback) of a step; the newest row
 of a (plan, step) pair says what state the step is in. ``migtui.progress`` holds the last
-committed key of a backfill, written in the same transaction as each batch.
+committed key of a backfill, written in the same transaction as each batch, per direction:
+an ``apply`` row for the forward backfill, a ``rollback`` row for a rollback written as a
+backfill, so resuming one never starts from the other's key.
 
 For a transactional step the history row is inserted inside the step's own transaction,
 so a crash can never leave the schema changed and the history silent (or the reverse).
@@ -45,13 +47,25 @@ CREATE INDEX IF NOT EXISTS history_plan_step_idx ON migtui.history (plan_id, ste
 CREATE TABLE IF NOT EXISTS migtui.progress (
     plan_id    text NOT NULL,
     step_id    text NOT NULL,
+    direction  text NOT NULL DEFAULT 'apply' CHECK (direction IN ('apply', 'rollback')),
     last_key   text NOT NULL,
     rows_done  bigint NOT NULL,
     rows_changed bigint NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (plan_id, step_id)
+    PRIMARY KEY (plan_id, step_id, direction)
 );
+DO $upgrade$ BEGIN  -- a progress table of migtui before rollbacks could be backfills
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'migtui.progress'::regclass
+                   AND attname = 'direction' AND NOT attisdropped) THEN
+        ALTER TABLE migtui.progress ADD COLUMN direction text NOT NULL DEFAULT 'apply'
+            CHECK (direction IN ('apply', 'rollback'));
+        ALTER TABLE migtui.progress DROP CONSTRAINT progress_pkey,
+            ADD PRIMARY KEY (plan_id, step_id, direction);
+    END IF;
+END $upgrade$;
 """
+
+DIRECTIONS = ("apply", "rollback")
 
 STATES = ("pending", "applied", "failed", "rolled_back")
 
@@ -82,6 +96,10 @@ class StepStatus:
     changed: bool  # applied with a different body than the plan's now
     last: HistoryRow | None
     diff: str = ""  # unified diff applied → now, when changed
+    # a rollback written as a backfill that stopped part-way: (last key, rows changed).
+    # The step keeps its state ('applied': its apply is not wholly undone); ``migtui
+    # rollback`` resumes it from that key, and ``run`` refuses to go on until it finished.
+    rolling_back: tuple[str, int] | None = None
 
 
 def step_body(step: Step) -> str:
@@ -149,7 +167,8 @@ def state_of(row: HistoryRow | None) -> str:
     return "applied"  # a failed rollback leaves the step applied
 
 
-def status_of(step: Step, row: HistoryRow | None) -> StepStatus:
+def status_of(step: Step, row: HistoryRow | None,
+              rolling_back: tuple[str, int] | None = None) -> StepStatus:
     state = state_of(row)
     changed = False
     diff = ""
@@ -157,7 +176,7 @@ def status_of(step: Step, row: HistoryRow | None) -> StepStatus:
         # a failed rollback row carries the body of the apply it tried to undo
         changed = True
         diff = body_diff(step.id, row.step_body, step_body(step))
-    return StepStatus(step.id, state, changed, row, diff)
+    return StepStatus(step.id, state, changed, row, diff, rolling_back)
 
 
 def captured_values(rows: list[HistoryRow]) -> dict[str, Any]:
@@ -197,24 +216,46 @@ def finish(conn: psycopg.Connection, row_id: int, status: str, *, rows: int | No
 # ---------------------------------------------------------------- backfill progress
 
 
-def progress(conn: psycopg.Connection, plan_id: str, step_id: str) -> tuple[str, int, int] | None:
+def _has_direction(conn: psycopg.Connection) -> bool:
+    """Whether migtui.progress has its direction column (a reader may meet an older one)."""
+    row = conn.execute("SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+                       "'migtui.progress'::regclass AND attname = 'direction' "
+                       "AND NOT attisdropped)").fetchone()
+    return bool(row and row[0])
+
+
+def progress(conn: psycopg.Connection, plan_id: str, step_id: str, direction: str = "apply"
+             ) -> tuple[str, int, int] | None:
+    """(last key, rows scanned, rows changed) of a backfill stopped part-way, or None."""
+    assert direction in DIRECTIONS
     if not schema_exists(conn):
         return None
-    row = conn.execute("SELECT last_key, rows_done, rows_changed FROM migtui.progress "
-                       "WHERE plan_id = %s AND step_id = %s", (plan_id, step_id)).fetchone()
+    if not _has_direction(conn):
+        if direction != "apply":
+            return None
+        row = conn.execute("SELECT last_key, rows_done, rows_changed FROM migtui.progress "
+                           "WHERE plan_id = %s AND step_id = %s", (plan_id, step_id)).fetchone()
+    else:
+        row = conn.execute("SELECT last_key, rows_done, rows_changed FROM migtui.progress "
+                           "WHERE plan_id = %s AND step_id = %s AND direction = %s",
+                           (plan_id, step_id, direction)).fetchone()
     return (row[0], int(row[1]), int(row[2])) if row else None
 
 
 def save_progress(conn: psycopg.Connection, plan_id: str, step_id: str, last_key: str,
-                  rows_done: int, rows_changed: int) -> None:
+                  rows_done: int, rows_changed: int, direction: str = "apply") -> None:
+    assert direction in DIRECTIONS
     conn.execute(
-        "INSERT INTO migtui.progress (plan_id, step_id, last_key, rows_done, rows_changed) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (plan_id, step_id) DO UPDATE SET "
+        "INSERT INTO migtui.progress (plan_id, step_id, direction, last_key, rows_done, "
+        "rows_changed) VALUES (%s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (plan_id, step_id, direction) DO UPDATE SET "
         "last_key = EXCLUDED.last_key, rows_done = EXCLUDED.rows_done, "
         "rows_changed = EXCLUDED.rows_changed, updated_at = now()",
-        (plan_id, step_id, last_key, rows_done, rows_changed))
+        (plan_id, step_id, direction, last_key, rows_done, rows_changed))
 
 
-def clear_progress(conn: psycopg.Connection, plan_id: str, step_id: str) -> None:
-    conn.execute("DELETE FROM migtui.progress WHERE plan_id = %s AND step_id = %s",
-                 (plan_id, step_id))
+def clear_progress(conn: psycopg.Connection, plan_id: str, step_id: str,
+                   direction: str = "apply") -> None:
+    assert direction in DIRECTIONS
+    conn.execute("DELETE FROM migtui.progress WHERE plan_id = %s AND step_id = %s "
+                 "AND direction = %s", (plan_id, step_id, direction))

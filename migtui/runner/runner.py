@@ -178,7 +178,14 @@ class Runner:
     def status(self) -> list[StepStatus]:
         self._require_open()
         last = history.latest(self.history())
-        return [history.status_of(s, last.get(s.id)) for s in self.plan.steps]
+        conn = self._ctx.work.conn
+        out = []
+        for s in self.plan.steps:
+            saved = (history.progress(conn, self._ctx.plan_id, s.id, "rollback")
+                     if s.rollback_backfill is not None else None)
+            out.append(history.status_of(s, last.get(s.id),
+                                         (saved[0], saved[2]) if saved else None))
+        return out
 
     def problems(self, step_ids: Sequence[str] | None = None) -> list[str]:
         """Why steps cannot run as written (no database needed). Empty when fine."""
@@ -216,7 +223,8 @@ class Runner:
                                                 st.lock))
             elif step.backfill is not None:
                 out.append(PlannedStatement(
-                    step.id, "backfill", 0, planned_update(step), False, "ROW EXCLUSIVE",
+                    step.id, "backfill", 0, planned_update(step.backfill, step.id), False,
+                    "ROW EXCLUSIVE",
                     f"keyset batches from {step.backfill.batch_size} rows, one transaction each"))
             elif step.check is not None:
                 out.append(PlannedStatement(step.id, "check", 0, step.check.sql, False,
@@ -246,6 +254,13 @@ class Runner:
             statuses = {s.step_id: s for s in self.status()}
         except (RunnerError, psycopg.Error) as e:
             return Outcome("failed", scrub(str(e)))
+        halfway = [s for s in statuses.values() if s.rolling_back]
+        if halfway:
+            names = ", ".join(f"{s.step_id} (after key {s.rolling_back[0]})"
+                              for s in halfway if s.rolling_back)
+            return Outcome("failed", f"refusing to run: the rollback of {names} stopped "
+                           f"part-way; finish it first (migtui rollback resumes it from its "
+                           f"last committed batch)", failed_step=halfway[0].step_id)
         changed = [statuses[s.id] for s in steps if statuses[s.id].changed]
         if changed:
             diffs = "\n".join(c.diff for c in changed)
@@ -389,7 +404,7 @@ class Runner:
         self._emit(StepStarted(step_id=step.id, action="apply", step_kind=step.kind,
                                statements=1 if step.kind in ("check", "backfill") else 0))
         if step.backfill is not None:
-            run.rows, run.retries = run_backfill(ctx, step, t, record)
+            run.rows, run.retries = run_backfill(ctx, step.backfill, t, record, step_id=step.id)
             return ""
         if step.check is not None:
             value = query_value(ctx, step.check.sql, t)
@@ -457,7 +472,17 @@ class Runner:
     # ---------------------------------------------------------------- rollback
 
     def rollback(self, to: str | None = None, reason: str = "") -> Outcome:
-        """Undo applied steps in reverse order, down to ``to`` (inclusive) or all."""
+        """Undo applied steps in reverse order, down to ``to`` (inclusive) or all.
+
+        While it runs, a trigger's ``rollback`` policy does not cancel it (RunControl);
+        pause and throttle still steer a rollback written as a backfill."""
+        self.control.rolling_back = True
+        try:
+            return self._rollback(to, reason)
+        finally:
+            self.control.rolling_back = False
+
+    def _rollback(self, to: str | None, reason: str) -> Outcome:
         try:
             self._require_open()
             self._ctx.work.pin()
@@ -491,8 +516,11 @@ class Runner:
             body = (last.step_checksum, last.step_body) if last else None
             result = self._run_step(step, "rollback", body)
             if result is not None:
+                # the error itself was just reported by StepFailed: say where it stopped
+                where = f"step {step.id} {result[0].replace('_', ' ')}. " + (
+                    f"Rolled back: {', '.join(done)}." if done else "Nothing was rolled back.")
                 self._emit(RollbackFinished(plan_id=self._ctx.plan_id, ok=False,
-                                            rolled_back=tuple(done), message=result[1]))
+                                            rolled_back=tuple(done), message=where))
                 return Outcome(result[0] if result[0] != "rollback_requested" else "failed",
                                result[1], step.id, tuple(done))
             done.append(step.id)
@@ -512,11 +540,17 @@ class Runner:
             if step.backfill is not None:
                 history.clear_progress(conn, ctx.plan_id, step.id)
 
-        if step.rollback is None:
+        if step.rollback_backfill is not None:
+            self._emit(StepStarted(step_id=step.id, action="rollback", step_kind="backfill",
+                                   statements=1))
+            run.rows, run.retries = run_backfill(ctx, step.rollback_backfill, t, record,
+                                                 step_id=step.id, direction="rollback")
+            return ""
+        if step.rollback_sql is None:
             self._emit(StepStarted(step_id=step.id, action="rollback", step_kind=step.kind))
             self._commit(lambda c: record(c, 0))
             return "nothing to undo"
-        auto, stmts = classify(step.id, step.rollback, "rollback",
+        auto, stmts = classify(step.id, step.rollback_sql, "rollback",
                                allow_empty=step.prisma is not None)
         self._emit(StepStarted(step_id=step.id, action="rollback", step_kind="sql",
                                statements=len(stmts)))

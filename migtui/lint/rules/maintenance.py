@@ -83,7 +83,10 @@ def unbatched_write(ctx: Ctx) -> Iterator[Finding]:
             f"UPDATE of every row of {table} in one transaction: it locks every row until "
             f"the end, doubles the table's size in dead rows, and replicas lag behind it",
             table=table, lock="ROW EXCLUSIVE (every row locked)", cost="write",
-            safe=(f"# a backfill step: keyset batches, each its own short transaction\n"
+            safe=(f"# a rollback written as a backfill: keyset batches, throttled, resumable\n"
+                  f"rollback:\n  backfill: {{table: {table}, key: id, set: \"{sets}\", "
+                  f"where: \"<rows not yet undone>\"}}" if ctx.rollback else
+                  f"# a backfill step: keyset batches, each its own short transaction\n"
                   f"backfill: {{table: {table}, key: id, set: \"{sets}\", "
                   f"where: \"<rows not yet updated>\"}}"))
     else:

@@ -136,9 +136,14 @@ class StepDetail(Static):
             parts.append(Text(f"$ {step.command.run}", style="bold"))
         else:
             parts.append(Text(f"manual: {step.manual}", style="bold"))
-        if step.rollback is not None:
+        if step.rollback_sql is not None:
             parts.append(Text("rollback:", style="bold magenta"))
-            parts.append(sql_view(step.rollback))
+            parts.append(sql_view(step.rollback_sql))
+        elif (rb := step.rollback_backfill) is not None:
+            parts.append(Text("rollback, in keyset batches:", style="bold magenta"))
+            rwhere = f" AND ({rb.where})" if rb.where else ""
+            parts.append(sql_view(f"UPDATE {rb.table} SET {rb.set}\n WHERE {rb.key} > $last "
+                                  f"AND {rb.key} <= $upper{rwhere};"))
         elif step.irreversible is not None:
             parts.append(Text(f"irreversible: {step.irreversible}", style="bold red"))
         if row is not None and row.result:
