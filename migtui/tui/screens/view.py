@@ -60,6 +60,7 @@ from migtui.tui.screens.workers import (
     SnapshotTaken,
     Workers,
 )
+from migtui.tui.widgets.banner import Context as BannerContext
 from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
@@ -160,7 +161,8 @@ class RunView(Screen[None]):
     def _rollback_now(self, reason: str) -> None:
         """No question asked: the trip state (or the operator's yes) is the confirmation."""
         self.rolling_back = True
-        self.query_one(TripBanner).set_status(f"ROLLING BACK — {short(reason, 120)}", "-busy")
+        self.session.trip.rolling(reason)
+        self._banner()
         self._log(f"rollback started by {self.session.operator}: {reason}", "bold magenta")
         self._top()
         self.jobs.rollback(reason)
@@ -224,10 +226,24 @@ class RunView(Screen[None]):
     def _tick(self) -> None:
         if any(r.state in ("running", "rolling_back") for r in self.rows.values()):
             self.query_one(ContentPane).refresh_steps()
-        banner = self.query_one(TripBanner)
-        if banner.tripped and banner.event is not None:
-            banner.render_trip(self.clock.since(banner.event.since))
+        if self.session.trip.shown:
+            self._banner()
         self._top()
+
+    def applied_steps(self) -> list[str]:
+        """What R would roll back, in plan order."""
+        return [s.id for s in self.plan.steps
+                if self.rows.get(s.id, StepRow()).state in ("applied", "failed")]
+
+    def _banner(self) -> None:
+        """The trip banner from the session's live trip state."""
+        self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
+            applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
+            lost=self.connection_lost()))
+
+    def connection_lost(self) -> str:
+        """"connection lost since 12:03:04" while the database is gone ("" otherwise)."""
+        return ""
 
     def _next_step(self, section: Section | None) -> str | None:
         return next_step(self.plan, self.rows, section)
@@ -302,12 +318,9 @@ class RunView(Screen[None]):
         o = done.outcome or Outcome("failed", done.error)
         if done.group == workers.ROLLBACK:
             self.rolling_back = False
-            banner = self.query_one(TripBanner)
-            if o.status == "rolled_back":
-                banner.set_status(f"ROLLED BACK: {o.message}. The database is back to "
-                                  f"before the run. Esc dismisses.", "-done")
-            else:
-                banner.set_status(f"ROLLBACK DID NOT FINISH: {short(o.message, 200)}", "")
+            if o.status != "rolled_back":
+                self.session.trip.failed(o.message)
+            self._banner()
             self.query_one(BackfillProgress).finish()
         elif done.group == workers.EXPORT:
             if o.ok:
@@ -392,9 +405,6 @@ class RunView(Screen[None]):
                 self.query_one(BackfillProgress).finish()
             case RollbackStarted():
                 self.rolling_back = True
-                self.query_one(TripBanner).set_status(
-                    f"ROLLING BACK {len(e.steps)} step(s): {', '.join(e.steps) or 'nothing'} "
-                    f"— {short(e.reason, 100)}", "-busy")
             case BaselineRecorded():
                 self.baseline = dict(e.metrics)
                 self.query_one(ContentPane).refresh_section("monitoring")
@@ -406,6 +416,7 @@ class RunView(Screen[None]):
             self.query_one(TourPanel).show_hint()
         if not isinstance(e, StepProgress | StatementStarted):
             self._refresh_views()
+            self._banner()
         elif isinstance(e, StatementStarted):
             self.query_one(ContentPane).refresh_steps()
 
@@ -432,7 +443,9 @@ class RunView(Screen[None]):
         self._log(describe(e) or "", style(e))
         if e.state != "trip" or self.rolling_back:
             return
-        self.query_one(TripBanner).trip(e, self.clock.since(e.since))
         self.app.bell()
-        if e.policy == "rollback" and self.session.online:
+        if e.policy == "rollback" and self.session.online and not self.connection_lost():
             self._rollback_now(f"automatic: {e.trigger or m.label} tripped")
+        elif e.policy == "offer" and self.job is not None:
+            self._log(f"trip: the running job pauses before its next step "
+                      f"({self.session.trip.describe(e)}). p resumes, R rolls back", "bold red")
