@@ -8,10 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from textual.widgets import Static
+
 from migtui.events import ThresholdChanged
+from migtui.sampler import Snapshot
 from migtui.tui import make_app
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.widgets.banner import TripBanner
+from migtui.tui.widgets.gauges import Gauge, GaugesPanel, GaugeStrip
 
 from .test_tui_app import SIZE, asynctest, column_exists, connected, main, until
 
@@ -110,3 +114,45 @@ async def test_a_rolled_back_banner_clears_when_new_steps_run(shop_db: str,
         assert not isinstance(app.screen, ConfirmModal)
         await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
         assert banner_text(app) == ""
+
+
+def snapshot(*, unreachable: bool) -> Snapshot:
+    return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=0.0, elapsed=None, duration=0.0,
+                    error="server closed the connection unexpectedly" if unreachable else None,
+                    unreachable=unreachable)
+
+
+@asynctest
+async def test_a_lost_database_is_seen_everywhere_and_r_waits_for_it(
+        shop_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "trust.yaml"
+    path.write_text(PLAN)
+    app = make_app(path, shop_db, operator="tester", sample=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        scr = main(app)
+        await pilot.press("x")
+        await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
+        app.session._snapshot(snapshot(unreachable=False))  # as the sampler delivers them
+        app.session._snapshot(snapshot(unreachable=True))
+        app.session._snapshot(snapshot(unreachable=True))
+        gauges = scr.query_one(GaugesPanel)
+        await until(pilot, lambda: gauges.has_class("-stale"))
+        top = str(scr.query_one("#top", Static).render())
+        assert "connection lost since" in top and "reconnecting (try 2)" in top
+        assert all("last sample" in str(g.query_one(".g-text", Static).render())
+                   for g in gauges.query(Gauge) if g.display)
+        assert "LOST" in str(scr.query_one(GaugeStrip).render())
+        assert " R " not in str(scr.query_one("#keys", Static).render())
+        # a smoke trip while the database is gone: the banner does not invite R
+        app.session.emit(tc("trip", "ok"))
+        await until(pilot, lambda: "R is offered when it returns" in banner_text(app))
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal)
+        assert column_exists(shop_db, "orders", "note")
+        # it comes back: live again, and R is offered
+        app.session._snapshot(snapshot(unreachable=False))
+        await until(pilot, lambda: not gauges.has_class("-stale"))
+        assert "connection lost" not in str(scr.query_one("#top", Static).render())
+        await until(pilot, lambda: "R rolls back 1 step(s)" in banner_text(app))

@@ -28,6 +28,7 @@ from migtui.events import (
 from migtui.execution.confirm import ProductionQuestion, production_question
 from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
 from migtui.execution.items import Evidence, ItemActions, run_item
+from migtui.execution.link import Link
 from migtui.execution.rehearsal_targets import (
     RehearsalChoice,
     no_rehearsal_target,
@@ -79,6 +80,7 @@ class Session:
         self.state = RunState.from_records(records)
         self.trip = TripState()  # the banner's live state: tripping, recovered, rolled back
         self.trip_pause = ""  # the pause reason an offer trip set (cleared on resume)
+        self.link = Link()  # is the database there: the gauges' view of the connection
         self.items = ItemResults()
         for rec in records:
             self.items.apply(rec)
@@ -164,6 +166,7 @@ class Session:
 
     def _snapshot(self, snap: Snapshot) -> None:
         """After the guard has seen it (the Watch feeds the guard first)."""
+        self.link.observe(snap)
         if self._on_snapshot is not None:
             self._on_snapshot(snap)
 

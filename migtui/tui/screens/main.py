@@ -76,6 +76,11 @@ class MainScreen(RunView):
             self.notify("No database: open the plan with --dsn URL to run it.",
                         severity="warning")
             return False
+        lost = self.connection_lost()
+        if lost:
+            self.notify(f"{lost}. Nothing runs until it returns; the gauges keep trying.",
+                        title="No database", severity="warning", timeout=8)
+            return False
         return True
 
     def _start(self, label: str, fn: Callable[[], Outcome], *, needs_db: bool = True,
@@ -271,15 +276,16 @@ class MainScreen(RunView):
                     confirm_production=False)
 
     def action_rollback(self) -> None:
+        lost = self.connection_lost()
+        if lost:  # nothing could roll back: say what happens when it returns
+            self.notify(f"{lost}. R is offered again when it returns; the steps stay "
+                        f"as they are until then.", title="No database", severity="warning",
+                        timeout=8)
+            return
         if not self._need_db():
             return
         if self.rolling_back:
             self.notify("The rollback is already running.", severity="information")
-            return
-        lost = self.connection_lost()
-        if lost:
-            self.notify(f"{lost}: the rollback is offered when it returns.",
-                        title="No database", severity="warning", timeout=8)
             return
         trip = self.session.trip
         applied = self.applied_steps()

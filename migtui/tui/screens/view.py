@@ -188,13 +188,14 @@ class RunView(Screen[None]):
         activity = Activity(self.job, self.rolling_back, self.rehearsal_stage, ctl.paused,
                             ctl.pause_reason)
         self.query_one("#top", Static).update(
-            header(self.session, activity, self.rehearsal[0], demo=self.demo))
+            header(self.session, activity, self.rehearsal[0], demo=self.demo,
+                   lost=self.connection_lost()))
         self._keys()
 
     def _keys(self) -> None:
         """The key bar, for what is running and what has focus, cut to the width."""
         self.query_one("#keys", Static).update(footer(
-            self.size.width, online=self.session.online,
+            self.size.width, online=self.session.online and not self.session.link.lost,
             running=self.job is not None or self.rolling_back,
             checklist=isinstance(self.focused, ChecklistView),
             narrow=self.has_class("-narrow")))
@@ -228,6 +229,8 @@ class RunView(Screen[None]):
             self.query_one(ContentPane).refresh_steps()
         if self.session.trip.shown:
             self._banner()
+        if self.session.link.lost:
+            self._show_link()
         self._top()
 
     def applied_steps(self) -> list[str]:
@@ -242,8 +245,20 @@ class RunView(Screen[None]):
             lost=self.connection_lost()))
 
     def connection_lost(self) -> str:
-        """"connection lost since 12:03:04" while the database is gone ("" otherwise)."""
-        return ""
+        """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""
+        return self.session.link.text(self.clock.hms)
+
+    def _show_link(self) -> None:
+        """While the connection is lost: the header, the strip and every gauge say so,
+        greyed, with the age of their last sample."""
+        lost = self.connection_lost()
+        age = secs(self.session.link.age(self.clock.now())) if lost else ""
+        gauges = self.query_one(GaugesPanel)
+        if lost or gauges.has_class("-stale"):
+            gauges.stale(lost, age or "?")
+        if lost:
+            self.query_one(GaugeStrip).show(self.session.guard.states, None, Text(
+                f"LOST {age or '?'} ago", style="bold reverse red"))
 
     def _next_step(self, section: Section | None) -> str | None:
         return next_step(self.plan, self.rows, section)
@@ -359,6 +374,12 @@ class RunView(Screen[None]):
     @on(SnapshotTaken)
     def _snapshot(self, message: SnapshotTaken) -> None:
         snap = message.snapshot
+        if snap.unreachable or self.query_one(GaugesPanel).has_class("-stale"):
+            self._show_link()  # lost: keep the last values, greyed; back: live again
+            self._top()
+            self._banner()
+            if snap.unreachable:
+                return
         self.latest = snap
         states = self.session.guard.states
         self.query_one(GaugeStrip).show(states, snap)
