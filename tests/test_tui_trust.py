@@ -101,7 +101,9 @@ async def test_a_rolled_back_banner_clears_when_new_steps_run(shop_db: str,
         scr = main(app)
         await pilot.press("x")
         await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
-        app.session.emit(tc("trip", "ok"))
+        trip = tc("trip", "ok")
+        app.session.emit(trip)
+        app.session._offered(trip)  # the offer trip paused the run
         await until(pilot, lambda: "R rolls back 1 step(s)" in banner_text(app))
         await pilot.press("R")
         await pilot.pause()
@@ -109,6 +111,7 @@ async def test_a_rolled_back_banner_clears_when_new_steps_run(shop_db: str,
         await pilot.press("y")
         await until(pilot, lambda: "ROLLED BACK at" in banner_text(app))
         assert not column_exists(shop_db, "orders", "note")
+        assert not app.session.control.paused
         await pilot.press("x")  # the trip was answered by the rollback: no question
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmModal)

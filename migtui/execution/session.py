@@ -254,6 +254,8 @@ class Session:
             self.run.start()
             out = self.runner.rollback(reason=reason)
             self.last_outcome = out.status
+            if out.status == "rolled_back" and self.paused_by_trip:
+                self.resume()  # the rollback answered the trip: nothing waits for it now
         if out.steps:
             untick_rolled_back(self.plan, self.state, out.steps, self.tick)
         return out
