@@ -198,7 +198,7 @@ risks:
 
 
 @asynctest
-async def test_a_real_trip_then_one_key_rollback(shop_db: str, tmp_path: Path) -> None:
+async def test_a_real_trip_then_a_quick_confirmed_rollback(shop_db: str, tmp_path: Path) -> None:
     path = tmp_path / "trip.yaml"
     path.write_text(TRIP_PLAN)
     app = make_app(path, shop_db, operator="tester")
@@ -220,9 +220,12 @@ async def test_a_real_trip_then_one_key_rollback(shop_db: str, tmp_path: Path) -
             stop.set()
             t.join()
         text = str(banner.render())
-        assert "Error Rate" in text and "threshold > 5%" in text and "Press R" in text
-        await pilot.press("R")  # one key, no question: the trip is the confirmation
-        assert not isinstance(app.screen, ConfirmModal)
+        assert "Error Rate" in text and "threshold > 5%" in text
+        assert "R rolls back 1 step(s) (asks once)" in text
+        await pilot.press("R")  # asks once, listing what goes: never one accidental key
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal) and "add_note" in app.screen.body
+        await pilot.press("y")
         await until(pilot, lambda: scr.rows["add_note"].state == "rolled_back")
         await until(pilot, lambda: not scr.rolling_back)
         assert "ROLLED BACK" in str(banner.render())

@@ -21,6 +21,7 @@ from migtui.events import (
 )
 from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
+from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.widgets.tour import TourPanel
 
 from .test_tui_app import asynctest, until
@@ -62,7 +63,7 @@ def test_a_trip_ahead_of_the_story_jumps_to_the_rollback() -> None:
     tour = Tour()
     tour.advance(BaselineRecorded(seconds=2.0, metrics={}))
     assert tour.advance(threshold("latency", "trip"))  # tripped during the backfill
-    assert tour.current.title == "One key rolls back"
+    assert tour.current.title == "R rolls back"
 
 
 def demo_plan(tmp_path: Path) -> Path:
@@ -110,9 +111,11 @@ async def test_the_tour_advances_on_real_events(shop_db: str, tmp_path: Path) ->
         finally:
             stop.set()
             t.join()
-        assert "One key rolls back" in str(panel.render())
-        # 7: one key; 8: the gauges recover
+        assert "R rolls back" in str(panel.render())
+        # 7: R asks once; 8: the gauges recover
         await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
         await until(pilot, lambda: tour.index >= 7, timeout=40)
         await until(pilot, lambda: tour.index == 8, timeout=60)
         # 9: export the report

@@ -92,8 +92,8 @@ TOUR: tuple[Hint, ...] = (
          "nothing: the trigger needs latency +50% held for 3s",
          "the red banner: trigger, value vs threshold and baseline, how long",
          tripped, anchor=True),
-    Hint("One key rolls back",
-         "R (the trip is the confirmation)",
+    Hint("R rolls back",
+         "R, then y: one question lists what will be rolled back",
          "the banner shows the rollback: every step undone, newest first; the "
          "backfill is undone in throttled batches too",
          rolled_back, anchor=True),

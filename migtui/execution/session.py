@@ -17,10 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from migtui.control import RunControl
-from migtui.events import Event, ItemTicked, NoteAdded, ReportExported, StepSkipped
+from migtui.events import (
+    Event,
+    ItemTicked,
+    NoteAdded,
+    ReportExported,
+    StepSkipped,
+    ThresholdChanged,
+)
 from migtui.execution.confirm import ProductionQuestion, production_question
 from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
 from migtui.execution.items import Evidence, ItemActions, run_item
+from migtui.execution.link import Link
 from migtui.execution.rehearsal_targets import (
     RehearsalChoice,
     no_rehearsal_target,
@@ -30,6 +38,7 @@ from migtui.execution.rehearsal_targets import (
 from migtui.execution.report import default_report_path, write_report
 from migtui.execution.rollback import untick_rolled_back
 from migtui.execution.run import Run
+from migtui.execution.trip import TripState, hold_before
 from migtui.journal import read_journal
 from migtui.lint import Finding, TableSizes, derived_risks, lint_plan
 from migtui.plan.model import ChecklistItem, Environment, Plan
@@ -56,7 +65,8 @@ class Session:
         self.control = RunControl()
         self.run = Run(plan, plan_path, dsn, operator=operator, target=target,
                        control=self.control, checksum=plan_text_checksum, gauges=sample,
-                       on_snapshot=self._snapshot, exporter=exporter)
+                       on_snapshot=self._snapshot, on_offer=self._offered,
+                       exporter=exporter)
         self.path = self.run.path
         self.plan = plan
         self.plan_id = self.run.plan_id
@@ -70,6 +80,9 @@ class Session:
         self.on_rehearsal_event: Callable[[Event], None] | None = None  # progress display
         records = self.run.records
         self.state = RunState.from_records(records)
+        self.trip = TripState()  # the banner's live state: tripping, recovered, rolled back
+        self.trip_pause = ""  # the pause reason an offer trip set (cleared on resume)
+        self.link = Link()  # is the database there: the gauges' view of the connection
         self.items = ItemResults()
         for rec in records:
             self.items.apply(rec)
@@ -134,9 +147,28 @@ class Session:
         rec = event.to_record()
         self.state.apply(rec)
         self.items.apply(rec)
+        self.trip.apply(event)
+
+    def _offered(self, event: ThresholdChanged) -> None:
+        """An ``offer`` trip (from the gauges' thread): the running job pauses before its
+        next step or item; the operator resumes (p) or rolls back (R)."""
+        ctl = self.control
+        if ctl.rollback_requested:
+            return
+        self.trip_pause = f"trip: {self.trip.describe(event)}"
+        ctl.pause(self.trip_pause)
+
+    @property
+    def paused_by_trip(self) -> bool:
+        return self.control.paused and self.control.pause_reason == self.trip_pause != ""
+
+    def resume(self) -> None:
+        self.control.resume()
+        self.trip_pause = ""
 
     def _snapshot(self, snap: Snapshot) -> None:
         """After the guard has seen it (the Watch feeds the guard first)."""
+        self.link.observe(snap)
         if self._on_snapshot is not None:
             self._on_snapshot(snap)
 
@@ -187,9 +219,33 @@ class Session:
         with self.run_lock:
             self.run.start()
             ids = [s for s in step_ids if s not in self.skipped]
-            out = self.runner.apply(ids) if ids else Outcome("done", "nothing to run")
+            out = self._apply(ids) if ids else Outcome("done", "nothing to run")
             self.last_outcome = out.status
             return out
+
+    def _apply(self, ids: list[str]) -> Outcome:
+        """One step at a time, so a pause (an ``offer`` trip, p) holds before the next."""
+        assert self.runner is not None
+        done: list[str] = []
+        for i, sid in enumerate(ids):
+            held = hold_before(self.control, f"step {sid}", self.emit) if i else None
+            out = held or self.runner.apply([sid])
+            done.extend(out.steps)
+            if not out.ok:
+                return Outcome(out.status, out.message, out.failed_step, tuple(done))
+        return Outcome("done", f"{len(done)} step(s) applied", steps=tuple(done))
+
+    def run_items(self, checklist: str, items: list[ChecklistItem]) -> Outcome:
+        """A phase's bound items in order (blocking): stop at a failure, and hold before
+        the next item while the run is paused."""
+        done = 0
+        for i, item in enumerate(items):
+            held = hold_before(self.control, f"item '{item.text}'", self.emit) if i else None
+            out = held or self.run_item(checklist, item)
+            if out.status != "done":
+                return out
+            done += 1
+        return Outcome("done", f"{done} item(s) done; tick the manual ones when they are")
 
     def rollback(self, reason: str) -> Outcome:
         """Stop forward work at the next safe point, then undo every applied step."""
@@ -200,6 +256,8 @@ class Session:
             self.run.start()
             out = self.runner.rollback(reason=reason)
             self.last_outcome = out.status
+            if out.status == "rolled_back" and self.paused_by_trip:
+                self.resume()  # the rollback answered the trip: nothing waits for it now
         if out.steps:
             untick_rolled_back(self.plan, self.state, out.steps, self.tick)
         return out

@@ -54,7 +54,16 @@ def holder(conn: psycopg.Connection) -> str:
     pid, app, user, addr, started, state = row
     where = addr or "local socket"
     return (f"pid {pid}, application_name {app or '(none)'}, user {user}, client {where}, "
-            f"connected since {started}, {state}")
+            f"connected since {started}, {doing(state)}")
+
+
+def doing(state: str | None) -> str:
+    """The holder's pg_stat_activity state in the run's words: the lock is held by the
+    run's work session, which is "idle" between steps."""
+    return {"idle": "between steps", "active": "running a statement",
+            "idle in transaction": "inside a step's transaction",
+            "idle in transaction (aborted)": "inside a failed step's transaction",
+            }.get(state or "", state or "state unknown")
 
 
 def acquire(conn: psycopg.Connection, database: str, *, again: bool = False) -> None:

@@ -276,6 +276,7 @@ class Collector:
         smoke = self.plan.monitoring.smoke
         return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=mono, elapsed=elapsed,
                         duration=0.0, seq=seq, error=secrets.scrub(error),
+                        unreachable=unreachable,
                         smoke_failures=len(smoke) if smoke and unreachable else None,
                         notes=("sample failed; reconnecting on the next tick",))
 

@@ -30,6 +30,7 @@ from migtui.sampler.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL, MAX_INTERVAL = 0.25, 10.0
+MAX_BACKOFF = 15.0  # seconds between reconnection tries at most
 # probe rounds the latency window must hold before the guard judges it: a p95 of one or
 # two rounds is one or two samples, not a distribution (fewer when the window is so short
 # that it never holds that many)
@@ -78,6 +79,7 @@ class Sampler:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failures = 0  # consecutive samples that found the database unreachable
         self._relative = any(
             t.above is not None and t.above.kind == "relative"
             for t in plan.risks.rollback_triggers) or any(
@@ -116,9 +118,18 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             began = time.monotonic()
-            self.sample_once()
+            snap = self.sample_once()
+            self.failures = self.failures + 1 if snap.unreachable else 0
             # re-arm only now that the sample finished: samples never overlap or pile up
-            self._stop.wait(max(0.0, began + self.interval - time.monotonic()))
+            self._stop.wait(max(0.0, began + self.next_delay() - time.monotonic()))
+
+    def next_delay(self) -> float:
+        """The interval; while the database is unreachable, a backoff that doubles per
+        failed try up to ``MAX_BACKOFF`` (reconnecting every tick would hammer a server
+        that is restarting, and each try can block for the connect timeout)."""
+        if not self.failures:
+            return self.interval
+        return min(MAX_BACKOFF, self.interval * 2 ** min(self.failures - 1, 8))
 
     # ------------------------------------------------------------ sampling
 

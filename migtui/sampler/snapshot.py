@@ -104,6 +104,7 @@ class Snapshot:
     db_time: float = 0.0  # time spent waiting on the database, probes excluded
     seq: int = 0
     error: str | None = None  # the sample failed; the sampler reconnects on the next tick
+    unreachable: bool = False  # the failure was the connection: the database is gone
 
     # latency: probe round time, over the sliding window
     latency_last: float | None = None  # this sample's probe round (seconds)

@@ -92,8 +92,10 @@ def test_the_demo_tour_in_a_browser(browser, db_url, tmp_path):
         finally:
             stop.set()
             t.join(10)
-        shows("One key rolls back")
+        shows("R rolls back")
         page.keyboard.press("Shift+R")
+        shows("Roll back now?")  # one question, listing what goes
+        page.keyboard.press("y")
         shows("TOUR 8/9", timeout=90)
         shot = tmp_path / "served-demo.png"
         page.screenshot(path=str(shot))

@@ -41,10 +41,11 @@ def where(display_dsn: str) -> str:
     return shown
 
 
-def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False) -> Text:
+def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False,
+           lost: str = "") -> Text:
     """The top line, most important first, so a narrow terminal cuts only the tail:
-    PRODUCTION or DEMO, the run state, the target, where (host and database), the
-    rehearsal, the title."""
+    PRODUCTION or DEMO, the run state, the target, where (host and database; or since
+    when the connection is lost), the rehearsal, the title."""
     plan = session.plan
     t = Text(no_wrap=True, overflow="ellipsis")
     state = short(activity.text(), 34)
@@ -59,7 +60,10 @@ def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool =
     t.append(f" {session.target}", style="bold")
     if env != "production":
         t.append(f" ({env})", style="dim")
-    if session.online:
+    if lost:
+        t.append(" · ")
+        t.append(f" {lost} ", style="bold reverse red")
+    elif session.online:
         t.append(f" · {where(session.display_dsn)}")
     else:
         t.append(" · no database", style="yellow")

@@ -17,10 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from migtui.execution.session import RehearsalChoice
-from migtui.plan.model import ChecklistItem, Metric
 from migtui.rehearsal import RehearsalError
 from migtui.runner import Outcome
-from migtui.sampler import format_value
 from migtui.secrets import scrub
 from migtui.tui import keys
 from migtui.tui.model import Section, StepRow, short
@@ -78,6 +76,11 @@ class MainScreen(RunView):
             self.notify("No database: open the plan with --dsn URL to run it.",
                         severity="warning")
             return False
+        lost = self.connection_lost()
+        if lost:
+            self.notify(f"{lost}. Nothing runs until it returns; the gauges keep trying.",
+                        title="No database", severity="warning", timeout=8)
+            return False
         return True
 
     def _start(self, label: str, fn: Callable[[], Outcome], *, needs_db: bool = True,
@@ -97,10 +100,29 @@ class MainScreen(RunView):
             self._top()
             self.jobs.job(label, fn)
 
-        if confirm_production:
-            self.production.then(go)
-        else:
-            go()
+        def gated() -> None:
+            if confirm_production:
+                self.production.then(go)
+            else:
+                go()
+
+        trip = self.session.trip
+        if not (trip.tripped or self.session.paused_by_trip):
+            gated()
+            return
+
+        def answer(ok: bool | None) -> None:
+            if ok:
+                self._log(f"{self.session.operator} starts {label} during the trip: "
+                          f"{trip.describe()}", "bold yellow")
+                self.session.resume()
+                gated()
+
+        state = "is tripped now" if trip.tripped else "paused the run (it has recovered)"
+        self.app.push_screen(ConfirmModal(
+            "Start new work during a trip?",
+            f"Rollback trigger {trip.describe()} {state}.\nStart {label} anyway?",
+            yes="Start anyway", danger=True), answer)
 
     def _confirm_manual(self, prompt: str) -> bool:
         """The runner's confirm callback, called on the worker thread: ask in a modal."""
@@ -164,22 +186,12 @@ class MainScreen(RunView):
             self.notify("Every bound item of this phase is done; tick the manual ones.",
                         severity="information")
             return
-        self._start(f"phase {sec.phase.name}", lambda: self._phase(key, items))
-
-    def _phase(self, key: str, items: list[ChecklistItem]) -> Outcome:
-        """Runs on the worker thread: each bound item in order, stop at a failure."""
-        done = 0
-        for item in items:
-            out = self.session.run_item(key, item)
-            if out.status != "done":
-                return out
-            done += 1
-        return Outcome("done", f"{done} item(s) done; tick the manual ones when they are")
+        self._start(f"phase {sec.phase.name}", lambda: self.session.run_items(key, items))
 
     def action_pause(self) -> None:
         ctl = self.session.control
         if ctl.paused:
-            ctl.resume()
+            self.session.resume()
             self._log(f"resumed by {self.session.operator}", "yellow")
         elif self.job is None:
             self.notify("Nothing is running.", severity="information")
@@ -189,6 +201,7 @@ class MainScreen(RunView):
             self._log(f"pause requested by {self.session.operator}: the step stops at the "
                       f"next safe point", "yellow")
         self._top()
+        self._banner()
 
     def action_cancel(self) -> None:
         if self.job is None and not self.rolling_back:
@@ -263,34 +276,47 @@ class MainScreen(RunView):
                     confirm_production=False)
 
     def action_rollback(self) -> None:
+        lost = self.connection_lost()
+        if lost:  # nothing could roll back: say what happens when it returns
+            self.notify(f"{lost}. R is offered again when it returns; the steps stay "
+                        f"as they are until then.", title="No database", severity="warning",
+                        timeout=8)
+            return
         if not self._need_db():
             return
         if self.rolling_back:
             self.notify("The rollback is already running.", severity="information")
             return
-        banner = self.query_one(TripBanner)
-        if banner.tripped and banner.event is not None:
-            e = banner.event
-            self._rollback_now(f"trip: {e.trigger or Metric(e.metric).label} "
-                               f"({format_value(Metric(e.metric), e.value)} vs {e.threshold})")
+        trip = self.session.trip
+        applied = self.applied_steps()
+        listed = ", ".join(reversed(applied)) if applied else "nothing seems applied"
+        if trip.tripped and trip.event is not None:
+            # one question, listing what goes: quick, but never a single accidental key
+            reason = f"trip: {trip.describe()}"
+
+            def now(ok: bool | None) -> None:
+                if ok:
+                    self._rollback_now(reason)
+
+            self.app.push_screen(ConfirmModal(
+                "Roll back now? (trip)",
+                f"{trip.describe()} is tripped.\nRoll back, newest first: {listed}.\n"
+                f"A running step is cancelled first.", yes="Roll back", danger=True), now)
             return
-        applied = [k for k, r in self.rows.items() if r.state in ("applied", "failed")]
 
         def answer(ok: bool | None) -> None:
             if ok:
                 self.production.then(lambda: self._rollback_now(
                     f"requested by {self.session.operator}"))
 
-        body = ("Roll back every applied step, newest first: "
-                + (", ".join(reversed(applied)) if applied else "nothing seems applied")
-                + ".\nA running step is cancelled first.")
+        body = (f"Roll back every applied step, newest first: {listed}."
+                "\nA running step is cancelled first.")
         self.app.push_screen(ConfirmModal("Roll back now?", body, yes="Roll back",
                                           danger=True), answer)
 
     def action_dismiss_banner(self) -> None:
-        banner = self.query_one(TripBanner)
-        if banner.has_class("-shown") and not self.rolling_back:
-            banner.dismiss()
+        if self.session.trip.shown and not self.rolling_back:
+            self.query_one(TripBanner).dismiss()
 
     def action_toggle_gauges(self) -> None:
         self.toggle_class("-show-gauges")

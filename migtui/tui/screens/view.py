@@ -60,6 +60,7 @@ from migtui.tui.screens.workers import (
     SnapshotTaken,
     Workers,
 )
+from migtui.tui.widgets.banner import Context as BannerContext
 from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
@@ -160,7 +161,8 @@ class RunView(Screen[None]):
     def _rollback_now(self, reason: str) -> None:
         """No question asked: the trip state (or the operator's yes) is the confirmation."""
         self.rolling_back = True
-        self.query_one(TripBanner).set_status(f"ROLLING BACK — {short(reason, 120)}", "-busy")
+        self.session.trip.rolling(reason)
+        self._banner()
         self._log(f"rollback started by {self.session.operator}: {reason}", "bold magenta")
         self._top()
         self.jobs.rollback(reason)
@@ -186,13 +188,14 @@ class RunView(Screen[None]):
         activity = Activity(self.job, self.rolling_back, self.rehearsal_stage, ctl.paused,
                             ctl.pause_reason)
         self.query_one("#top", Static).update(
-            header(self.session, activity, self.rehearsal[0], demo=self.demo))
+            header(self.session, activity, self.rehearsal[0], demo=self.demo,
+                   lost=self.connection_lost()))
         self._keys()
 
     def _keys(self) -> None:
         """The key bar, for what is running and what has focus, cut to the width."""
         self.query_one("#keys", Static).update(footer(
-            self.size.width, online=self.session.online,
+            self.size.width, online=self.session.online and not self.session.link.lost,
             running=self.job is not None or self.rolling_back,
             checklist=isinstance(self.focused, ChecklistView),
             narrow=self.has_class("-narrow")))
@@ -224,10 +227,38 @@ class RunView(Screen[None]):
     def _tick(self) -> None:
         if any(r.state in ("running", "rolling_back") for r in self.rows.values()):
             self.query_one(ContentPane).refresh_steps()
-        banner = self.query_one(TripBanner)
-        if banner.tripped and banner.event is not None:
-            banner.render_trip(self.clock.since(banner.event.since))
+        if self.session.trip.shown:
+            self._banner()
+        if self.session.link.lost:
+            self._show_link()
         self._top()
+
+    def applied_steps(self) -> list[str]:
+        """What R would roll back, in plan order."""
+        return [s.id for s in self.plan.steps
+                if self.rows.get(s.id, StepRow()).state in ("applied", "failed")]
+
+    def _banner(self) -> None:
+        """The trip banner from the session's live trip state."""
+        self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
+            applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
+            lost=self.connection_lost()))
+
+    def connection_lost(self) -> str:
+        """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""
+        return self.session.link.text(self.clock.hms)
+
+    def _show_link(self) -> None:
+        """While the connection is lost: the header, the strip and every gauge say so,
+        greyed, with the age of their last sample."""
+        lost = self.connection_lost()
+        age = secs(self.session.link.age(self.clock.now())) if lost else ""
+        gauges = self.query_one(GaugesPanel)
+        if lost or gauges.has_class("-stale"):
+            gauges.stale(lost, age or "?")
+        if lost:
+            self.query_one(GaugeStrip).show(self.session.guard.states, None, Text(
+                f"LOST {age or '?'} ago", style="bold reverse red"))
 
     def _next_step(self, section: Section | None) -> str | None:
         return next_step(self.plan, self.rows, section)
@@ -302,12 +333,9 @@ class RunView(Screen[None]):
         o = done.outcome or Outcome("failed", done.error)
         if done.group == workers.ROLLBACK:
             self.rolling_back = False
-            banner = self.query_one(TripBanner)
-            if o.status == "rolled_back":
-                banner.set_status(f"ROLLED BACK: {o.message}. The database is back to "
-                                  f"before the run. Esc dismisses.", "-done")
-            else:
-                banner.set_status(f"ROLLBACK DID NOT FINISH: {short(o.message, 200)}", "")
+            if o.status != "rolled_back":
+                self.session.trip.failed(o.message)
+            self._banner()
             self.query_one(BackfillProgress).finish()
         elif done.group == workers.EXPORT:
             if o.ok:
@@ -346,6 +374,12 @@ class RunView(Screen[None]):
     @on(SnapshotTaken)
     def _snapshot(self, message: SnapshotTaken) -> None:
         snap = message.snapshot
+        if snap.unreachable or self.query_one(GaugesPanel).has_class("-stale"):
+            self._show_link()  # lost: keep the last values, greyed; back: live again
+            self._top()
+            self._banner()
+            if snap.unreachable:
+                return
         self.latest = snap
         states = self.session.guard.states
         self.query_one(GaugeStrip).show(states, snap)
@@ -392,9 +426,6 @@ class RunView(Screen[None]):
                 self.query_one(BackfillProgress).finish()
             case RollbackStarted():
                 self.rolling_back = True
-                self.query_one(TripBanner).set_status(
-                    f"ROLLING BACK {len(e.steps)} step(s): {', '.join(e.steps) or 'nothing'} "
-                    f"— {short(e.reason, 100)}", "-busy")
             case BaselineRecorded():
                 self.baseline = dict(e.metrics)
                 self.query_one(ContentPane).refresh_section("monitoring")
@@ -406,6 +437,7 @@ class RunView(Screen[None]):
             self.query_one(TourPanel).show_hint()
         if not isinstance(e, StepProgress | StatementStarted):
             self._refresh_views()
+            self._banner()
         elif isinstance(e, StatementStarted):
             self.query_one(ContentPane).refresh_steps()
 
@@ -432,7 +464,9 @@ class RunView(Screen[None]):
         self._log(describe(e) or "", style(e))
         if e.state != "trip" or self.rolling_back:
             return
-        self.query_one(TripBanner).trip(e, self.clock.since(e.since))
         self.app.bell()
-        if e.policy == "rollback" and self.session.online:
+        if e.policy == "rollback" and self.session.online and not self.connection_lost():
             self._rollback_now(f"automatic: {e.trigger or m.label} tripped")
+        elif e.policy == "offer" and self.job is not None:
+            self._log(f"trip: the running job pauses before its next step "
+                      f"({self.session.trip.describe(e)}). p resumes, R rolls back", "bold red")

@@ -1,15 +1,31 @@
-"""The trip banner: which metric tripped, its value against threshold and baseline, for
-how long, and the one key that rolls back."""
+"""The trip banner: the live state of the rollback triggers, from ``execution.trip``.
+
+Tripping now (which metric, its value against threshold and baseline, for how long, what
+``R`` will do), recovered (when: dimmed), rolling back, rolled back (when). It clears when
+new work starts after a recovery or a rollback, and Esc hides it until the state changes.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import Static
 
 from migtui.events import ThresholdChanged
+from migtui.execution import trip as tr
 from migtui.plan.model import Metric
 from migtui.sampler import format_value
-from migtui.tui.model import secs
+from migtui.tui.model import Clock, secs, short
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the banner says ``R`` and ``p`` will do."""
+
+    applied: tuple[str, ...] = ()  # steps R would roll back, newest last
+    paused: bool = False  # the trip paused the running job before its next step
+    lost: str = ""  # "connection lost since 12:03:04": R waits for the database
 
 
 class TripBanner(Static):
@@ -19,51 +35,81 @@ class TripBanner(Static):
     TripBanner.-shown { display: block; }
     TripBanner.-done { background: $success-darken-2; }
     TripBanner.-busy { background: $warning-darken-2; }
+    TripBanner.-recovered { background: $panel; color: $text-muted; text-style: none; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.event: ThresholdChanged | None = None
-        self.status = ""  # "" while tripped; else the rollback's progress or outcome
+        self.state = tr.TripState()
+        self.context = Context()
 
     @property
     def tripped(self) -> bool:
-        return self.event is not None and not self.status
+        return self.state.tripped
 
-    def trip(self, event: ThresholdChanged, held: float | None) -> None:
-        self.event = event
-        self.status = ""
-        self.set_classes("-shown")
-        self.render_trip(held)
+    @property
+    def event(self) -> ThresholdChanged | None:
+        return self.state.event
 
-    def render_trip(self, held: float | None) -> None:
-        if self.status:
-            self.update(Text(self.status))
-            return
-        e = self.event
-        if e is None:
-            return
-        m = Metric(e.metric)
-        t = Text()
-        t.append("ROLLBACK TRIGGER TRIPPED: ")
-        t.append(e.trigger or m.label)
-        t.append(f"\n{m.label} {format_value(m, e.value)} vs threshold {e.threshold}")
-        if e.limit is not None:
-            t.append(f" (limit {format_value(m, e.limit)})")
-        t.append(f", baseline {format_value(m, e.baseline)}" if e.baseline is not None
-                 else ", no baseline")
-        t.append(f", for {secs(held)}")
-        if e.policy and e.policy != "offer":
-            t.append(f" · policy: {e.policy}")
-        t.append("\nPress R to roll back now · Esc dismisses (the gauges keep watching)")
-        self.update(t)
-
-    def set_status(self, text: str, css: str) -> None:
-        self.status = text
-        self.set_classes(f"-shown {css}")
-        self.render_trip(None)
+    def show(self, state: tr.TripState, clock: Clock, context: Context) -> None:
+        self.state = state
+        self.context = context
+        css = {tr.TRIPPING: "", tr.ROLLING_BACK: "-busy", tr.ROLLED_BACK: "-done",
+               tr.RECOVERED: "-recovered", tr.ROLLBACK_FAILED: ""}.get(state.kind, "")
+        self.set_classes(f"-shown {css}".strip() if state.shown else "")
+        if state.shown:
+            self.update(render(state, clock, context))
 
     def dismiss(self) -> None:
-        self.event = None
-        self.status = ""
+        self.state.dismiss()
         self.set_classes("")
+
+
+def _measure(t: Text, e: ThresholdChanged) -> None:
+    m = Metric(e.metric)
+    t.append(f"{m.label} {format_value(m, e.value)} vs threshold {e.threshold}")
+    if e.limit is not None:
+        t.append(f" (limit {format_value(m, e.limit)})")
+    t.append(f", baseline {format_value(m, e.baseline)}" if e.baseline is not None
+             else ", no baseline")
+
+
+def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
+    e = state.event
+    t = Text()
+    kind = state.kind
+    if kind == tr.TRIPPING and e is not None:
+        t.append("ROLLBACK TRIGGER TRIPPED: ")
+        t.append(e.trigger or Metric(e.metric).label)
+        if len(state.live) > 1:
+            t.append(f" (+{len(state.live) - 1} more)")
+        t.append("\n")
+        _measure(t, e)
+        t.append(f", for {secs(clock.since(e.since or e.at))}")
+        if e.policy and e.policy != "offer":
+            t.append(f" · policy: {e.policy}")
+        t.append("\n")
+        if ctx.lost:
+            t.append(f"{ctx.lost}: R is offered when it returns")
+        elif not ctx.applied:
+            t.append("Nothing applied: nothing to roll back · Esc dismisses")
+        else:
+            if ctx.paused:
+                t.append("Paused before the next step · p resumes · ")
+            t.append(f"R rolls back {len(ctx.applied)} step(s) (asks once) · Esc dismisses")
+    elif kind == tr.RECOVERED and e is not None:
+        t.append(f"Recovered at {clock.hms(state.at)}: {e.trigger or Metric(e.metric).label}"
+                 f" (tripped at {clock.hms(e.at)})")
+        if ctx.paused:
+            t.append("\nStill paused before the next step · p resumes · R rolls back")
+        else:
+            t.append(" · Esc dismisses")
+    elif kind == tr.ROLLING_BACK:
+        t.append(f"ROLLING BACK {short(state.message, 100)} — since {clock.hms(state.at)}")
+    elif kind == tr.ROLLED_BACK:
+        t.append(f"ROLLED BACK at {clock.hms(state.at)}: {short(state.message, 120)}. "
+                 f"The database is back to before the run · Esc dismisses")
+    elif kind == tr.ROLLBACK_FAILED:
+        t.append(f"ROLLBACK DID NOT FINISH at {clock.hms(state.at)}: "
+                 f"{short(state.message, 200)}")
+    return t

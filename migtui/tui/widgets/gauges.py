@@ -77,6 +77,8 @@ class Gauge(Vertical):
         super().__init__(id=f"gauge-{metric.value}", classes="-ok")
         self.metric = metric
         self.rules = rules
+        self.stale = ""  # "last sample 42s ago" while the connection is lost
+        self._state: GaugeState | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._text(None), classes="g-text")
@@ -106,15 +108,21 @@ class Gauge(Vertical):
             t.append(f"{level} {_cmp(threshold)}", style=style)
             if level == "trip":
                 t.append(f" for {sustain:g}s", style=style)
-        if st and st.note:
+        if self.stale:
+            t.append(f"\n{self.stale}", style="bold")
+        elif st and st.note:
             t.append(f"\n{st.note}", style="dim italic")
         return t
+
+    def refresh_text(self) -> None:
+        self.query_one(".g-text", Static).update(self._text(self._state))
 
     def show(self, st: GaugeState, history: list[float]) -> None:
         self.set_class(st.state == "ok", "-ok")
         self.set_class(st.state == "warn", "-warn")
         self.set_class(st.state == "trip", "-trip")
         self.set_class(st.state == "inactive", "-inactive")
+        self._state = st
         self.query_one(".g-text", Static).update(self._text(st))
         spark = self.query_one(ScaledSparkline)
         limits = [st.limit] if st.limit is not None else []
@@ -194,6 +202,9 @@ class GaugesPanel(VerticalScroll):
     DEFAULT_CSS = """
     GaugesPanel { width: 40; border: round $primary-darken-2; padding: 0 1; }
     GaugesPanel #gauges-status { height: auto; margin: 0 0 1 0; }
+    GaugesPanel.-stale Gauge { border-left: thick $panel-lighten-2; background: $panel;
+                               color: $text-disabled; }
+    GaugesPanel.-stale Gauge ScaledSparkline { color: $text-disabled; }
     """
 
     def __init__(self, rules: dict[Metric, list[Rule]], *, id: str | None = None) -> None:
@@ -218,6 +229,16 @@ class GaugesPanel(VerticalScroll):
 
     def set_status(self, text: Text | str) -> None:
         self.query_one("#gauges-status", Static).update(text)
+
+    def stale(self, lost: str, age: str) -> None:
+        """The connection is lost: every gauge greyed, holding its last value, and each
+        says how old that value is ("" lost: live again)."""
+        self.set_class(bool(lost), "-stale")
+        for g in self.query(Gauge):
+            g.stale = f"last sample {age} ago" if lost else ""
+            g.refresh_text()
+        if lost:
+            self.set_status(Text(f"{lost}; values are {age} old", style="bold red"))
 
     def show(self, snap: Snapshot, states: dict[str, GaugeState],
              history: dict[Metric, list[float]]) -> None:

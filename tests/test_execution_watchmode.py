@@ -1,0 +1,61 @@
+"""Issue 15 item 3 in the core: another run's journal read as it grows, what that run is
+doing, and the lock holder named by what it does ("between steps", not "idle")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from migtui.execution.follow import Holder, JournalFollower
+from migtui.runner import Runner
+from migtui.runner.errors import RunLocked
+from tests.runner_helpers import make_plan
+
+
+def write(path: Path, *recs: dict, tail: str = "") -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        for r in recs:
+            fh.write(json.dumps(r) + "\n")
+        fh.write(tail)
+
+
+def test_the_follower_reads_only_new_complete_lines(tmp_path: Path) -> None:
+    j = tmp_path / "plan.journal.jsonl"
+    f = JournalFollower(j)
+    assert f.poll() == []  # no journal yet
+    write(j, {"kind": "RunStarted", "operator": "alice", "at": "2026-11-23T03:00:00+00:00"},
+          tail='{"kind": "StepSta')  # the writer is mid-line
+    assert [r["kind"] for r in f.poll()] == ["RunStarted"]
+    assert f.poll() == []
+    write(j, tail='rted", "step_id": "a", "action": "apply"}\n')
+    assert [r.get("step_id") for r in f.poll()] == ["a"]
+    j.write_text("")  # replaced: read again from the start
+    write(j, {"kind": "NoteAdded"})
+    assert [r["kind"] for r in f.poll()] == ["NoteAdded"]
+
+
+def test_the_holder_says_what_the_other_run_is_doing() -> None:
+    h = Holder()
+    assert h.describe() == "no run in the journal is open"
+    h.apply({"kind": "RunStarted", "operator": "alice", "at": "2026-11-23T03:00:00+00:00"})
+    assert h.describe() == "run by alice since 2026-11-23 03:00:00, between steps"
+    h.apply({"kind": "StepStarted", "step_id": "add_note", "action": "apply"})
+    assert h.doing() == "running step add_note (apply)"
+    h.apply({"kind": "StepFinished", "step_id": "add_note", "action": "apply"})
+    assert h.doing() == "between steps (last: add_note)"
+    h.apply({"kind": "RunFinished", "outcome": "done"})
+    assert not h.running
+
+
+def test_the_lock_holder_between_steps_is_not_called_idle(shop_db: str) -> None:
+    plan = make_plan("""
+        - id: a
+          sql: SELECT 1;
+          rollback: SELECT 1;
+    """)
+    with Runner(plan, shop_db), pytest.raises(RunLocked) as exc:
+        Runner(plan, shop_db).open()
+    msg = str(exc.value)
+    assert "between steps" in msg and ", idle" not in msg

@@ -1,0 +1,161 @@
+"""Issue 15, "the 3 a.m. screen", in the app: the trip banner shows the live state (tripping,
+recovered with when, rolled back with when) and clears when new work starts; new work
+during a trip needs a confirmation that names the trip; nothing applied means nothing to
+roll back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from textual.widgets import Static
+
+from migtui.events import ThresholdChanged
+from migtui.sampler import Snapshot
+from migtui.tui import make_app
+from migtui.tui.screens.modals import ConfirmModal
+from migtui.tui.widgets.banner import TripBanner
+from migtui.tui.widgets.gauges import Gauge, GaugesPanel, GaugeStrip
+
+from .test_tui_app import SIZE, asynctest, column_exists, connected, main, until
+
+PLAN = """
+migtui: 1
+id: trust
+title: Two steps under a trigger
+type: schema_change
+agent: tester
+targets: {staging: {environment: staging}}
+overview: [Ready]
+documentation: [Done]
+steps:
+  - id: add_note
+    sql: ALTER TABLE orders ADD COLUMN note text;
+    rollback: ALTER TABLE orders DROP COLUMN IF EXISTS note;
+  - id: add_memo
+    sql: ALTER TABLE orders ADD COLUMN memo text;
+    rollback: ALTER TABLE orders DROP COLUMN IF EXISTS memo;
+risks:
+  rollback_triggers:
+    - {text: Error rate >5%, metric: error_rate, above: 5%, for: 1s}
+"""
+
+
+def tc(state: str, previous: str) -> ThresholdChanged:
+    now = dt.datetime.now(dt.UTC)
+    return ThresholdChanged(metric="error_rate", state=state, previous=previous, value=12.0,
+                            threshold="> 5%", limit=5.0, baseline=None, since=now,
+                            policy="offer" if state == "trip" else "",
+                            trigger="Error rate >5%" if state == "trip" else "")
+
+
+def banner_text(app) -> str:
+    banner = app.screen.query_one(TripBanner)
+    return str(banner.render()) if banner.has_class("-shown") else ""
+
+
+@asynctest
+async def test_new_work_during_a_trip_asks_naming_it_and_the_banner_follows(
+        shop_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "trust.yaml"
+    path.write_text(PLAN)
+    app = make_app(path, shop_db, operator="tester", sample=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot)
+        scr = main(app)
+        trip = tc("trip", "ok")
+        app.session.emit(trip)
+        app.session._offered(trip)  # as the guard's on_trip does for an offer trigger
+        await until(pilot, lambda: "ROLLBACK TRIGGER TRIPPED" in banner_text(app))
+        # nothing applied yet: no R to offer
+        assert "Nothing applied: nothing to roll back" in banner_text(app)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert "Error rate >5%" in app.screen.body and "is tripped now" in app.screen.body
+        await pilot.press("n")
+        await pilot.pause()
+        assert scr.job is None and not column_exists(shop_db, "orders", "note")
+        # the trigger recovers: the banner says when, dimmed; the run is still paused
+        app.session.emit(tc("ok", "trip"))
+        await until(pilot, lambda: "Recovered at" in banner_text(app))
+        assert app.screen.query_one(TripBanner).has_class("-recovered")
+        assert "Still paused" in banner_text(app)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal) and "it has recovered" in app.screen.body
+        await pilot.press("y")
+        await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
+        assert banner_text(app) == ""  # new work started: the recovered trip cleared
+        assert not app.session.control.paused
+
+
+@asynctest
+async def test_a_rolled_back_banner_clears_when_new_steps_run(shop_db: str,
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "trust.yaml"
+    path.write_text(PLAN)
+    app = make_app(path, shop_db, operator="tester", sample=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot)
+        scr = main(app)
+        await pilot.press("x")
+        await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
+        trip = tc("trip", "ok")
+        app.session.emit(trip)
+        app.session._offered(trip)  # the offer trip paused the run
+        await until(pilot, lambda: "R rolls back 1 step(s)" in banner_text(app))
+        await pilot.press("R")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal) and "add_note" in app.screen.body
+        await pilot.press("y")
+        await until(pilot, lambda: "ROLLED BACK at" in banner_text(app))
+        assert not column_exists(shop_db, "orders", "note")
+        assert not app.session.control.paused
+        await pilot.press("x")  # the trip was answered by the rollback: no question
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal)
+        await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
+        assert banner_text(app) == ""
+
+
+def snapshot(*, unreachable: bool) -> Snapshot:
+    return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=0.0, elapsed=None, duration=0.0,
+                    error="server closed the connection unexpectedly" if unreachable else None,
+                    unreachable=unreachable)
+
+
+@asynctest
+async def test_a_lost_database_is_seen_everywhere_and_r_waits_for_it(
+        shop_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "trust.yaml"
+    path.write_text(PLAN)
+    app = make_app(path, shop_db, operator="tester", sample=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        scr = main(app)
+        await pilot.press("x")
+        await until(pilot, lambda: scr.rows["add_note"].state == "applied" and scr.job is None)
+        app.session._snapshot(snapshot(unreachable=False))  # as the sampler delivers them
+        app.session._snapshot(snapshot(unreachable=True))
+        app.session._snapshot(snapshot(unreachable=True))
+        gauges = scr.query_one(GaugesPanel)
+        await until(pilot, lambda: gauges.has_class("-stale"))
+        top = str(scr.query_one("#top", Static).render())
+        assert "connection lost since" in top and "reconnecting (try 2)" in top
+        assert all("last sample" in str(g.query_one(".g-text", Static).render())
+                   for g in gauges.query(Gauge) if g.display)
+        assert "LOST" in str(scr.query_one(GaugeStrip).render())
+        assert " R " not in str(scr.query_one("#keys", Static).render())
+        # a smoke trip while the database is gone: the banner does not invite R
+        app.session.emit(tc("trip", "ok"))
+        await until(pilot, lambda: "R is offered when it returns" in banner_text(app))
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal)
+        assert column_exists(shop_db, "orders", "note")
+        # it comes back: live again, and R is offered
+        app.session._snapshot(snapshot(unreachable=False))
+        await until(pilot, lambda: not gauges.has_class("-stale"))
+        assert "connection lost" not in str(scr.query_one("#top", Static).render())
+        await until(pilot, lambda: "R rolls back 1 step(s)" in banner_text(app))
