@@ -56,7 +56,7 @@ def make_template(admin_url: str, name: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(psql.SQL("CREATE DATABASE {}").format(psql.Identifier(name)))
     url = with_db(admin_url, name)
-    create_shop(url, customers=50, orders=300)
+    create_shop(url, customers=200, orders=20_000)  # big enough that a CIC outlasts a lock sample
     with psycopg.connect(url, autocommit=True) as conn:
         for st in split(EXTRAS):
             conn.execute(st.text)
