@@ -124,7 +124,8 @@ def test_terminated_session_mid_step_fails_cleanly_and_history_matches(shop_db: 
     t = threading.Thread(target=migrate)
     t.start()
     find = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'migtui' "
-            "AND query LIKE '%%pg_sleep%%' AND state = 'active'")
+            "AND datname = current_database() AND query LIKE '%%pg_sleep%%' "
+            "AND state = 'active'")
     assert wait_until(lambda: bool(q(shop_db, find)))
     q(shop_db, f"SELECT pg_terminate_backend(pid) FROM ({find}) s")
     t.join(timeout=60)
