@@ -16,8 +16,8 @@ from migtui.db import make_engine
 from migtui.dsn import DsnError, conninfo, database_name, display, parse_dsn
 from migtui.plan import load_plan
 from migtui.runner import Runner
+from tests.prisma_helpers import make_migration
 from tests.runner_helpers import one, plan_text, q
-from tests.test_prisma import make_migration
 
 REPO = Path(__file__).resolve().parent.parent
 PLAN = REPO / "plans" / "add-order-status.yaml"

@@ -387,8 +387,8 @@ def test_metrics_and_the_served_app_never_hold_the_password(
         shop_db: str, tmp_path: Path) -> None:
     """/metrics scraped during a real run, and the served app's page and websocket frames
     (in headless Chromium, when there is one), with the password in the run's URL."""
-    from tests.metrics.test_scrape_run import PLAN as METRICS_PLAN
-    from tests.metrics.test_scrape_run import run_plan
+    from tests.metrics.helpers import PLAN as METRICS_PLAN
+    from tests.metrics.helpers import run_plan
 
     url = with_password(shop_db)
     events, during, final = run_plan(METRICS_PLAN.format(above="5s", settle="0.3"), url)
@@ -399,8 +399,7 @@ def test_metrics_and_the_served_app_never_hold_the_password(
     for text in texts:
         assert_no_password("/metrics", text)
 
-    from tests.serve.helpers import Served, plain
-    from tests.serve.test_browser import CHROMIUM
+    from tests.serve.helpers import CHROMIUM, Served, plain
 
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

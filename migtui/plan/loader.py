@@ -42,9 +42,9 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
+def _model_at(loc: Loc, root: type[BaseModel] = Plan) -> type[BaseModel] | None:
     """The model class that holds the field at ``loc`` (for 'expected one of' hints)."""
-    tp: Any = Plan
+    tp: Any = root
     for part in loc:
         tp = _unwrap(tp, part)
         if tp is None:
@@ -90,27 +90,7 @@ def plan_checksum(text: str) -> str:
 
 
 def load_plan_text(text: str, path: str = "<plan>") -> Plan:
-    problems: list[Problem] = []
-    pos = Positions()
-    try:
-        node = compose(text, path)
-        if node is not None and "&" in text:  # no anchor, no alias: nothing to expand
-            check_aliases(node, path)
-        data = None if node is None else ToPython(path, pos, problems)(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        msg = f"invalid YAML: {e.problem or e.context}"
-        if e.context and e.problem:
-            msg = f"invalid YAML: {e.problem} ({e.context})"
-        raise PlanError([Problem(path, mark.line + 1 if mark else None,
-                                 mark.column + 1 if mark else None, "", msg)]) from None
-    except yaml.YAMLError as e:
-        raise PlanError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
-    except (ValueError, TypeError, RecursionError) as e:
-        raise PlanError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
-    if problems:
-        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
-        raise PlanError(problems)
+    data, pos = read_document(text, path)
     if not isinstance(data, dict):
         raise PlanError([Problem(path, 1, 1, "", f"expected a mapping of plan sections "
                                  f"(migtui: 1, title: ..., steps: ...), found {_describe(data)}")])
@@ -122,7 +102,7 @@ def load_plan_text(text: str, path: str = "<plan>") -> Plan:
     try:
         plan = Plan.model_validate(data)
     except ValidationError as e:
-        problems = _validation_problems(e, data, pos, path)
+        problems = validation_problems(e, data, pos, path)
     problems += _cross_check(data, pos, path)
     if problems or plan is None:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
@@ -141,8 +121,10 @@ def default_plan_id(path: str, title: str) -> str:
     return safe if PLAN_ID_RE.match(safe) else "plan"
 
 
-def _validation_problems(err: ValidationError, data: Any, pos: Positions,
-                         path: str) -> list[Problem]:
+def validation_problems(err: ValidationError, data: Any, pos: Positions, path: str,
+                        root: type[BaseModel] = Plan) -> list[Problem]:
+    """pydantic's errors as located problems, with 'did you mean' for unknown keys; ``root``
+    is the model the document validates against (a plan, or a fleet file)."""
     out: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
     for e in err.errors(include_url=False):
@@ -155,7 +137,7 @@ def _validation_problems(err: ValidationError, data: Any, pos: Positions,
         if typ == "extra_forbidden":
             key = loc[-1]
             field = dotted(data_loc)
-            model = _model_at(data_loc[:-1])
+            model = _model_at(data_loc[:-1], root)
             if model is not None:
                 names = _field_names(model)
                 close = difflib.get_close_matches(str(key), names, n=1)
@@ -180,6 +162,35 @@ def _validation_problems(err: ValidationError, data: Any, pos: Positions,
         seen.add(key)
         out.append(Problem(path, line, col, field, msg))
     return out
+
+
+def read_document(text: str, path: str, error: type[PlanError] = PlanError) -> tuple[Any, Positions]:
+    """YAML text as plain data and the position of every value, refusing hostile input
+    (alias bombs, deep nesting, odd scalars) with located problems raised as ``error``."""
+    problems: list[Problem] = []
+    pos = Positions()
+    try:
+        node = compose(text, path)
+        if node is not None and "&" in text:  # no anchor, no alias: nothing to expand
+            check_aliases(node, path)
+        data = None if node is None else ToPython(path, pos, problems)(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        msg = f"invalid YAML: {e.problem or e.context}"
+        if e.context and e.problem:
+            msg = f"invalid YAML: {e.problem} ({e.context})"
+        raise error([Problem(path, mark.line + 1 if mark else None,
+                             mark.column + 1 if mark else None, "", msg)]) from None
+    except yaml.YAMLError as e:
+        raise error([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
+    except PlanError as e:
+        raise error(e.problems) from None
+    except (ValueError, TypeError, RecursionError) as e:
+        raise error([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise error(problems)
+    return data, pos
 
 
 def _lookup(data: Any, loc: Loc) -> Any:

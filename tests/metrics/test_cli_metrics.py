@@ -17,7 +17,7 @@ from migtui.execution import Run, execute
 from migtui.journal import journal_path, read_journal
 from migtui.metrics import MetricsExporter
 from migtui.plan import load_plan
-from tests.metrics.test_scrape_run import PLAN, Samples, scrape, value
+from tests.metrics.helpers import PLAN, Samples, scrape, value
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.plots.test_gauge_plots import png_size
+from tests.plots.helpers import png_size
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -4,7 +4,6 @@ from a real journal, with a text fallback."""
 from __future__ import annotations
 
 import datetime as dt
-import struct
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,10 @@ from migtui.plots.series import Marker
 from migtui.plots.text import sparkline
 from migtui.sampler.snapshot import Snapshot
 from migtui.state import RunState
-from tests.metrics.test_scrape_run import PLAN
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == PNG_MAGIC, "not a PNG"
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
+from tests.metrics.helpers import PLAN
+from tests.plots.helpers import (
+    png_size,
+)
 
 
 def snap(mono: float, latency: float | None, at: dt.datetime | None = None) -> Snapshot:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -64,3 +65,6 @@ def plain(frames: list[bytes | str]) -> str:
     """The websocket's terminal output as text: escape sequences removed."""
     text = "".join(f.decode("utf-8", "replace") if isinstance(f, bytes) else f for f in frames)
     return ANSI.sub("", text)
+
+
+CHROMIUM = os.environ.get("MIGTUI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -4,8 +4,6 @@ from the websocket's terminal output, and a screenshot is taken."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -14,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from migtui.demo.traffic import failing_transactions
+from tests.serve.helpers import CHROMIUM
 
 from .helpers import Served, plain
-
-CHROMIUM = os.environ.get("MIGTUI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture

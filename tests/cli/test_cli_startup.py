@@ -16,7 +16,7 @@ import pytest
 from migtui.cli import COMMANDS, build_parser
 from tests.runner_helpers import plan_text
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 UI = {"textual", "rich"}
 HEAVY = {"sqlalchemy", "psycopg", "pydantic", "pglast", "yaml", "psutil"}
 

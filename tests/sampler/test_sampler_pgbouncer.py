@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from migtui.sampler import Sampler
-from tests.test_sampler_metrics import live_plan
+from tests.sampler.live import live_plan
 
 PGBOUNCER = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None)

@@ -26,7 +26,7 @@ from migtui.rehearsal import (
 from migtui.rehearsal import fingerprint as fpr
 from tests.runner_helpers import one
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def plan_file(tmp_path: Path, steps: str, *, settings: str = "", extra: str = "") -> Path:

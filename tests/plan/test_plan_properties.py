@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from migtui.plan import Plan, PlanError, load_plan_text
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = [p.read_text(encoding="utf-8") for p in sorted((REPO / "plans").glob("*.yaml"))]
 EXAMPLE_DATA = [yaml.safe_load(t) for t in EXAMPLES]
 

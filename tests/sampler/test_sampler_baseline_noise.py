@@ -14,7 +14,7 @@ import pytest
 
 from migtui.journal import Journal, read_journal
 from migtui.sampler import Baseline, Sampler, Snapshot
-from tests.test_sampler_metrics import live_plan, wait_until
+from tests.sampler.live import live_plan, wait_until
 
 T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 

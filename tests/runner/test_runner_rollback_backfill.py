@@ -18,7 +18,7 @@ from migtui.runner import Runner
 from migtui.runner.history import ensure_schema
 from tests.runner_helpers import make_plan, one, plan_text, q, wait_until
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 STEPS = """
 - id: bump

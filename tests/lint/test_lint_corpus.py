@@ -12,7 +12,7 @@ from migtui.lint import RULES, TableSizes, lint_plan
 from migtui.sql import split
 from tests.lint_helpers import plan_with
 
-CORPUS = Path(__file__).parent / "lint_corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "lint_corpus"
 _META = {"suppression-without-reason", "suppression-unknown-rule"}  # see test_lint_suppress
 
 

@@ -3,7 +3,7 @@
 Deterministic: the plan opens without a database (no live values), the clock is frozen
 (``frozen=True``: fixed log times, no timers), the terminal size is fixed. The trip banner
 is drawn from a ThresholdChanged event like the one the guard emits. Update with
-``pytest tests/test_tui_snapshots.py --snapshot-update`` and review the SVGs.
+``pytest tests/tui/test_tui_snapshots.py --snapshot-update`` and review the SVGs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from migtui.events import ThresholdChanged
 from migtui.tui import make_app
 
-from .conftest import PLANS
+from tests.conftest import PLANS
 
 SIZES = [(80, 24), (120, 36)]
 

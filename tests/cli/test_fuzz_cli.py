@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "plans").glob("*.yaml"))
 SEED = 20261123
 CLOSED = "postgresql://fuzz@127.0.0.1:1/fuzz"

@@ -13,7 +13,7 @@ from migtui.events import StepPaused, StepProgress, StepResumed
 from migtui.plan.model import Plan
 from migtui.runner import Runner
 from migtui.sampler import Guard, Sampler
-from tests.test_sampler_metrics import DEADLINE, Events, background, running, wait_until
+from tests.sampler.live import DEADLINE, Events, background, running, wait_until
 
 SLOW_BACKFILL = {"batch_size": 100, "min_batch": 100, "max_batch": 100, "sleep": "60ms"}  # time for the gauges to see it, even on a loaded machine
 

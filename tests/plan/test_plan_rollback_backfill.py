@@ -10,7 +10,7 @@ from migtui.cli.cmd_new import scaffold
 from migtui.lint import lint_plan
 from migtui.plan import load_plan, load_plan_text
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_scaffold_undoes_its_backfill_in_batches(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from migtui.plan.values import Threshold, parse_duration, parse_expectation, par
 from migtui.sql import SqlSyntaxError, split
 from tests.conftest import PLANS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 MINIMAL = """\
 migtui: 1

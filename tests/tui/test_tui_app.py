@@ -3,14 +3,11 @@ reopening and resuming, and keys handled while a slow statement runs."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import shutil
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -25,20 +22,13 @@ from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.sections import SectionsNav
 from migtui.tui.widgets.steps import StepsTable
+from tests.tui.helpers import asynctest
 
-from .conftest import PLANS
+from tests.conftest import PLANS
 
 SIZE = (120, 36)
 
 
-def asynctest(fn: Callable[..., Any]) -> Callable[..., None]:
-    """Run an async test on a fresh event loop (no asyncio plugin needed)."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
 
 
 def copy_plan(tmp_path: Path, name: str = "add-order-status.yaml") -> Path:

@@ -10,23 +10,8 @@ from migtui.cli import main
 from migtui.plan import load_plan
 from migtui.runner import Runner
 from migtui.runner.prisma import checksum_bytes
+from tests.prisma_helpers import DOWN, MIGRATION, make_migration
 from tests.runner_helpers import one, q
-
-MIGRATION = (
-    '-- CreateTable\nCREATE TABLE "Widget" (\n    "id" SERIAL NOT NULL,   \n'
-    '    "name" TEXT NOT NULL,\n\n    CONSTRAINT "Widget_pkey" PRIMARY KEY ("id")\n);\n\n'
-    '-- CreateIndex\nCREATE UNIQUE INDEX "Widget_name_key" ON "Widget"("name");')
-DOWN = 'DROP TABLE "Widget";\n'
-
-
-def make_migration(root: Path, name: str = "20240101120000_add_widget", down: bool = True
-                   ) -> Path:
-    d = root / "prisma" / "migrations" / name
-    d.mkdir(parents=True)
-    (d / "migration.sql").write_bytes(MIGRATION.encode())  # trailing spaces, no final newline
-    if down:
-        (d / "down.sql").write_text(DOWN)
-    return d
 
 
 def test_checksum_is_prismas_algorithm() -> None:

@@ -20,7 +20,7 @@ from migtui.plan import load_plan
 from migtui.runner import Runner
 from tests.runner_helpers import column_exists, one, plan_text
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "Sup3rSecretPw"
 
 STEPS = """

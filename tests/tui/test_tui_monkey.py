@@ -26,7 +26,7 @@ from migtui.tui.screens.modals import (
     TypedConfirmModal,
 )
 
-from .conftest import PLANS
+from tests.conftest import PLANS
 from .test_tui_app import asynctest, until
 
 KEYS = [

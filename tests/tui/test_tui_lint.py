@@ -8,7 +8,7 @@ from migtui.tui import make_app
 from migtui.tui.widgets.content import ContentPane, PlanTable
 from migtui.tui.widgets.steps import StepDetail, StepsTable
 from tests.conftest import PLANS
-from tests.test_tui_app import asynctest
+from tests.tui.helpers import asynctest
 
 
 def unsafe_plan(tmp_path: Path) -> Path:

@@ -14,7 +14,7 @@ from migtui.events import NoteAdded, StepPaused, StepProgress, StepResumed
 from migtui.runner import Runner
 from tests.runner_helpers import make_plan, one, plan_text, q, wait_until
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 COUNTER_STEPS = """
 - id: bump
