@@ -131,7 +131,8 @@ def run_backfill(ctx: Ctx, bf: Backfill, t: Timeouts,
     pacer = Pacer(PacingConfig(
         lock_budget=p.lock_budget, batch_target=target, replica_lag=p.replica_lag,
         app_latency=p.app_latency, stale_after=p.stale_after, min_duty=p.min_duty,
-        min_batch=bf.min_batch, max_batch=max(bf.min_batch, bf.max_batch)), bf.batch_size)
+        min_batch=bf.min_batch, max_batch=max(bf.min_batch, bf.max_batch),
+        follow_app_latency=direction != "rollback"), bf.batch_size)
     typ = sql.SQL(ktype)
     k = sql.SQL(qkey)
     tbl = sql.SQL(qtable)

@@ -48,6 +48,9 @@ class PacingConfig:
     min_duty: float = 0.05
     min_batch: int = 100
     max_batch: int = 50_000
+    # A rollback's backfill is the cure for what raised the application's latency: it keeps
+    # the lock budget and yields to blocked writers and replica lag, not to app latency.
+    follow_app_latency: bool = True
 
     @property
     def target(self) -> float:
@@ -98,10 +101,11 @@ class Pacer:
                         + (f": {why}" if why else ""))
         return ""
 
-    @staticmethod
-    def _readings(s: PaceSignals) -> list[tuple[str, Reading]]:
-        return [("blocked_by_migtui", s.blocked), ("app latency", s.app_latency),
-                ("replica lag", s.replica_lag)]
+    def _readings(self, s: PaceSignals) -> list[tuple[str, Reading]]:
+        out = [("blocked_by_migtui", s.blocked), ("replica lag", s.replica_lag)]
+        if self.cfg.follow_app_latency:
+            out.insert(1, ("app latency", s.app_latency))
+        return out
 
     # ------------------------------------------------------------ after each batch
 
@@ -140,7 +144,10 @@ class Pacer:
             if b > lock_limit:
                 over.append(f"writers blocked {secs(b)} > {secs(lock_limit)}")
                 self.size = self._bound(self.size * DECREASE)
-        for text, value, limit in (self._lag(s.replica_lag), self._app(s.app_latency)):
+        signals = [self._lag(s.replica_lag)]
+        if self.cfg.follow_app_latency:
+            signals.append(self._app(s.app_latency))
+        for text, value, limit in signals:
             if value is None or limit is None:
                 continue
             if value > limit:

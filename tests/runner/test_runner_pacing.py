@@ -97,6 +97,17 @@ def test_app_latency_against_the_baseline_or_the_first_reading() -> None:
     assert p.duty == 0.5 and d.limited_by == "app latency +50%"
 
 
+def test_a_rollback_backfill_does_not_yield_to_app_latency_but_to_lag_and_writers() -> None:
+    from dataclasses import replace
+
+    p = Pacer(replace(CFG, follow_app_latency=False), 5000)
+    d = p.after_batch(5000, 0.05, sig(1, app=0.005, app_base=0.001))  # +400%: the bad change
+    assert p.duty == 1.0 and d.limited_by == LOCK_BUDGET
+    assert p.hold(sig(2, mono=2.0, app=None), 3.0) == ""  # an unread app latency holds nothing
+    d = p.after_batch(5000, 0.05, sig(3, lag=2.0))
+    assert p.duty == 0.5 and d.limited_by.startswith("replica lag")
+
+
 def test_writers_blocked_past_the_budget_shrink_the_batch_and_the_duty() -> None:
     p = Pacer(CFG, 5000)
     d = p.after_batch(5000, 0.05, sig(1, blocked=0.3))

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import shutil
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import psycopg
+
+from migtui.journal import journal_path, read_journal
+from migtui.tui.screens.main import MainScreen
+from tests.conftest import PLANS
 
 
 def asynctest(fn: Callable[..., Any]) -> Callable[..., None]:
@@ -17,3 +26,54 @@ def asynctest(fn: Callable[..., Any]) -> Callable[..., None]:
         asyncio.run(fn(*args, **kwargs))
 
     return run
+
+
+SIZE = (120, 36)
+
+
+def copy_plan(tmp_path: Path, name: str = "add-order-status.yaml") -> Path:
+    dst = tmp_path / name
+    shutil.copy(PLANS / name, dst)
+    return dst
+
+
+def journal(path: Path, plan_id: str) -> list[dict]:
+    return list(read_journal(journal_path(path, plan_id)))
+
+
+async def until(pilot, pred: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def main(app) -> MainScreen:
+    assert isinstance(app.main, MainScreen)
+    return app.main
+
+
+def column_exists(url: str, table: str, column: str) -> bool:
+    with psycopg.connect(url) as c:
+        return c.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s "
+                         "AND column_name = %s", (table, column)).fetchone() is not None
+
+
+async def connected(pilot) -> None:
+    await until(pilot, lambda: main(pilot.app).statuses_known)
+
+
+SLOW_PLAN = """
+migtui: 1
+id: slow
+title: Slow check
+type: schema_change
+agent: tester
+targets: {staging: {environment: staging}}
+overview: [Ready]
+documentation: [Done]
+steps:
+  - id: slow
+    check: {sql: "SELECT count(*) FROM pg_sleep(5)", expect: "= 1"}
+"""

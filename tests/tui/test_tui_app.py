@@ -3,65 +3,31 @@ reopening and resuming, and keys handled while a slow statement runs."""
 
 from __future__ import annotations
 
-import shutil
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from migtui.demo.traffic import failing_transactions
-from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
-from migtui.tui.screens.main import MainScreen
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.sections import SectionsNav
 from migtui.tui.widgets.steps import StepsTable
-from tests.tui.helpers import asynctest
-
-from tests.conftest import PLANS
-
-SIZE = (120, 36)
-
-
-
-
-def copy_plan(tmp_path: Path, name: str = "add-order-status.yaml") -> Path:
-    dst = tmp_path / name
-    shutil.copy(PLANS / name, dst)
-    return dst
-
-
-def journal(path: Path, plan_id: str) -> list[dict]:
-    return list(read_journal(journal_path(path, plan_id)))
-
-
-async def until(pilot, pred: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
-
-
-def main(app) -> MainScreen:
-    assert isinstance(app.main, MainScreen)
-    return app.main
-
-
-def column_exists(url: str, table: str, column: str) -> bool:
-    with psycopg.connect(url) as c:
-        return c.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s "
-                         "AND column_name = %s", (table, column)).fetchone() is not None
-
-
-async def connected(pilot) -> None:
-    await until(pilot, lambda: main(pilot.app).statuses_known)
+from tests.tui.helpers import (
+    SIZE,
+    SLOW_PLAN,
+    asynctest,
+    column_exists,
+    connected,
+    copy_plan,
+    journal,
+    main,
+    until,
+)
 
 
 @asynctest
@@ -121,19 +87,6 @@ async def test_running_the_next_step(shop_db: str, tmp_path: Path) -> None:
     assert "StepStarted" in kinds and "StepFinished" in kinds
 
 
-SLOW_PLAN = """
-migtui: 1
-id: slow
-title: Slow check
-type: schema_change
-agent: tester
-targets: {staging: {environment: staging}}
-overview: [Ready]
-documentation: [Done]
-steps:
-  - id: slow
-    check: {sql: "SELECT count(*) FROM pg_sleep(5)", expect: "= 1"}
-"""
 
 
 @asynctest

@@ -10,8 +10,7 @@ from migtui.tui.app import MigtuiApp
 from migtui.tui.screens.help import HELP
 from migtui.tui.screens.main import MainScreen
 from migtui.tui.widgets.log import LogPane
-
-from .test_tui_app import asynctest, copy_plan, until
+from tests.tui.helpers import asynctest, copy_plan, until
 
 
 def test_bindings_come_from_the_table() -> None:

@@ -25,9 +25,8 @@ from migtui.tui.screens.modals import (
     ReportModal,
     TypedConfirmModal,
 )
-
 from tests.conftest import PLANS
-from .test_tui_app import asynctest, until
+from tests.tui.helpers import asynctest, until
 
 KEYS = [
     # the app's bindings (q excluded: quitting ends the test)

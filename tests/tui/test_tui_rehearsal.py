@@ -11,8 +11,7 @@ import pytest
 from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
 from migtui.tui.screens.modals import ChoiceModal, ReportModal
-
-from .test_tui_app import asynctest, until
+from tests.tui.helpers import asynctest, until
 
 PLAN = """
 migtui: 1

@@ -14,8 +14,7 @@ import pytest
 
 from migtui.tui import make_app
 from migtui.tui.screens.modals import TypedConfirmModal
-
-from .test_tui_app import SLOW_PLAN, asynctest, column_exists, connected, copy_plan, until
+from tests.tui.helpers import SLOW_PLAN, asynctest, column_exists, connected, copy_plan, until
 
 PROD = """
 migtui: 1

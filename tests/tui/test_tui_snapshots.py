@@ -16,7 +16,6 @@ import pytest
 
 from migtui.events import ThresholdChanged
 from migtui.tui import make_app
-
 from tests.conftest import PLANS
 
 SIZES = [(80, 24), (120, 36)]

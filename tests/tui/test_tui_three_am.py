@@ -11,8 +11,7 @@ from migtui.events import BaselineRecorded
 from migtui.tui import keys, make_app
 from migtui.tui.screens.modals import PromptModal
 from migtui.tui.widgets.content import ContentPane, PlanTable
-
-from .test_tui_app import asynctest, copy_plan, until
+from tests.tui.helpers import asynctest, copy_plan, until
 
 
 @asynctest

@@ -23,8 +23,7 @@ from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.widgets.tour import TourPanel
-
-from .test_tui_app import asynctest, until
+from tests.tui.helpers import asynctest, until
 
 
 def finished(step: str, action: str = "apply") -> StepFinished:

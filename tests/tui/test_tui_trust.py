@@ -16,8 +16,7 @@ from migtui.tui import make_app
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.gauges import Gauge, GaugesPanel, GaugeStrip
-
-from .test_tui_app import SIZE, asynctest, column_exists, connected, main, until
+from tests.tui.helpers import SIZE, asynctest, column_exists, connected, main, until
 
 PLAN = """
 migtui: 1
