@@ -27,11 +27,12 @@ from migtui.sampler.window import MAD_TO_SIGMA, mad, median, percentile
 
 # a baseline older than this is stale: the database's load and data have moved on
 MAX_AGE = 600.0  # seconds
-# "clearly different load": the TPS differs by this factor AND by at least LOAD_MIN_DELTA
-# (an idle database's handful of transactions per second, mostly the sampler's own,
-# doubling is not a different load)
+# "clearly different load": the TPS differs by this factor AND by at least LOAD_MIN_DELTA.
+# The sampler's own statements count as transactions too (about 8 a sample: 8 tps at the
+# default 1 s interval, 30 at 0.25 s), so an idle database's TPS is mostly the sampler's,
+# and probes held up behind a lock slow the sampler down: that is not a different load.
 LOAD_RATIO = 3.0
-LOAD_MIN_DELTA = 20.0  # tps
+LOAD_MIN_DELTA = 50.0  # tps
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,12 @@ class _Rule:
         return (1 if self.level == "trip" else 0, POLICY_RANK.get(self.policy, -1))
 
     def step(self, value: float | None, limit: float | None, mono: float, at: dt.datetime,
-             hysteresis: float, recovery: float | None) -> None:
+             hysteresis: float, recovery: float | None, now: float | None = None) -> None:
+        """``value``: the windowed figure the threshold is written against; ``now``: this
+        sample's own measurement, when the value is a window statistic (latency's p95 of the
+        last rounds). A breach starts, and is sustained, only while both are beyond the
+        limit: one slow round keeps a short window's p95 high for the whole window, and must
+        not trip a trigger on its own."""
         self.limit = limit
         if limit is None:  # relative without a baseline
             self.active = False
@@ -97,6 +102,8 @@ class _Rule:
             return
         below = self.threshold.below
         breached = value < limit if below else value > limit
+        if now is not None and not self.active:
+            breached = breached and (now < limit if below else now > limit)
         if not self.active:
             if not breached:
                 self.breach_mono = self.breach_at = None
@@ -159,6 +166,7 @@ class Guard:
         for m in Metric:
             self._states[m.value] = self._summarize(m, self._rules.get(m, []), None)
         self._paused: set[str] = set()
+        self._last_round: float | None = None  # the probe round before this one
         self._pause_reason = ""
         self._throttle_reason = ""
 
@@ -255,9 +263,17 @@ class Guard:
                         and snapshot.latency_samples < snapshot.latency_min_samples):
                     judged = None  # too few probe rounds in the window: hold
                 base, sigma = self._median(metric), self._sigma(metric)
+                now = None
+                if metric is Metric.latency and snapshot.latency_last is not None:
+                    # the larger of this round and the one before: rounds that alternate
+                    # (probes queued behind a lock now and then) still count as a breach,
+                    # a single slow round cannot sustain one
+                    prev, self._last_round = self._last_round, snapshot.latency_last
+                    now = max(snapshot.latency_last, prev if prev is not None else 0.0)
                 for r in rules:
                     r.step(judged, self._limit(metric, r.threshold, base, sigma, self._source),
-                           snapshot.mono, snapshot.taken_at, self.hysteresis, self.recovery)
+                           snapshot.mono, snapshot.taken_at, self.hysteresis, self.recovery,
+                           now)
                 old = self._states[metric.value]
                 new = self._summarize(metric, rules, value)
                 if value is None:  # keep showing the last measured value

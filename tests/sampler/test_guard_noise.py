@@ -87,6 +87,29 @@ def test_a_noisy_but_healthy_window_does_not_trip_and_a_10x_degradation_does():
     assert trips[0].value > trips[0].limit
 
 
+def test_one_slow_round_keeps_the_windows_p95_high_but_does_not_trip():
+    probes = Probes(seed=11)
+    base = Baseline.from_snapshots(probes.healthy(30), 30)
+    trips: list[ThresholdChanged] = []
+    g = Guard(make_plan(), baseline=base, on_trip=trips.append)
+    for s in probes.healthy(20):
+        g.observe(s)
+    # one round 70x slower (a CPU-starved moment): the 5 s window's p95 stays above the
+    # limit for 5 s, longer than the trigger's 3 s, but the rounds after it are normal
+    g.observe(probes.snap(70 * base.median("latency")))
+    highs = 0
+    for s in probes.healthy(8):
+        g.observe(s)
+        limit = g.states["latency"].limit
+        highs += bool(limit is not None and s.latency_p95 is not None and s.latency_p95 > limit)
+    assert highs >= 3  # the window alone would have tripped
+    assert trips == []
+    # rounds that are all slow (the index is gone) trip within the trigger's 3 s
+    for _ in range(5):
+        g.observe(probes.snap(70 * base.median("latency")))
+    assert [t.state for t in trips] == ["trip"]
+
+
 def test_the_limit_is_beyond_the_relative_limit_the_noise_and_the_floor():
     th = parse_threshold("+50%")
     # a quiet 100 ms baseline: the relative limit governs
