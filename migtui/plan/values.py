@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from migtui.fmt import duration_setting, quoted
+
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)\s*$")
 
@@ -44,16 +46,10 @@ def parse_duration(value: Any) -> float:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return quoted(value, 40)
 
 
-def format_duration(seconds: float) -> str:
-    if seconds < 1 and seconds != 0:
-        return f"{round(seconds * 1000)}ms"
-    if seconds < 120 or seconds % 60:
-        return f"{seconds:g}s"
-    return f"{seconds / 60:g}m"
+format_duration = duration_setting
 
 
 Duration = Annotated[
