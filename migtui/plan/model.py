@@ -11,7 +11,7 @@ The models live by theme (``basics``, ``settings``, ``checklists``, ``steps``, `
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -47,6 +47,7 @@ from migtui.plan.monitoring import (
     Monitoring,
     Trigger,
 )
+from migtui.plan.outline import CHECKLISTS, checklist_title, phase_title
 from migtui.plan.sections import (
     CodeChange,
     CodeChanges,
@@ -183,19 +184,13 @@ class Plan(Strict):
 
     def checklists(self) -> list[tuple[str, str, list[ChecklistItem]]]:
         """Every checklist as (key, heading, items), in the template's order."""
-        out: list[tuple[str, str, list[ChecklistItem]]] = [
-            ("overview", "Migration Overview", self.overview)]
-        for i, ph in enumerate(self.phases, 1):
-            out.append((f"phases.{ph.key}", f"Phase {i}: {ph.name}", ph.items))
-        out += [
-            ("zero_downtime.application_compatibility", "Application Compatibility",
-             self.zero_downtime.application_compatibility),
-            ("zero_downtime.database_performance", "Database Performance",
-             self.zero_downtime.database_performance),
-            ("data_migration.validation", "Data Validation", self.data_migration.validation),
-            ("testing.staging", "Staging Environment", self.testing.staging),
-            ("testing.production_readiness", "Production Readiness",
-             self.testing.production_readiness),
-            ("documentation", "Documentation Updates", self.documentation),
-        ]
+        out: list[tuple[str, str, list[ChecklistItem]]] = []
+        for key in CHECKLISTS:
+            items: Any = self
+            for part in key.split("."):
+                items = getattr(items, part)
+            out.append((key, checklist_title(key), items))
+            if key == "overview":  # the phases come next, under Migration Strategy
+                out += [(f"phases.{ph.key}", phase_title(i, ph.name), ph.items)
+                        for i, ph in enumerate(self.phases, 1)]
         return out
