@@ -53,6 +53,7 @@ def _noop(_e: Any) -> None:
 
 class Runner(RollbackRunning):
     """Apply, roll back, dry-run and report ``plan`` against the database at ``dsn``."""
+
     def __init__(self, plan: Plan, dsn: str, emit: Emit | None = None,
                  control: RunControl | None = None, operator: str = "operator",
                  confirm: Callable[[str], bool] | None = None, workdir: str | Path | None = None,
