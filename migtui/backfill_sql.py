@@ -23,6 +23,8 @@ from pglast import ast, parser
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
+from migtui.fmt import shorten
+
 _SET_EXAMPLE = "a = 1, b = coalesce(b, 0) + 1"
 _WHERE_EXAMPLE = "status IS NULL AND created_at < now()"
 _SET_PREFIX = "UPDATE x SET "
@@ -35,8 +37,7 @@ class FragmentError(ValueError):
 
 
 def _short(text: str, width: int = 60) -> str:
-    one = " ".join(text.split())
-    return repr(one if len(one) <= width else one[: width - 1] + "…")
+    return repr(shorten(text, width))
 
 
 def _parse_one(text: str, prefix: str, expected: str) -> Any:

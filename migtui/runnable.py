@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migtui.backfill_sql import FragmentError, set_clause, where_clause
+from migtui.fmt import shorten
 from migtui.plan.model import Step
 from migtui.sql import (
     SqlSyntaxError,
@@ -54,9 +55,6 @@ class StepProblem:
         return f"step {self.step_id!r}: {self.message}"
 
 
-def _short(text: str, width: int = 60) -> str:
-    one = " ".join(text.split())
-    return one if len(one) <= width else one[: width - 1] + "…"
 
 
 def classify(sql: str, what: str = "sql", *, allow_empty: bool = False,
@@ -79,7 +77,7 @@ def classify(sql: str, what: str = "sql", *, allow_empty: bool = False,
     auto = [s for s in stmts if s.autocommit]
     if lines and auto:
         raise Unrunnable(
-            f"{what} wraps {_short(auto[0].text)} (line {auto[0].line}) in its own BEGIN/COMMIT, "
+            f"{what} wraps {shorten(auto[0].text, 60)} (line {auto[0].line}) in its own BEGIN/COMMIT, "
             f"but it cannot run in a transaction block; expected it alone in a step, without "
             f"BEGIN/COMMIT", auto[0].line)
     if folded is not None:
@@ -91,7 +89,7 @@ def classify(sql: str, what: str = "sql", *, allow_empty: bool = False,
         kind = "several statements that cannot run in a transaction" if len(auto) == len(
             stmts) else "statements that cannot run in a transaction with ones that can"
         raise Unrunnable(
-            f"{what} mixes {kind} (line {first.line}: {_short(first.text)}); expected "
+            f"{what} mixes {kind} (line {first.line}: {shorten(first.text, 60)}); expected "
             f"statements that run in one transaction, or a single one that cannot. Put each "
             f"non-transactional statement in a step of its own, so a failure can never leave "
             f"half a step applied", first.line)

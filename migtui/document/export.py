@@ -12,6 +12,7 @@ from typing import Any
 
 from migtui.document import meta
 from migtui.document.run_log import communication, session_date, summary, tripped_labels
+from migtui.plan import outline
 from migtui.plan.model import Backfill, ChecklistItem, Metric, Plan, Step
 from migtui.secrets import scrub
 from migtui.state import RunState
@@ -151,57 +152,64 @@ def export_markdown(plan: Plan, state: RunState | None = None,
     ``gauges_image``: the gauges' picture beside the report, linked from Monitoring."""
     st = state or RunState()
     risks = risks or {}
-    L: list[str] = ["# Database Migration & Schema Change Plan", ""]
+    L: list[str] = [f"# {outline.TITLE}", ""]
     head: dict[str, Any] = {"migtui": 1, "id": plan.id, "title": plan.title}
     for key in ("targets", "default_target", "settings", "monitoring"):
         head[key] = getattr(plan, key)
     L.append(meta.html(_jsonable(head)))
     L.append("")
     log = communication(plan, st)
-    L += [f"## Current Session: {session_date(plan, log)}",
-          f"### Migration Type: {plan.type.label}", f"### Database Agent: {plan.agent}", ""]
+    L += [f"## {outline.SESSION}: {session_date(plan, log)}",
+          f"### {outline.MIGRATION_TYPE}: {plan.type.label}",
+          f"### {outline.AGENT}: {plan.agent}", ""]
     outcome = summary(log)
     L += [*outcome, "", "---", ""] if outcome else ["---", ""]
 
-    L += ["## Migration Overview", *_checklist("overview", plan.overview, st), "", "---", ""]
+    L += [_h2(outline.OVERVIEW), *_checklist("overview", plan.overview, st), "", "---", ""]
 
     sc = plan.schema_changes
-    L += ["## Schema Changes", "", "### Tables to Modify"]
+    tables, new, fields = outline.SCHEMA.subs
+    L += [_h2(outline.SCHEMA), "", _h3(tables)]
     rows = []
     for t in sc.tables_to_modify:
         level, why = _risk_cell(t, risks)
         rows.append([t.table, t.change, t.description, f"{level}{why}"])
-    L += _table(["Table", "Change Type", "Description", "Risk Level"], rows)
-    L += ["", "### New Tables"]
-    L += _table(["Table Name", "Purpose", "Relationships", "Indexes Required"],
+    L += _table(tables.columns, rows)
+    L += ["", _h3(new)]
+    L += _table(new.columns,
                 [[t.table, t.purpose, t.relationships, t.indexes] for t in sc.new_tables])
-    L += ["", "### Fields to Add/Modify/Remove"]
-    L += _table(["Table", "Field", "Action", "Type", "Default Value"],
+    L += ["", _h3(fields)]
+    L += _table(fields.columns,
                 [[f.table, f.field, f.action.capitalize(), f.type, f.default] for f in sc.fields])
-    L += ["", "---", "", "## Migration Strategy", ""]
+    L += ["", "---", "", _h2(outline.STRATEGY), ""]
     for i, ph in enumerate(plan.phases, 1):
-        L += [f"### Phase {i}: {ph.name}", *_checklist(f"phases.{ph.key}", ph.items, st), ""]
-    L += ["---", "", "## Prisma Migration Scripts", "", "### Migration File", "```sql",
-          *_migration_file(plan), "```", "", "### Rollback Script", "```sql",
+        L += [f"### {outline.phase_title(i, ph.name)}",
+              *_checklist(f"phases.{ph.key}", ph.items, st), ""]
+    forward, backward = outline.SCRIPTS.subs
+    L += ["---", "", _h2(outline.SCRIPTS), "", _h3(forward), "```sql",
+          *_migration_file(plan), "```", "", _h3(backward), "```sql",
           *_rollback_file(plan), "```", "", "---", ""]
 
     zd = plan.zero_downtime
-    L += ["## Zero-Downtime Considerations", "", "### Application Compatibility",
+    compat, perf = outline.ZERO_DOWNTIME.subs
+    L += [_h2(outline.ZERO_DOWNTIME), "", _h3(compat),
           *_checklist("zero_downtime.application_compatibility", zd.application_compatibility,
                       st)]
     L += [f"- ⚠ {f}" for f in flags]
-    L += ["", "### Database Performance",
+    L += ["", _h3(perf),
           *_checklist("zero_downtime.database_performance", zd.database_performance, st),
           *_locks_taken(st, plan_checksum), "", "---", ""]
 
     dm = plan.data_migration
-    L += ["## Data Migration Requirements", "", "### Data to Migrate"]
-    L += _table(["Source", "Destination", "Transformation Required", "Volume"],
+    data, validation = outline.DATA_MIGRATION.subs
+    L += [_h2(outline.DATA_MIGRATION), "", _h3(data)]
+    L += _table(data.columns,
                 [[d.source, d.destination, d.transformation, d.volume] for d in dm.data])
-    L += ["", "### Data Validation", *_checklist("data_migration.validation", dm.validation, st),
+    L += ["", _h3(validation), *_checklist("data_migration.validation", dm.validation, st),
           "", "---", ""]
 
-    L += ["## Risk Assessment", "", "### High Risk Areas"]
+    areas, triggers = outline.RISKS.subs
+    L += [_h2(outline.RISKS), "", _h3(areas)]
     rows = [[r.risk, r.impact, r.probability, r.mitigation] for r in plan.risks.high_risk_areas]
     for f in findings:
         if getattr(f, "suppressed", None) or getattr(f, "severity", "") == "info":
@@ -210,43 +218,55 @@ def export_markdown(plan: Plan, state: RunState | None = None,
                      f"{getattr(f, 'lock', '') or ''} lock"
                      + ("; rewrites table" if getattr(f, "rewrites", False) else ""),
                      f.severity, _cell(getattr(f, "safe_alternative", "") or "")])
-    L += _table(["Risk", "Impact", "Probability", "Mitigation Strategy"], rows)
-    L += ["", "### Rollback Triggers"]
+    L += _table(areas.columns, rows)
+    L += ["", _h3(triggers)]
     tripped = tripped_labels(plan, st)
     for trig in plan.risks.rollback_triggers:
         data = trig.model_dump(mode="json", by_alias=True, exclude_none=True)
         data.pop("text", None)
         hit = trig.label in tripped or (trig.metric is not None and trig.metric.value in tripped)
         L.append(f"- [{'x' if hit else ' '}] {trig.label} {meta.html(data)}")
-    L += ["", "---", "", "## Testing Plan", "", "### Staging Environment",
+    staging, readiness = outline.TESTING.subs
+    L += ["", "---", "", _h2(outline.TESTING), "", _h3(staging),
           *_checklist("testing.staging", plan.testing.staging, st), "",
-          "### Production Readiness",
+          _h3(readiness),
           *_checklist("testing.production_readiness", plan.testing.production_readiness, st),
           "", "---", ""]
 
     cc = plan.code_changes
-    L += ["## Application Code Changes", "", "### Backend Updates Required"]
-    L += _table(["File", "Change Type", "Description", "Testing Status"],
+    backend, frontend = outline.CODE_CHANGES.subs
+    L += [_h2(outline.CODE_CHANGES), "", _h3(backend)]
+    L += _table(backend.columns,
                 [[c.file, c.change, c.description, c.testing] for c in cc.backend])
-    L += ["", "### Frontend Updates Required"]
-    L += _table(["Component", "Change Type", "Description", "Testing Status"],
+    L += ["", _h3(frontend)]
+    L += _table(frontend.columns,
                 [[c.file, c.change, c.description, c.testing] for c in cc.frontend])
-    L += ["", "---", "", "## Monitoring & Alerts", "", "### Key Metrics to Monitor"]
-    L += _table(["Metric", "Baseline", "Alert Threshold", "Recovery Action"],
+    (metrics,) = outline.MONITORING.subs
+    L += ["", "---", "", _h2(outline.MONITORING), "", _h3(metrics)]
+    L += _table(metrics.columns,
                 _metric_rows(plan, st))
     L += _gauges_over_the_run(st, gauges_image)
-    L += ["", "---", "", "## Documentation Updates", "",
-          *_checklist("documentation", plan.documentation, st), "", "---", "", "## Timeline", ""]
-    L += _table(["Phase", "Duration", "Dependencies", "Completion Criteria"],
+    L += ["", "---", "", _h2(outline.DOCUMENTATION), "",
+          *_checklist("documentation", plan.documentation, st), "", "---", "",
+          _h2(outline.TIMELINE), ""]
+    L += _table(outline.TIMELINE.columns,
                 [[t.phase, _duration(t.phase, t.duration, st, plan_checksum), t.dependencies,
                   t.criteria] for t in plan.timeline])
-    L += ["", "---", "", "## Communication Log"]
+    L += ["", "---", "", _h2(outline.COMMUNICATION)]
     for entry in log:
-        L += [f"### {entry[0]} - {entry[1]}", entry[2], ""]
+        L += [f"### {outline.entry_title(entry[0], entry[1])}", entry[2], ""]
     if not plan.communication and not st.communication and not st.notes and not st.runs:
-        L += ["### [TIMESTAMP] - [DATABASE_AGENT]", "[Migration planning and execution updates]",
-              ""]
+        L += [f"### {outline.entry_title('[TIMESTAMP]', '[DATABASE_AGENT]')}",
+              "[Migration planning and execution updates]", ""]
     return scrub("\n".join(L).rstrip() + "\n")
+
+
+def _h2(section: outline.Section) -> str:
+    return f"## {section.title}"
+
+
+def _h3(sub: outline.Sub) -> str:
+    return f"### {sub.title}"
 
 
 def _duration(phase: str, written: str, st: RunState, checksum: str | None) -> str:

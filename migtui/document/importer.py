@@ -16,14 +16,11 @@ from pglast import parser as pgparser
 
 from migtui.document import meta
 from migtui.document.markdown_doc import Doc, cells, checklist, parse
+from migtui.plan import outline
 from migtui.plan.errors import PlanError, Problem
 
-REQUIRED_H2 = ["Migration Overview", "Schema Changes", "Migration Strategy",
-               "Prisma Migration Scripts", "Zero-Downtime Considerations",
-               "Data Migration Requirements", "Risk Assessment", "Testing Plan",
-               "Application Code Changes", "Monitoring & Alerts", "Documentation Updates",
-               "Timeline", "Communication Log"]
-TITLE = "Database Migration & Schema Change Plan"
+REQUIRED_H2 = [s.title for s in outline.SECTIONS]
+TITLE = outline.TITLE
 _TYPES = {"schema change": "schema_change", "data migration": "data_migration",
           "index addition": "index_addition"}
 _METRICS = {"query performance": "latency", "error rate": "error_rate",
@@ -41,8 +38,8 @@ class ImportError_(PlanError):
 
 
 def _steps_from_sql(doc: Doc, problems: list[Problem]) -> list[dict[str, Any]]:
-    fwd, fwd_line = doc.fences.get(("Prisma Migration Scripts", "Migration File"), ("", 0))
-    back, back_line = doc.fences.get(("Prisma Migration Scripts", "Rollback Script"), ("", 0))
+    fwd, fwd_line = doc.fences.get(_at(outline.SCRIPTS, "steps"), ("", 0))
+    back, back_line = doc.fences.get(_at(outline.SCRIPTS, "rollback"), ("", 0))
     fwd_chunks = _chunks(fwd, fwd_line, doc.path, problems)
     back_chunks = {c["meta"].get("step"): c["sql"] for c in _chunks(back, back_line, doc.path,
                                                                      problems) if c["meta"]}
@@ -79,7 +76,7 @@ def _chunks(sql: str, first_line: int, path: str,
     try:
         tokens = pgparser.scan(sql)
     except pgparser.ParseError as e:
-        problems.append(Problem(path, first_line, None, "Prisma Migration Scripts",
+        problems.append(Problem(path, first_line, None, outline.SCRIPTS.title,
                                 f"SQL block does not scan: {e}"))
         return []
     # pglast's token offsets count characters, not bytes
@@ -131,10 +128,10 @@ def import_markdown(text: str, path: str = "<markdown>") -> dict[str, Any]:
         problems.append(Problem(path, None, None, h, f"missing section '## {h}'"))
 
     head = doc.head_meta or {}
-    mtype_text = doc.h3_values.get("Migration Type", "")
+    mtype_text = doc.h3_values.get(outline.MIGRATION_TYPE, "")
     mtype = _TYPES.get(mtype_text.strip().lower())
     if mtype is None:
-        problems.append(Problem(path, None, None, "Migration Type",
+        problems.append(Problem(path, None, None, outline.MIGRATION_TYPE,
                                 f"expected Schema Change, Data Migration or Index Addition; "
                                 f"found {mtype_text or 'nothing'!r}"))
     if problems:
@@ -144,60 +141,60 @@ def import_markdown(text: str, path: str = "<markdown>") -> dict[str, Any]:
     if head.get("id"):
         plan["id"] = head["id"]
     plan["title"] = head.get("title") or doc.h3_values.get("Title") or "Imported plan"
-    date = doc.h3_values.get("Current Session", "")
+    date = doc.h3_values.get(outline.SESSION, "")
     with contextlib.suppress(ValueError):
         plan["date"] = dt.date.fromisoformat(date)
     plan["type"] = mtype
-    agent = doc.h3_values.get("Database Agent", "")
+    agent = doc.h3_values.get(outline.AGENT, "")
     plan["agent"] = "" if agent.startswith("[") else agent
     for k in ("targets", "default_target", "settings"):
         if k in head:
             plan[k] = head[k]
-    plan["overview"] = checklist(doc, "Migration Overview", None)
+    plan["overview"] = checklist(doc, outline.OVERVIEW.title, None)
 
-    sc = "Schema Changes"
+    sc = outline.SCHEMA
     plan["schema_changes"] = {
         "tables_to_modify": [
-            _table_change(r) for r in doc.tables.get((sc, "Tables to Modify"), [])],
+            _table_change(r) for r in doc.tables.get(_at(sc, "tables_to_modify"), [])],
         "new_tables": [dict(zip(("table", "purpose", "relationships", "indexes"),
                                 cells(r, 4), strict=True))
-                       for r in doc.tables.get((sc, "New Tables"), [])],
-        "fields": [_field(r) for r in doc.tables.get((sc, "Fields to Add/Modify/Remove"), [])],
+                       for r in doc.tables.get(_at(sc, "new_tables"), [])],
+        "fields": [_field(r) for r in doc.tables.get(_at(sc, "fields"), [])],
     }
     plan["steps"] = _steps_from_sql(doc, problems)
     phases = []
     for (h2, h3), _items in doc.lists.items():
-        if h2 == "Migration Strategy" and h3 and h3.startswith("Phase"):
+        if h2 == outline.STRATEGY.title and h3 and h3.startswith("Phase"):
             name = h3.split(":", 1)[1].strip() if ":" in h3 else h3
             phases.append({"name": name, "items": checklist(doc, h2, h3)})
     plan["phases"] = phases
-    zd = "Zero-Downtime Considerations"
+    zd = outline.ZERO_DOWNTIME
     plan["zero_downtime"] = {
-        "application_compatibility": checklist(doc, zd, "Application Compatibility"),
-        "database_performance": checklist(doc, zd, "Database Performance")}
-    dm = "Data Migration Requirements"
+        "application_compatibility": checklist(doc, *_at(zd, "application_compatibility")),
+        "database_performance": checklist(doc, *_at(zd, "database_performance"))}
+    dm = outline.DATA_MIGRATION
     plan["data_migration"] = {
         "data": [dict(zip(("source", "destination", "transformation", "volume"), cells(r, 4),
-                          strict=True)) for r in doc.tables.get((dm, "Data to Migrate"), [])],
-        "validation": checklist(doc, dm, "Data Validation")}
-    ra = "Risk Assessment"
+                          strict=True)) for r in doc.tables.get(_at(dm, "data"), [])],
+        "validation": checklist(doc, *_at(dm, "validation"))}
+    ra = outline.RISKS
     plan["risks"] = {
         "high_risk_areas": [dict(zip(("risk", "impact", "probability", "mitigation"),
                                      cells(r, 4), strict=True))
-                            for r in doc.tables.get((ra, "High Risk Areas"), [])
+                            for r in doc.tables.get(_at(ra, "high_risk_areas"), [])
                             if not _is_finding_row(r)],
         "rollback_triggers": [_trigger(done, t)
-                              for done, t, _ in doc.lists.get((ra, "Rollback Triggers"), [])]}
-    tp = "Testing Plan"
-    plan["testing"] = {"staging": checklist(doc, tp, "Staging Environment"),
-                       "production_readiness": checklist(doc, tp, "Production Readiness")}
-    ac = "Application Code Changes"
+                              for done, t, _ in doc.lists.get(_at(ra, "rollback_triggers"), [])]}
+    tp = outline.TESTING
+    plan["testing"] = {"staging": checklist(doc, *_at(tp, "staging")),
+                       "production_readiness": checklist(doc, *_at(tp, "production_readiness"))}
+    ac = outline.CODE_CHANGES
     plan["code_changes"] = {
-        "backend": [_code(r) for r in doc.tables.get((ac, "Backend Updates Required"), [])],
-        "frontend": [_code(r) for r in doc.tables.get((ac, "Frontend Updates Required"), [])]}
+        "backend": [_code(r) for r in doc.tables.get(_at(ac, "backend"), [])],
+        "frontend": [_code(r) for r in doc.tables.get(_at(ac, "frontend"), [])]}
     monitoring = dict(head.get("monitoring") or {})
     metrics = []
-    for r in doc.tables.get(("Monitoring & Alerts", "Key Metrics to Monitor"), []):
+    for r in doc.tables.get(_at(outline.MONITORING, "metrics"), []):
         name, base, alert, action = cells(r, 4)
         metric = _METRICS.get(name.strip().lower())
         if metric and alert:
@@ -216,10 +213,10 @@ def import_markdown(text: str, path: str = "<markdown>") -> dict[str, Any]:
             by_metric[m["metric"]] = merged
         monitoring["metrics"] = list(by_metric.values())
     plan["monitoring"] = monitoring
-    plan["documentation"] = checklist(doc, "Documentation Updates", None)
+    plan["documentation"] = checklist(doc, outline.DOCUMENTATION.title, None)
     plan["timeline"] = [dict(zip(("phase", "duration", "dependencies", "criteria"),
                                  cells(r, 4), strict=True))
-                        for r in doc.tables.get(("Timeline", None), [])]
+                        for r in doc.tables.get((outline.TIMELINE.title, None), [])]
     comm = []
     for heading, body, _line in doc.comm:
         if heading.startswith("[TIMESTAMP]"):
@@ -230,6 +227,11 @@ def import_markdown(text: str, path: str = "<markdown>") -> dict[str, Any]:
     if problems:
         raise ImportError_(problems)
     return _prune(plan)
+
+
+def _at(section: outline.Section, key: str) -> tuple[str, str]:
+    """The (H2, H3) a Doc files the subsection ``key`` of ``section`` under."""
+    return section.title, section.sub(key).title
 
 
 def _is_finding_row(r: list[str]) -> bool:

@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from migtui.document import meta
+from migtui.plan import outline
 
 
 @dataclass
@@ -54,7 +55,7 @@ def parse(text: str, path: str) -> Doc:
                     doc.h3_values[k.strip()] = v.strip()
             elif t.tag == "h3":
                 doc.h3 = content
-                if doc.h2 == "Communication Log":
+                if doc.h2 == outline.COMMUNICATION.title:
                     doc.comm.append((content, "", line))  # the body: below, from the source
                 elif ":" in content:
                     k, v = content.split(":", 1)
@@ -76,7 +77,7 @@ def parse(text: str, path: str) -> Doc:
             continue
         elif t.type == "fence":
             doc.fences[key] = (t.content, (t.map[0] + 2) if t.map else 0)
-        elif t.type == "paragraph_open" and doc.h2 != "Communication Log":
+        elif t.type == "paragraph_open" and doc.h2 != outline.COMMUNICATION.title:
             doc.paragraphs.setdefault(key, []).append(tokens[i + 1].content)
         i += 1
     _comm_bodies(doc, text, [(tok.map[0] + 1) for tok in tokens

@@ -33,22 +33,17 @@ from migtui.events import (
     StepStarted,
     ThresholdChanged,
 )
+from migtui.fmt import duration, shorten
 from migtui.sampler import format_value
 from migtui.watch import trip_text
 
 
 def short(text: str | None, width: int = 100) -> str:
-    one = " ".join((text or "").split())
-    return one if len(one) <= width else one[: width - 1] + "…"
+    return shorten(text, width)
 
 
 def secs(s: float | None, none: str = "?") -> str:
-    if s is None:
-        return none
-    if s < 60:
-        return f"{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+    return none if s is None else duration(s)
 
 
 _BASELINE_SHOWN = ("latency", "error_rate", "connection_pool", "tps")

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from migtui import fmt
+
 REWRITE_MB_S = 30.0
 SCAN_MB_S = 150.0
 INDEX_MB_S = 50.0
@@ -35,22 +37,6 @@ class TableSize:
     total_bytes: int  # pg_total_relation_size: heap, TOAST and indexes
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit in ("B", "kB") else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"  # pragma: no cover
-
-
-def human_seconds(s: float) -> str:
-    if s < 1:
-        return "<1 s"
-    if s < 120:
-        return f"~{s:.0f} s"
-    if s < 7200:
-        return f"~{s / 60:.0f} min"
-    return f"~{s / 3600:.1f} h"
 
 
 @dataclass
@@ -175,8 +161,8 @@ class TableSizes:
         nbytes = size.total_bytes if cost == "rewrite" else size.heap_bytes
         rate = _RATES[cost]
         rows = f" (~{_human_rows(size.rows)} rows)" if size.rows is not None else ""
-        return (f"{_VERBS[cost]} ~{human_bytes(nbytes)}{rows}: "
-                f"{human_seconds(nbytes / (rate * MB))} at {rate:g} MB/s")
+        return (f"{_VERBS[cost]} ~{fmt.size(nbytes)}{rows}: "
+                f"{fmt.duration_estimate(nbytes / (rate * MB))} at {rate:g} MB/s")
 
 
 def _count(conn: Any, schema: str, table: str, limit: int) -> int | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from migtui.fmt import quoted
 from migtui.plan.errors import PlanError, Problem
 
 MAX_PLAN_BYTES = 10 * 1024 * 1024  # 10 MiB
@@ -270,7 +271,7 @@ class ToPython:
             self.problem(node, loc, f"invalid YAML: {e.problem or e.context}")
             return None
         except (ValueError, TypeError, OverflowError) as e:
-            self.problem(node, loc, f"cannot read {_short(node.value)}: {e}")
+            self.problem(node, loc, f"cannot read {quoted(node.value)}: {e}")
             return None
         msg = scalar_problem(value)
         if msg:
@@ -286,7 +287,7 @@ def scalar_problem(value: Any) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return f"found {value!r}, expected a finite number"
     if isinstance(value, int) and abs(value) > MAX_INT:
-        return f"found {_short(str(value))}, expected a number of at most {MAX_INT}"
+        return f"found {quoted(str(value))}, expected a number of at most {MAX_INT}"
     if isinstance(value, str):
         if "\0" in value:
             return (f"a NUL character (\\0) at character {value.index(chr(0)) + 1}; "
@@ -304,12 +305,9 @@ def _kind(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return _short(str(node.value))
+    return quoted(str(node.value))
 
 
-def _short(text: str) -> str:
-    r = repr(text)
-    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def dotted(loc: Loc) -> str:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from migtui.fmt import duration_setting, quoted
+
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)\s*$")
 
@@ -39,27 +41,14 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"expected a duration such as 30s, 500ms or 2m, found {value!r}")
     if not math.isfinite(seconds) or seconds > MAX_DURATION:
         raise ValueError(f"expected a duration of at most 576h (24 days), found "
-                         f"{_short(value)}")
+                         f"{quoted(value, 40)}")
     return seconds
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1 and seconds != 0:
-        return f"{round(seconds * 1000)}ms"
-    if seconds < 120 or seconds % 60:
-        return f"{seconds:g}s"
-    return f"{seconds / 60:g}m"
 
 
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
+    PlainSerializer(duration_setting, return_type=str),
     WithJsonSchema(
         {"anyOf": [{"type": "string", "pattern": _DURATION_RE.pattern}, {"type": "number"}],
          "description": "A duration: 500ms, 30s, 2m, 1h, or seconds as a number."}
@@ -105,7 +94,7 @@ class Threshold:
             return f"+{self.value:g}%"
         op = "<" if self.below else ">"
         if self.unit == "s":
-            return f"{op} {format_duration(self.value)}"
+            return f"{op} {duration_setting(self.value)}"
         return f"{op} {self.value:g}{self.unit}"
 
 
@@ -142,7 +131,7 @@ def parse_threshold(value: Any) -> Threshold:
 def _finite(value: Any) -> float:
     num = float(value)
     if not math.isfinite(num) or abs(num) > 1e15:
-        raise ValueError(f"expected a finite number of at most 1e15, found {_short(value)}")
+        raise ValueError(f"expected a finite number of at most 1e15, found {quoted(value, 40)}")
     return num
 
 

@@ -10,7 +10,8 @@ import textwrap
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from migtui.lint.sizes import TableSizes, human_bytes
+from migtui import fmt
+from migtui.lint.sizes import TableSizes
 from migtui.plan.model import Plan
 from migtui.rehearsal.diff import Difference, failures, short
 from migtui.rehearsal.fingerprint import step_relations
@@ -245,15 +246,7 @@ def _cells(s: StepStats | None) -> str:
 
 
 def secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 10:
-        return f"{s:.2f}s"
-    if s < 120:
-        return f"{s:.0f}s"
-    if s < 7200:
-        return f"{s / 60:.1f}min"
-    return f"{s / 3600:.1f}h"
+    return "-" if s is None else fmt.duration_report(s)
 
 
 # ---------------------------------------------------------------- production estimate
@@ -279,8 +272,8 @@ def estimate(plan: Plan, report: RehearsalReport, staging: TableSizes,
             pr_bytes += p.total_bytes
             rows = (f" ({s.rows:,} → {p.rows:,} rows)" if s.rows is not None
                     and p.rows is not None else "")
-            parts.append(f"{name} {human_bytes(s.total_bytes)} → "
-                         f"{human_bytes(p.total_bytes)}{rows}")
+            parts.append(f"{name} {fmt.size(s.total_bytes)} → "
+                         f"{fmt.size(p.total_bytes)}{rows}")
         ratio = pr_bytes / st_bytes if tables and st_bytes > 0 else None
         a = fwd.steps.get(step.id) if fwd else None
         b = back.steps.get(step.id) if back else None

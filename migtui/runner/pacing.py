@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migtui.control import PaceSignals, Reading
+from migtui.fmt import duration_short
 
 HYSTERESIS = 0.9  # a signal clears below 90% of its limit
 INCREASE = 0.1  # duty added per sample while every signal is clear
@@ -67,8 +68,6 @@ class Decision:
     limited_by: str  # "lock budget", "replica lag 1.4 s > 1 s", "full speed", ...
 
 
-def secs(v: float) -> str:
-    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.1f} s"
 
 
 class Pacer:
@@ -142,7 +141,7 @@ class Pacer:
         if b is not None and b > 0:
             clear = False
             if b > lock_limit:
-                over.append(f"writers blocked {secs(b)} > {secs(lock_limit)}")
+                over.append(f"writers blocked {duration_short(b)} > {duration_short(lock_limit)}")
                 self.size = self._bound(self.size * DECREASE)
         signals = [self._lag(s.replica_lag)]
         if self.cfg.follow_app_latency:
@@ -165,7 +164,7 @@ class Pacer:
     def _lag(self, r: Reading) -> tuple[str, float | None, float | None]:
         limit = r.limit if r.limit is not None else self.cfg.replica_lag
         v = r.value
-        return (f"replica lag {secs(v or 0)} > {secs(limit)}", v, limit)
+        return (f"replica lag {duration_short(v or 0)} > {duration_short(limit)}", v, limit)
 
     def _app(self, r: Reading) -> tuple[str, float | None, float | None]:
         v = r.value
@@ -177,5 +176,5 @@ class Pacer:
                 self._app_ref = v
             ref = self._app_ref
         limit = r.limit if r.limit is not None else ref * (1 + self.cfg.app_latency / 100)
-        rise = f"+{(v / ref - 1) * 100:.0f}%" if ref > 0 else secs(v)
+        rise = f"+{(v / ref - 1) * 100:.0f}%" if ref > 0 else duration_short(v)
         return (f"app latency {rise}", v, limit)

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from migtui import secrets
+from migtui.fmt import first_line, shorten
 from migtui.plan.model import Monitoring
 from migtui.sampler.probes import TAG
 from migtui.sampler.snapshot import CheckFailure, LockWait, Session
@@ -62,10 +62,10 @@ def run_checks(conn: psycopg.Connection[Any], mon: Monitoring,
             if conn.closed or conn.broken:
                 raise
             smoke_failed += 1
-            failures.append(CheckFailure(short(q), first_line(e)))
+            failures.append(CheckFailure(shorten(q, 60), first_line(e)))
     integrity_failed = 0
     for check in mon.integrity:
-        name = check.name or short(check.sql)
+        name = check.name or shorten(check.sql, 60)
         try:
             row = conn.execute(check.sql).fetchone()  # type: ignore[call-overload]
             actual = row[0] if row else None
@@ -85,11 +85,3 @@ def run_checks(conn: psycopg.Connection[Any], mon: Monitoring,
 
 
 
-def first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return secrets.scrub(text[0] if text else type(e).__name__)
-
-
-def short(sql: str, n: int = 60) -> str:
-    s = " ".join(sql.split())
-    return s if len(s) <= n else s[: n - 1] + "…"

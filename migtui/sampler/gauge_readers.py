@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from migtui import secrets
+from migtui.fmt import first_line
 from migtui.plan.model import Plan
 from migtui.sampler.app_latency import AppLatencyReader
 from migtui.sampler.blocking import BlockingReader
@@ -46,7 +46,7 @@ class GaugeReaders:
             if conn.closed or conn.broken:
                 raise
             self.app.active = False
-            self.app.note = f"app_latency inactive: {_first_line(e)}"
+            self.app.note = f"app_latency inactive: {first_line(e)}"
         self._connected = True
 
     def read(self, conn: psycopg.Connection[Any], seq: int, out: dict[str, Any],
@@ -64,7 +64,7 @@ class GaugeReaders:
             except psycopg.Error as e:
                 if conn.closed or conn.broken:
                     raise
-                notes.append(f"{name} not read: {_first_line(e)}")
+                notes.append(f"{name} not read: {first_line(e)}")
             spent += time.perf_counter() - t0
         if self.app.note:
             notes.append(self.app.note)
@@ -83,6 +83,3 @@ class GaugeReaders:
         return self.replication.read(conn, time.monotonic())
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return secrets.scrub(text[0] if text else type(e).__name__)

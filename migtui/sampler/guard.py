@@ -19,6 +19,8 @@ Every change of a metric's state is emitted as ``ThresholdChanged``. On a trip t
 trigger's policy runs: ``offer`` calls ``on_trip``, ``pause`` pauses the run until the
 metric recovers, ``rollback`` asks for an automatic rollback. While any metric is in warn
 or trip, backfills are throttled (``control.throttle``), and restored when all are ok.
+
+One rule's state machine and the limit computation live in ``guard_rules``.
 """
 
 from __future__ import annotations
@@ -32,24 +34,12 @@ from dataclasses import dataclass, replace
 from migtui.control import RunControl
 from migtui.events import Emit, ThresholdChanged
 from migtui.plan.model import Metric, Plan
-from migtui.plan.values import Threshold
 from migtui.sampler.baseline import Baseline
+from migtui.sampler.guard_rules import POLICY_RANK, Rule, limit_for
 from migtui.sampler.snapshot import Snapshot, format_value
 
 log = logging.getLogger(__name__)
 
-POLICY_RANK = {"offer": 0, "pause": 1, "rollback": 2}
-# A relative limit (at +50% or more; proportionally less for a smaller one) never sits
-# closer than this above the baseline's median. Latency: 5 ms when the server timed the
-# probes (a healthy indexed probe runs in well under 1 ms, and a 2-core machine under a
-# backfill stretches it by a few ms; a plan's degradation worth a rollback, such as an
-# index scan turned into a sequential scan, costs tens of ms or more); 20 ms when timed on
-# the client, whose scheduling on a loaded machine was seen adding 30 ms (GIL switch
-# interval 5 ms per wake-up, and the OS's run queue).
-RELATIVE_FLOOR = {Metric.latency: 0.005, Metric.lock_waits: 0.5}
-CLIENT_LATENCY_FLOOR = 0.020
-# ... nor closer than this many of the baseline's σ (MAD × 1.4826) at +50% or more
-NOISE_K = 4.0
 VERIFY_SNAPSHOTS = 5  # snapshots to wait for a measured TPS when checking a baseline
 NO_BASELINE = "relative threshold inactive: no baseline"
 
@@ -68,64 +58,6 @@ class GaugeState:
     note: str = ""
 
 
-@dataclass
-class _Rule:
-    metric: Metric
-    level: str  # warn | trip
-    threshold: Threshold
-    sustain: float
-    policy: str
-    text: str
-    breach_mono: float | None = None
-    breach_at: dt.datetime | None = None
-    active: bool = False
-    recover_mono: float | None = None
-    limit: float | None = None
-
-    @property
-    def rank(self) -> tuple[int, int]:
-        return (1 if self.level == "trip" else 0, POLICY_RANK.get(self.policy, -1))
-
-    def step(self, value: float | None, limit: float | None, mono: float, at: dt.datetime,
-             hysteresis: float, recovery: float | None, now: float | None = None) -> None:
-        """``value``: the windowed figure the threshold is written against; ``now``: this
-        sample's own measurement, when the value is a window statistic (latency's p95 of the
-        last rounds). A breach starts, and is sustained, only while both are beyond the
-        limit: one slow round keeps a short window's p95 high for the whole window, and must
-        not trip a trigger on its own."""
-        self.limit = limit
-        if limit is None:  # relative without a baseline
-            self.active = False
-            self.breach_mono = self.breach_at = self.recover_mono = None
-            return
-        if value is None:  # not measured this time: hold everything
-            return
-        below = self.threshold.below
-        breached = value < limit if below else value > limit
-        if now is not None and not self.active:
-            breached = breached and (now < limit if below else now > limit)
-        if not self.active:
-            if not breached:
-                self.breach_mono = self.breach_at = None
-                return
-            if self.breach_mono is None:
-                self.breach_mono, self.breach_at = mono, at
-            if mono - self.breach_mono >= self.sustain:
-                self.active, self.recover_mono = True, None
-            return
-        # active: clear only below the hysteresis band, and only after the recovery period
-        if below:
-            clear = value >= limit / hysteresis if limit > 0 else not breached
-        else:
-            clear = value <= limit * hysteresis if limit > 0 else not breached
-        if not clear:
-            self.recover_mono = None
-            return
-        if self.recover_mono is None:
-            self.recover_mono = mono
-        if mono - self.recover_mono >= (self.sustain if recovery is None else recovery):
-            self.active = False
-            self.breach_mono = self.breach_at = self.recover_mono = None
 
 
 class Guard:
@@ -153,14 +85,14 @@ class Guard:
         self._verify = VERIFY_SNAPSHOTS if baseline is not None else 0
         self._source = ""  # how the last probe round was timed
         self._lock = threading.Lock()
-        self._rules: dict[Metric, list[_Rule]] = {}
+        self._rules: dict[Metric, list[Rule]] = {}
         for a in plan.monitoring.metrics:
-            self._rules.setdefault(a.metric, []).append(_Rule(
+            self._rules.setdefault(a.metric, []).append(Rule(
                 a.metric, "warn", a.alert, a.for_, "", a.action or f"{a.metric.label} {a.alert}"))
         for t in plan.risks.rollback_triggers:
             if t.metric is None or t.above is None:
                 continue  # a manual trigger: the operator's judgement, not a gauge
-            self._rules.setdefault(t.metric, []).append(_Rule(
+            self._rules.setdefault(t.metric, []).append(Rule(
                 t.metric, "trip", t.above, t.for_, t.policy, t.label))
         self._states: dict[str, GaugeState] = {}
         for m in Metric:
@@ -209,7 +141,7 @@ class Guard:
         for m, rules in self._rules.items():
             old = self._states[m.value]
             for r in rules:
-                r.limit = self._limit(m, r.threshold, self._median(m), self._sigma(m),
+                r.limit = limit_for(m, r.threshold, self._median(m), self._sigma(m),
                                       self._source)
             if old.state not in ("warn", "trip"):
                 self._states[m.value] = self._summarize(m, rules, old.value)
@@ -237,7 +169,7 @@ class Guard:
         baseline)."""
         with self._lock:
             m = Metric(metric)
-            limits = [self._limit(m, r.threshold, self._median(m), self._sigma(m), self._source)
+            limits = [limit_for(m, r.threshold, self._median(m), self._sigma(m), self._source)
                       for r in self._rules.get(m, []) if not r.threshold.below]
         live = [v for v in limits if v is not None]
         return min(live) if live else None
@@ -271,7 +203,7 @@ class Guard:
                     prev, self._last_round = self._last_round, snapshot.latency_last
                     now = max(snapshot.latency_last, prev if prev is not None else 0.0)
                 for r in rules:
-                    r.step(judged, self._limit(metric, r.threshold, base, sigma, self._source),
+                    r.step(judged, limit_for(metric, r.threshold, base, sigma, self._source),
                            snapshot.mono, snapshot.taken_at, self.hysteresis, self.recovery,
                            now)
                 old = self._states[metric.value]
@@ -314,24 +246,9 @@ class Guard:
             return None
         return self._baseline.sigma(metric)
 
-    @staticmethod
-    def _limit(metric: Metric, threshold: Threshold, base: float | None,
-               sigma: float | None = None, source: str = "") -> float | None:
-        """An absolute threshold as written; a relative one is the largest of the relative
-        limit, what the baseline's noise explains (``NOISE_K`` σ) and the metric's floor.
-        ``source``: how latency is timed ("server" has the narrower floor)."""
-        limit = threshold.limit(base)
-        if limit is not None and threshold.kind == "relative" and base is not None:
-            # noise and floor grow with the threshold up to +50%, so a +25% alert always
-            # sits below a +50% trigger, even on a sub-millisecond baseline
-            scale = min(1.0, max(0.0, threshold.value) / 50.0)
-            floor = RELATIVE_FLOOR.get(metric, 0.0)
-            if metric is Metric.latency and source != "server":
-                floor = CLIENT_LATENCY_FLOOR
-            limit = max(limit, base + floor * scale, base + NOISE_K * scale * (sigma or 0.0))
-        return limit
+    _limit = staticmethod(limit_for)  # the tests call Guard._limit
 
-    def _summarize(self, metric: Metric, rules: list[_Rule], value: float | None) -> GaugeState:
+    def _summarize(self, metric: Metric, rules: list[Rule], value: float | None) -> GaugeState:
         base = self._median(metric)
         if not rules:
             return GaugeState(metric.value, "ok", value, baseline=base)

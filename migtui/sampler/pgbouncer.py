@@ -10,7 +10,7 @@ import psycopg
 
 from migtui import secrets
 from migtui.dsn import DsnError, conninfo
-from migtui.sampler.activity import first_line
+from migtui.fmt import first_line
 from migtui.sampler.snapshot import PoolStat
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from migtui import fmt
 from migtui.lint import Finding
 from migtui.sql import Statement, relation_names
 from migtui.trace.model import MODES, StatementTrace, strength, strongest
@@ -70,23 +71,14 @@ def project_cost(tr: StatementTrace, traced_rows: int | None, target_rows: int |
     text = f"{top.mode} on {top.relation} for {_seconds(tr.held_seconds)} on {where}"
     if traced_rows is None or traced_rows < 0:
         return text
-    text += f" ({_rows(traced_rows)} rows)"
+    text += f" ({fmt.rows(traced_rows)} rows)"
     if target_rows is None or target_rows < 0:
         return text
     if traced_rows == 0:
-        return text + f"; production has {_rows(target_rows)} rows: the time there is unknown"
+        return text + f"; production has {fmt.rows(target_rows)} rows: the time there is unknown"
     scaled = tr.held_seconds * target_rows / traced_rows
-    return text + f"; production has {_rows(target_rows)} rows: expect about {_seconds(scaled)}"
-
-
-def _rows(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g}{unit}"
-    return str(n)
+    return text + f"; production has {fmt.rows(target_rows)} rows: expect about {_seconds(scaled)}"
 
 
 def _seconds(s: float) -> str:
-    from migtui.plan.values import format_duration
-
-    return f"{s:.2g} s" if s < 10 else format_duration(s)
+    return f"{s:.2g} s" if s < 10 else fmt.duration_setting(s)
