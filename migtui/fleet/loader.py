@@ -1,6 +1,7 @@
 """Load a fleet file: YAML with positions, validated into ``Fleet``, every problem located.
 
-The YAML-with-positions machinery is the plan loader's (``migtui.plan.loader``); problems
+The YAML-with-positions machinery is the plan loader's (``migtui.plan.reading``: bounded
+aliases and nesting, positions), problems
 are ``migtui.plan.errors.Problem`` (file:line:column, field, found, expected). Problems found
 later, when members are resolved (an empty discovery, an unknown member in a wave), are
 located through the same positions with ``LoadedFleet.problem``.
@@ -18,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from migtui.fleet.model import Fleet
 from migtui.plan.errors import PlanError, Problem
-from migtui.plan.loader import Loc, _describe, _dotted, _Positions, _to_python, _unwrap
+from migtui.plan.loader import _describe, _unwrap
+from migtui.plan.reading import Loc, Positions, ToPython, check_aliases, compose, dotted
 
 
 class FleetError(PlanError):
@@ -35,12 +37,12 @@ class LoadedFleet:
     fleet: Fleet
     path: str
     text: str
-    positions: _Positions
+    positions: Positions
 
     def problem(self, loc: Loc, message: str) -> Problem:
         _, mark = self.positions.find(loc)
         return Problem(self.path, mark[0] if mark else None, mark[1] if mark else None,
-                       _dotted(loc), message)
+                       dotted(loc), message)
 
 
 def load_fleet(path: str | Path) -> LoadedFleet:
@@ -56,11 +58,12 @@ def load_fleet(path: str | Path) -> LoadedFleet:
 
 def load_fleet_text(text: str, path: str = "<fleet>") -> LoadedFleet:
     problems: list[Problem] = []
-    pos = _Positions()
+    pos = Positions()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = None if node is None else _to_python(node, (), pos, yaml.SafeLoader(""),
-                                                     problems, path)
+        node = compose(text, path)
+        if node is not None and "&" in text:
+            check_aliases(node, path)
+        data = None if node is None else ToPython(path, pos, problems)(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         raise FleetError([Problem(path, mark.line + 1 if mark else None,
@@ -68,6 +71,8 @@ def load_fleet_text(text: str, path: str = "<fleet>") -> LoadedFleet:
                                   f"invalid YAML: {e.problem or e.context}")]) from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
         raise FleetError([Problem(path, None, None, "", f"invalid YAML: {e}")]) from None
+    except PlanError as e:  # too big, an alias bomb: the plan reader's limits
+        raise FleetError(e.problems) from None
     if not isinstance(data, dict):
         raise FleetError([Problem(path, 1, 1, "", f"expected a mapping (fleet: 1, name: ..., "
                                   f"members: ...), found {_describe(data)}")])
@@ -80,7 +85,7 @@ def load_fleet_text(text: str, path: str = "<fleet>") -> LoadedFleet:
     return LoadedFleet(fleet, path, text, pos)
 
 
-def _problems(err: ValidationError, data: Any, pos: _Positions, path: str) -> list[Problem]:
+def _problems(err: ValidationError, data: Any, pos: Positions, path: str) -> list[Problem]:
     out: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
     for e in err.errors(include_url=False):
@@ -103,7 +108,7 @@ def _problems(err: ValidationError, data: Any, pos: _Positions, path: str) -> li
             continue
         seen.add(key)
         out.append(Problem(path, mark[0] if mark else None, mark[1] if mark else None,
-                           _dotted(data_loc), msg))
+                           dotted(data_loc), msg))
     out.sort(key=lambda p: (p.line or 0, p.column or 0))
     return out
 

@@ -24,11 +24,12 @@ from migtui.control import RunControl
 from migtui.events import StepStarted
 from migtui.fleet import scheduler
 from migtui.fleet.control import ControlDb, Rollout
-from migtui.fleet.members import Member, history_plan_id
+from migtui.fleet.members import Member
 from migtui.journal import Journal
 from migtui.plan.model import Plan
 from migtui.runner import Runner
 from migtui.runner.errors import RunLocked
+from migtui.runner.history import history_plan_id
 from migtui.secrets import scrub
 
 MIN_TICK = 0.5  # seconds between ticks even when a member finishing wakes the loop
@@ -185,8 +186,9 @@ class Worker:
 
     def _run_member(self, a: Active) -> tuple[str, str | None]:
         m = a.member
-        plan = self.plan.model_copy(update={"id": history_plan_id(self.plan.id or "", m)})
-        journal = Journal(member_journal(self.o.workdir, self.fleet_name, plan.id or "", m.name))
+        plan = self.plan  # the runner keys a schema member's history by PLAN-ID@SCHEMA
+        key = history_plan_id(plan.id or "", m.schema)
+        journal = Journal(member_journal(self.o.workdir, self.fleet_name, key, m.name))
 
         def emit(ev: Any) -> None:
             if isinstance(ev, StepStarted):

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from migtui.control import RunControl
+from migtui.dsn import DsnError, parse_dsn
 from migtui.events import Emit
 from migtui.plan.model import Plan, Step
 from migtui.runner import advisory
 from migtui.runner.conn import connect, first_line
 from migtui.runner.errors import LockLost
+from migtui.runner.history import history_plan_id
 
 if TYPE_CHECKING:
     from migtui.trace import Tracer
@@ -40,6 +42,15 @@ class Timeouts:
             retry_base=s.retry_base, retry_max=s.retry_max)
 
 
+def dsn_schema(dsn: str) -> str | None:
+    """The Prisma ``?schema=`` the connection string names, if any (a malformed string has
+    none here: connecting reports it)."""
+    try:
+        return parse_dsn(dsn).schema
+    except DsnError:
+        return None
+
+
 def ms(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
@@ -60,6 +71,7 @@ class WorkSession:
         self.dsn = dsn
         self.exclusive = exclusive
         self.database = database or "?"
+        self.schema = dsn_schema(dsn)  # a Prisma ?schema= target: its own history and lock
         self._conn: psycopg.Connection | None = None
         self.pid: int | None = None
         self.generation = 0  # sessions opened so far
@@ -176,4 +188,6 @@ class Ctx:
 
     @property
     def plan_id(self) -> str:
-        return self.plan.id or self.plan.title
+        """The history key: the plan id, with ``@SCHEMA`` when the connection string names
+        a Prisma ``?schema=`` (each tenant schema of a database has its own history)."""
+        return history_plan_id(self.plan.id or self.plan.title, self.work.schema)
