@@ -82,3 +82,40 @@ def test_a_plain_run_keeps_the_plain_key(tenants: str) -> None:
     assert tables_in(tenants, "public") == ["items"] and tables_in(tenants, "t1") == ["items"]
     assert q(tenants, "SELECT DISTINCT plan_id FROM migtui.history ORDER BY 1") == [
         ("t-plan",), ("t-plan@t1",)]
+
+
+def test_two_schemas_of_one_database_run_at_once(tenants: str) -> None:
+    plan = make_plan(STEPS)
+    t1, t2 = schema_url(tenants, "t1"), schema_url(tenants, "t2")
+    with Runner(plan, t1, operator="one") as r1, Runner(plan, t2, operator="two") as r2:
+        # both hold their schema's lock at once, and a plain run still takes its own
+        with Runner(plan, tenants) as plain:
+            assert plain.exclusive
+        assert r1.apply().status == "done" and r2.apply().status == "done"
+    assert tables_in(tenants, "t1") == ["items"] and tables_in(tenants, "t2") == ["items"]
+
+
+def test_two_runs_on_one_schema_conflict_and_name_the_holder(tenants: str) -> None:
+    plan = make_plan(STEPS)
+    t1 = schema_url(tenants, "t1")
+    # other holders of migtui locks in this database: the holder named must be t1's
+    with Runner(plan, tenants), Runner(plan, schema_url(tenants, "t2")), \
+            Runner(plan, t1) as first:
+        pid = first._ctx.work.pid
+        with pytest.raises(RunLocked) as e:
+            Runner(plan, t1).open()
+        msg = str(e.value)
+        assert "schema 't1' of database" in msg and f"pid {pid}," in msg, msg
+    with Runner(plan, t1) as again:  # released with the first run
+        assert again.apply().status == "done"
+
+
+def test_a_plain_run_conflicts_with_a_plain_run_only(tenants: str) -> None:
+    plan = make_plan(STEPS)
+    with Runner(plan, tenants) as first:
+        pid = first._ctx.work.pid
+        with pytest.raises(RunLocked) as e:
+            Runner(plan, tenants).open()
+        assert f"pid {pid}," in str(e.value) and "schema" not in str(e.value).split(":")[0]
+        with Runner(plan, schema_url(tenants, "t1")):
+            pass

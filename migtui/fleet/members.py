@@ -31,8 +31,9 @@ class Member:
 
     @property
     def lock_group(self) -> str:
-        """Members sharing one database (and so the runner's advisory lock)."""
-        return f"{self.server}/{self.database}"
+        """Members sharing one run lock: a database, or one tenant schema of it (the runner
+        keys a ?schema= run's lock by the schema), run one at a time."""
+        return f"{self.server}/{self.database}" + (f"/{self.schema}" if self.schema else "")
 
 
 def _server(d: Dsn) -> str:

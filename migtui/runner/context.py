@@ -72,6 +72,7 @@ class WorkSession:
         self.exclusive = exclusive
         self.database = database or "?"
         self.schema = dsn_schema(dsn)  # a Prisma ?schema= target: its own history and lock
+        self.lock_key = advisory.key_for(self.schema)
         self._conn: psycopg.Connection | None = None
         self.pid: int | None = None
         self.generation = 0  # sessions opened so far
@@ -92,7 +93,7 @@ class WorkSession:
         conn = connect(self.dsn)
         try:
             if self.exclusive:
-                advisory.acquire(conn, self.database, again=self._had_lock)
+                advisory.acquire(conn, self.database, schema=self.schema, again=self._had_lock)
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
         except BaseException:
             conn.close()
@@ -114,7 +115,7 @@ class WorkSession:
             conn = self.conn
             if self.exclusive:
                 try:
-                    ok = advisory.held(conn)
+                    ok = advisory.held(conn, self.lock_key)
                 except psycopg.Error:
                     ok = False
                 if not ok:
@@ -142,14 +143,14 @@ class WorkSession:
         if conn is None or conn.closed or conn.broken:
             raise advisory.lost("the session that held the run lock was closed")
         try:
-            ok = advisory.held(conn)
+            ok = advisory.held(conn, self.lock_key)
         except psycopg.Error as e:
             if conn.closed or conn.broken:
                 raise advisory.lost(f"the run lock's session was terminated ({first_line(e)}; "
                                     f"an idle timeout, pg_terminate_backend or a network "
                                     f"failure?)") from None
             try:  # the session lives (e.g. a cancel arrived just then): ask once more
-                ok = advisory.held(conn)
+                ok = advisory.held(conn, self.lock_key)
             except psycopg.Error as e2:
                 raise advisory.lost(f"the run lock cannot be verified ({first_line(e2)})") \
                     from None
@@ -162,7 +163,7 @@ class WorkSession:
             conn = self._conn
             if conn is not None and self.exclusive and not (conn.closed or conn.broken):
                 with contextlib.suppress(psycopg.Error):
-                    advisory.unlock(conn)
+                    advisory.unlock(conn, self.lock_key)
             self._drop()
             self._pinned = None
             self._had_lock = False
