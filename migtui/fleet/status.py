@@ -97,8 +97,15 @@ def member_view_table(members: list[dict[str, Any]]) -> StatusTable:
     return StatusTable("members", VIEW_HEADERS, rows, f"{len(rows)} member(s)")
 
 
-def gate_text(waves: list[dict[str, Any]], now: datetime | None) -> str:
+def gate_text(waves: list[dict[str, Any]], now: datetime | None,
+              rollout_state: str = "running") -> str:
     """The gate countdown: the soaking wave and how long until the next one may start."""
+    if rollout_state == "failed":
+        return "gate: closed, the rollout stopped (fleet resume retries it)"
+    if rollout_state == "paused":
+        return "gate: held, the rollout is paused (fleet resume continues it)"
+    if rollout_state == "done":
+        return "gate: every wave passed"
     for w in waves:
         if w["state"] == "soaking" and isinstance(w.get("gate_until"), datetime):
             left = max(0, int((w["gate_until"] - now).total_seconds())) if now else 0

@@ -7,17 +7,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets import DataTable
 
-from migtui.fleet import ControlDb, Member, Rollout
+from migtui.fleet import ControlDb, Member, Rollout, Worker, WorkerOptions, load_fleet, open_rollout
 from migtui.fleet.snapshot import FleetSnapshot, read_snapshot
 from migtui.fleet.status import gate_text, view_row
+from migtui.plan import load_plan
 from migtui.tui.fleet_app import FleetApp
 from migtui.tui.screens.modals import ConfirmModal
+from tests.fleet.helpers import admin, q, write_fleet, write_plan
 
 N = 1000
 RID = "tenants/fleet-plan"
@@ -163,6 +168,7 @@ def fixed() -> FleetSnapshot:
 def test_pure_rows() -> None:
     snap = fixed()
     assert gate_text(snap.waves, T0) == "gate: wave 2 soaking, wave 3 starts in 2m 05s"
+    assert gate_text(snap.waves, T0, "failed").startswith("gate: closed, the rollout stopped")
     row = view_row(snap.members[5])
     assert row[2] == "failed (trip)" and row[6].startswith("Performance degradation >50% trip")
     assert row[6].endswith("…") and len(row[6]) == 48
@@ -177,3 +183,67 @@ def test_fleet_view_snapshot(snap_compare: Any, size: tuple[int, int]) -> None:
         await wait_polls(pilot, app.fleet, 1)
 
     assert snap_compare(app, run_before=shown, terminal_size=size)
+
+
+SLOW_FILL = """\
+  - id: add_col
+    sql: ALTER TABLE accounts ADD COLUMN tier int
+    rollback: ALTER TABLE accounts DROP COLUMN tier
+  - id: fill
+    backfill: {table: accounts, key: id, set: "tier = id % 3", batch_size: 100,
+               min_batch: 100, max_batch: 100, sleep: 200ms}
+    rollback: UPDATE accounts SET tier = NULL
+"""
+
+
+def test_a_worker_sends_backfill_progress_with_its_heartbeat(tmp_path: Path,
+                                                             db_url: str) -> None:
+    """What the view shows comes from the workers: a running member's backfill progress
+    reaches the control table with the heartbeat, and the member's schema keeps its own
+    history (PLAN-ID@SCHEMA) made by the runner."""
+    admin(db_url, "CREATE SCHEMA t_a; CREATE TABLE t_a.accounts (id int PRIMARY KEY, name text);"
+                  "INSERT INTO t_a.accounts SELECT g, 'a' FROM generate_series(1, 2000) g")
+    f = write_fleet(tmp_path, f"""\
+        fleet: 1
+        name: progress
+        members:
+          schemas:
+            - dsn: "{db_url}"
+              pattern: "t\\\\_a"
+        workers: {{heartbeat: 0.2s, timeout: 10s}}
+        """)
+    plan_file = write_plan(tmp_path, SLOW_FILL)
+    plan = load_plan(plan_file)
+    opened = open_rollout(load_fleet(f), plan, "sum")
+    worker = Worker(opened.db, opened.rollout.id, "progress", plan, opened.members,
+                    WorkerOptions(heartbeat=0.2, workdir=tmp_path, gauges=False))
+    t = threading.Thread(target=worker.run)
+    t.start()
+    seen: set[str] = set()
+    try:
+        for _ in range(600):  # bounded: until the member is done
+            rows = q(db_url, "SELECT state, progress FROM migtui_fleet.member")
+            if rows[0][1]:
+                seen.add(rows[0][1])
+            if rows[0][0] == "applied":
+                break
+            time.sleep(0.05)
+    finally:
+        t.join(timeout=60)
+    assert any(s.endswith("%)") and "/2,000" in s for s in seen), seen
+    db = q(db_url, "SELECT current_database()")[0][0]
+    snap = read_snapshot(opened.db, opened.rollout.id)
+    assert [view_row(m)[:3] for m in snap.members] == [(f"{db}/t_a", "1", "applied")]
+    assert q(db_url, "SELECT DISTINCT plan_id FROM migtui.history") == [("fleet-plan@t_a",)]
+    opened.db.close()
+
+
+def test_fleet_without_an_action_opens_the_view() -> None:
+    from migtui.cli import build_parser
+
+    parser = build_parser("fleet")
+    args = parser.parse_args(["fleet", "fleet.yaml", "plan.yaml"])
+    assert args.func.__name__ == "cmd_view" and (args.fleet, args.plan) == ("fleet.yaml",
+                                                                              "plan.yaml")
+    assert parser.parse_args(["fleet", "view", "f.yaml", "p.yaml"]).func.__name__ == "cmd_view"
+    assert parser.parse_args(["fleet", "status", "f.yaml"]).func.__name__ == "cmd_status"

@@ -50,6 +50,8 @@ class FleetScreen(Screen[None]):
         Binding("R", "rollback", "Rollback"),
         Binding("o", "open", "Open member (o/Enter)"),
         Binding("tab", "app.focus_next", "Waves/members", show=False),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -131,7 +133,7 @@ class FleetScreen(Screen[None]):
             elif old != row:
                 for col, (a, b) in zip(keys, zip(old, row, strict=True), strict=True):
                     if a != b:
-                        table.update_cell(key, col, b, update_width=False)
+                        table.update_cell(key, col, b, update_width=True)
                         self.stats.updated += 1
             cache[key] = row
 
@@ -142,7 +144,7 @@ class FleetScreen(Screen[None]):
         now = snap.now
         if now is not None and self.live:
             now += timedelta(seconds=time.monotonic() - self._read_at)
-        text = gate_text(snap.waves, now)
+        text = gate_text(snap.waves, now, str(snap.rollout.get("state") or "running"))
         gate = self.query_one("#fleet-gate", Static)
         gate.set_class("soaking" in text, "-soaking")
         gate.update(text)
@@ -158,6 +160,11 @@ class FleetScreen(Screen[None]):
         if table.id == "waves":
             return "wave", str(key).removeprefix("wave-")
         return "member", str(key)
+
+    def action_move(self, by: int) -> None:
+        table = self.focused
+        if isinstance(table, DataTable):
+            table.action_cursor_down() if by > 0 else table.action_cursor_up()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "members":
