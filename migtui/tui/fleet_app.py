@@ -39,7 +39,26 @@ class FleetApp(App[Any]):
     def on_mount(self) -> None:
         self.push_screen(self.fleet)
 
+    async def action_quit(self) -> None:
+        if not self.rolling:
+            self.exit(None)
+            return
+
+        def answer(ok: bool | None) -> None:
+            if ok:
+                self.exit(None)
+
+        self.push_screen(ConfirmModal(
+            "Quit during the rollback?", f"The rollback of {self.rolling} is running in this "
+            f"app. Quitting stops it at once; its members are taken over by another fleet "
+            f"worker after the heartbeat timeout (or by `migtui fleet rollback`).",
+            yes="Quit", danger=True), answer)
+
     def open_member(self, name: str) -> None:
+        if self.rolling:
+            self.notify(f"the rollback of {self.rolling} is running; open {name} when it is "
+                        f"done", title="Open member", severity="warning")
+            return
         if not self.openable(name):
             self.notify(f"{name}: its connection string is not known here (the fleet file "
                         f"does not resolve it on this host)", title="Open member",

@@ -247,3 +247,60 @@ def test_fleet_without_an_action_opens_the_view() -> None:
                                                                               "plan.yaml")
     assert parser.parse_args(["fleet", "view", "f.yaml", "p.yaml"]).func.__name__ == "cmd_view"
     assert parser.parse_args(["fleet", "status", "f.yaml"]).func.__name__ == "cmd_status"
+
+
+@asynctest
+async def test_a_lost_control_database_is_said_and_the_view_recovers() -> None:
+    calls: list[int] = []
+
+    def flaky() -> FleetSnapshot:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return fixed()
+
+    app = FleetApp(flaky, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.fleet
+        for _ in range(200):
+            if screen.stats.errors:
+                break
+            await pilot.pause(0.02)
+        gate = str(screen.query_one("#fleet-gate").render())
+        assert "cannot read the control database: ConnectionError: server closed" in gate
+        screen.read()
+        await wait_polls(pilot, screen, 1)
+        assert "wave 2 soaking" in str(screen.query_one("#fleet-gate").render())
+        assert screen.query_one("#members", DataTable).row_count == 30
+
+
+@asynctest
+async def test_quitting_during_a_rollback_asks_first() -> None:
+    release = threading.Event()
+
+    def slow_rollback(member: str | None, wave: int | None) -> str:
+        release.wait(10)
+        return "rolled back 1"
+
+    app = FleetApp(fixed, rollback=slow_rollback, openable=lambda _n: True, frozen=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_polls(pilot, app.fleet, 1)
+        await pilot.press("j", "j", "j", "j", "j", "R")  # app/tenant_05, tripped
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal) and "it tripped" in app.screen.body
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.rolling == "member app/tenant_05"
+        await pilot.press("enter")  # no member view while the rollback runs
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal) and "Quit" in app.screen.title_text
+        await pilot.press("n")
+        release.set()
+        for _ in range(200):
+            if app.rolling is None:
+                break
+            await pilot.pause(0.02)
+        assert app.rolling is None
+        await pilot.press("q")
+    assert app.return_value is None

@@ -66,6 +66,7 @@ class FleetScreen(Screen[None]):
         self._rows: dict[str, tuple[str, ...]] = {}
         self._waves: dict[str, tuple[str, ...]] = {}
         self._read_at = 0.0
+        self._reading = False
 
     def compose(self) -> ComposeResult:
         yield Static("fleet: reading the control database…", id="fleet-title")
@@ -90,9 +91,12 @@ class FleetScreen(Screen[None]):
     # ---------------------------------------------------------------- reading
 
     def read(self) -> None:
-        """Poll the control database from a thread (one read at a time)."""
-        self.run_worker(self._read, thread=True, exclusive=True, group="fleet-poll",
-                        exit_on_error=False)
+        """Poll the control database from a thread; a poll while one is still reading
+        (a slow control database) is skipped, so reads never pile up."""
+        if self._reading:
+            return
+        self._reading = True
+        self.run_worker(self._read, thread=True, group="fleet-poll", exit_on_error=False)
 
     def _read(self) -> None:
         try:
@@ -103,12 +107,14 @@ class FleetScreen(Screen[None]):
         self.app.call_from_thread(self.show, snap)
 
     def _failed(self, why: str) -> None:
+        self._reading = False
         self.stats.errors.append(why)
         self.query_one("#fleet-gate", Static).update(
             f"cannot read the control database: {why.splitlines()[0][:200]} (retrying)")
 
     def show(self, snap: FleetSnapshot) -> None:
         """Apply one read to the tables, in place."""
+        self._reading = False
         self.snapshot = snap
         self._read_at = time.monotonic()
         self.stats.polls += 1
