@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.fleet.snapshot import FleetSnapshot
-from migtui.fleet.status import gate_text, member_view_table, wave_table
+from migtui.fleet.status import StatusTable, gate_text, member_view_table, wave_table
 from migtui.secrets import scrub
 
 ROLLBACK_STATES = ("applied", "failed")  # what `fleet rollback` marks
@@ -101,10 +101,12 @@ class FleetScreen(Screen[None]):
     def _read(self) -> None:
         try:
             snap = self.fetch()
+            tables = (wave_table(snap.rollout, snap.waves, snap.members),
+                      member_view_table(snap.members))  # built here, off the UI thread
         except Exception as e:  # noqa: BLE001 - shown, and the next poll tries again
             self.app.call_from_thread(self._failed, scrub(f"{type(e).__name__}: {e}"))
             return
-        self.app.call_from_thread(self.show, snap)
+        self.app.call_from_thread(self.show, snap, tables)
 
     def _failed(self, why: str) -> None:
         self._reading = False
@@ -112,19 +114,20 @@ class FleetScreen(Screen[None]):
         self.query_one("#fleet-gate", Static).update(
             f"cannot read the control database: {why.splitlines()[0][:200]} (retrying)")
 
-    def show(self, snap: FleetSnapshot) -> None:
+    def show(self, snap: FleetSnapshot,
+             tables: tuple[StatusTable, StatusTable] | None = None) -> None:
         """Apply one read to the tables, in place."""
         self._reading = False
         self.snapshot = snap
         self._read_at = time.monotonic()
         self.stats.polls += 1
-        wt = wave_table(snap.rollout, snap.waves, snap.members)
+        wt, mt = tables or (wave_table(snap.rollout, snap.waves, snap.members),
+                            member_view_table(snap.members))
         self.query_one("#fleet-title", Static).update(
             f"{wt.title} · {len(snap.members)} members: {wt.summary}")
         self._tick_gate()
         self._apply(self.query_one("#waves", DataTable), self._waves,
                     [(f"wave-{r[0]}", r) for r in wt.rows])
-        mt = member_view_table(snap.members)
         self._apply(self.query_one("#members", DataTable), self._rows,
                     [(r[0], r) for r in mt.rows])
 
