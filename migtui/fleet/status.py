@@ -98,12 +98,12 @@ def member_view_table(members: list[dict[str, Any]]) -> StatusTable:
 
 
 def gate_text(waves: list[dict[str, Any]], now: datetime | None,
-              rollout_state: str = "running") -> str:
+              rollout_state: str = "running", message: str | None = None) -> str:
     """The gate countdown: the soaking wave and how long until the next one may start."""
     if rollout_state == "failed":
-        return "gate: closed, the rollout stopped (fleet resume retries it)"
+        return f"gate: closed — {message or 'the rollout stopped'} (fleet resume retries it)"
     if rollout_state == "paused":
-        return "gate: held, the rollout is paused (fleet resume continues it)"
+        return f"gate: held — {message or 'the rollout is paused'} (fleet resume continues it)"
     if rollout_state == "done":
         return "gate: every wave passed"
     for w in waves:

@@ -168,7 +168,9 @@ def fixed() -> FleetSnapshot:
 def test_pure_rows() -> None:
     snap = fixed()
     assert gate_text(snap.waves, T0) == "gate: wave 2 soaking, wave 3 starts in 2m 05s"
-    assert gate_text(snap.waves, T0, "failed").startswith("gate: closed, the rollout stopped")
+    assert gate_text(snap.waves, T0, "failed").startswith("gate: closed — the rollout stopped")
+    assert gate_text(snap.waves, T0, "paused", "paused by ann") == (
+        "gate: held — paused by ann (fleet resume continues it)")
     row = view_row(snap.members[5])
     assert row[2] == "failed (trip)" and row[6].startswith("Performance degradation >50% trip")
     assert row[6].endswith("…") and len(row[6]) == 48

@@ -41,8 +41,9 @@ class FleetScreen(Screen[None]):
     DEFAULT_CSS = """
     FleetScreen { layout: vertical; }
     #fleet-title { height: auto; max-height: 2; text-style: bold; padding: 0 1; background: $boost; }
-    #fleet-gate { height: 1; padding: 0 1; color: $text-muted; }
+    #fleet-gate { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     #fleet-gate.-soaking { color: $warning; }
+    #fleet-gate.-closed { color: $error; }
     #waves { height: auto; max-height: 7; }
     #members { height: 1fr; }
     """
@@ -123,8 +124,9 @@ class FleetScreen(Screen[None]):
         self.stats.polls += 1
         wt, mt = tables or (wave_table(snap.rollout, snap.waves, snap.members),
                             member_view_table(snap.members))
+        r = snap.rollout  # its message is on the gate line
         self.query_one("#fleet-title", Static).update(
-            f"{wt.title} · {len(snap.members)} members: {wt.summary}")
+            f"rollout {r['id']}: {r['state']} · {len(snap.members)} members: {wt.summary}")
         self._tick_gate()
         self._apply(self.query_one("#waves", DataTable), self._waves,
                     [(f"wave-{r[0]}", r) for r in wt.rows])
@@ -153,9 +155,11 @@ class FleetScreen(Screen[None]):
         now = snap.now
         if now is not None and self.live:
             now += timedelta(seconds=time.monotonic() - self._read_at)
-        text = gate_text(snap.waves, now, str(snap.rollout.get("state") or "running"))
+        text = gate_text(snap.waves, now, str(snap.rollout.get("state") or "running"),
+                         snap.rollout.get("message"))
         gate = self.query_one("#fleet-gate", Static)
         gate.set_class("soaking" in text, "-soaking")
+        gate.set_class(text.startswith("gate: closed"), "-closed")
         gate.update(text)
 
     # ---------------------------------------------------------------- keys
