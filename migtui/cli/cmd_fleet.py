@@ -6,6 +6,7 @@
   fleet pause FLEET [PLAN] / fleet resume FLEET [PLAN]
   fleet export FLEET PLAN -o FILE.md   the rollout report, with per-member reports
   fleet schema                         the fleet file's JSON Schema
+  fleet [view] FLEET PLAN              the app on the fleet view (Enter: a member's view)
 
 Exit codes: 0 done (run: every member applied; status: the rollout is not failed),
 1 failed (a member failed and the rollout stopped), 2 fleet file, plan or usage error,
@@ -107,6 +108,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_export)
     fs.add_parser("schema", help="print the JSON Schema of fleet files").set_defaults(
         func=cmd_schema)
+    base("view", "open the app on the fleet view (also: migtui fleet FLEET PLAN)").set_defaults(
+        func=cmd_view)
+    actions = set(fs.choices)
+    parse = p.parse_known_args
+
+    def view_by_default(args: Any = None, namespace: Any = None) -> Any:
+        """`migtui fleet FLEET PLAN` (no action): the fleet view."""
+        if args and args[0] not in actions and not args[0].startswith("-"):
+            args = ["view", *args]
+        return parse(args, namespace)
+
+    p.parse_known_args = view_by_default  # type: ignore[method-assign]
 
 
 def _fleet(path: str) -> Any:
@@ -321,3 +334,43 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     print(json.dumps(fleet_json_schema(), indent=2))
     return EXIT_OK
+
+
+@_guarded
+def cmd_view(args: argparse.Namespace) -> int:
+    from migtui.fleet import ControlDb, resolve
+    from migtui.fleet.snapshot import read_snapshot, roll_back
+    from migtui.tui.app import make_app
+    from migtui.tui.fleet_app import FleetApp
+
+    db, r = _open_existing(args)
+    loaded = _fleet(args.fleet)
+    path = plan_path(args.plan)
+    plan = load(args.plan)
+    try:  # discovery may not reach every server from here: the view still shows
+        members = {m.name: m for m in resolve(loaded)}
+    except PlanError:
+        members = {}
+
+    def rollback(member: str | None, wave: int | None) -> str:
+        own = ControlDb(db.dsn)  # the rollback's worker ticks on its own connection
+        try:
+            n, done, failed = roll_back(own, r.id, loaded.fleet.name, plan, members,
+                                        path.resolve().parent, member=member, wave=wave,
+                                        operator=operator(),
+                                        heartbeat=loaded.fleet.workers.heartbeat)
+        finally:
+            own.close()
+        return (f"{n} member(s) marked; rolled back {len(done)}"
+                + (f", failed {len(failed)}: {', '.join(failed)}" if failed else ""))
+
+    try:
+        while True:
+            app = FleetApp(lambda: read_snapshot(db, r.id), rollback=rollback,
+                           openable=lambda n: n in members)
+            out = app.run()
+            if not (isinstance(out, tuple) and out[0] == "open"):
+                return EXIT_OK if out is None else int(out)
+            make_app(path, members[out[1]].dsn, operator=operator(), plan=plan).run()
+    finally:
+        db.close()

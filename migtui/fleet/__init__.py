@@ -8,7 +8,7 @@ from typing import Any
 
 from migtui.fleet.control import ControlDb, Rollout
 from migtui.fleet.loader import FleetError, LoadedFleet, load_fleet, load_fleet_text
-from migtui.fleet.members import Member, history_plan_id, resolve, resolve_waves, waves
+from migtui.fleet.members import Member, resolve, resolve_waves, waves
 from migtui.fleet.model import FailurePolicy, Fleet
 from migtui.fleet.rollout import Opened, control_dsn, open_rollout, rollout_id
 from migtui.fleet.worker import Worker, WorkerOptions, WorkerResult
@@ -23,5 +23,5 @@ def fleet_json_schema() -> dict[str, Any]:
 
 __all__ = ["ControlDb", "FailurePolicy", "Fleet", "FleetError", "LoadedFleet", "Member",
            "Opened", "Rollout", "Worker", "WorkerOptions", "WorkerResult", "control_dsn",
-           "fleet_json_schema", "history_plan_id", "load_fleet", "load_fleet_text",
+           "fleet_json_schema", "load_fleet", "load_fleet_text",
            "open_rollout", "resolve", "resolve_waves", "rollout_id", "waves"]

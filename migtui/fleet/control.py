@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.member (
     finished_at timestamptz,
     PRIMARY KEY (rollout, name)
 );
+-- what the app's fleet view shows per member, sent with the heartbeat
+ALTER TABLE migtui_fleet.member ADD COLUMN IF NOT EXISTS progress text,
+    ADD COLUMN IF NOT EXISTS gauge text;
 CREATE INDEX IF NOT EXISTS member_wave_idx ON migtui_fleet.member (rollout, wave, ord);
 CREATE TABLE IF NOT EXISTS migtui_fleet.worker (
     id         text PRIMARY KEY,
@@ -196,8 +199,8 @@ class ControlDb:
     # ---------------------------------------------------------------- reading
 
     def members(self, rollout_id: str) -> list[dict[str, Any]]:
-        return self.q("SELECT name, wave, server, database, schema, m.state, step, worker, "
-                      "heartbeat, attempts, m.error, started_at, m.finished_at, "
+        return self.q("SELECT name, wave, server, database, schema, m.state, step, progress, "
+                      "gauge, worker, heartbeat, attempts, m.error, started_at, m.finished_at, "
                       "heartbeat < now() - make_interval(secs => r.timeout) AS stale "
                       "FROM migtui_fleet.member m JOIN migtui_fleet.rollout r ON r.id = m.rollout "
                       "WHERE m.rollout = %s ORDER BY ord", (rollout_id,))

@@ -2,9 +2,9 @@
 (``pg_database``), tenant schemas of one database (``pg_namespace``); then cut into waves.
 
 A schema member connects with its own ``search_path`` (as Prisma's ``?schema=`` does, via
-``migtui.dsn``). Members in one database share the runner's per-database advisory lock and
-its ``migtui.history``: they form one *lock group*, applied one at a time, and each keeps
-its history under its own plan id (``plan-id@schema``; see ``history_plan_id``).
+``migtui.dsn``); its connection string keeps the ``?schema=`` form, so the runner keeps its
+history under ``PLAN-ID@SCHEMA`` and takes the run lock of that schema
+(``migtui.runner.history.history_plan_id``, ``migtui.runner.advisory``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from migtui.dsn import Dsn, DsnError, parse_dsn
 from migtui.fleet.loader import FleetError, LoadedFleet
@@ -23,20 +24,16 @@ from migtui.plan.loader import Loc
 @dataclass(frozen=True)
 class Member:
     name: str
-    dsn: str  # what the Runner connects with; holds the password: never show it
+    dsn: str  # what the Runner connects with (?schema= kept); holds the password: never show
     server: str  # host:port, for per-server concurrency
     database: str
     schema: str | None = None
 
     @property
     def lock_group(self) -> str:
-        """Members sharing one database (and so the runner's advisory lock)."""
-        return f"{self.server}/{self.database}"
-
-
-def history_plan_id(plan_id: str, member: Member) -> str:
-    """A schema member keeps its history apart from the other schemas of its database."""
-    return f"{plan_id}@{member.schema}" if member.schema else plan_id
+        """Members sharing one run lock: a database, or one tenant schema of it (the runner
+        keys a ?schema= run's lock by the schema), run one at a time."""
+        return f"{self.server}/{self.database}" + (f"/{self.schema}" if self.schema else "")
 
 
 def _server(d: Dsn) -> str:
@@ -48,7 +45,16 @@ def _server(d: Dsn) -> str:
 def _member(d: Dsn, name: str | None = None) -> Member:
     db = d.dbname
     label = name or (f"{db}/{d.schema}" if d.schema else db)
-    return Member(label, d.conninfo(), _server(d), db, d.schema)
+    return Member(label, runner_dsn(d), _server(d), db, d.schema)
+
+
+def runner_dsn(d: Dsn) -> str:
+    """What a member's Runner connects with: a schema target keeps Prisma's ``?schema=``
+    form, which is what the runner keys the history and the run lock by."""
+    if not d.schema:
+        return d.conninfo()
+    pw = d.password
+    return d.url(password=quote(pw, safe="") if pw is not None else None, schema_param=True)
 
 
 class _Resolver:

@@ -12,6 +12,7 @@ from migtui.fleet.status import member_table, wave_table
 from migtui.fleet.worker import member_journal
 from migtui.journal import read_journal
 from migtui.plan.model import Plan
+from migtui.runner.history import history_plan_id
 from migtui.secrets import scrub
 from migtui.state import RunState
 
@@ -43,7 +44,7 @@ def write_report(db: ControlDb, r: Rollout, plan: Plan, workdir: Path, out: Path
     rows = []
     written = 0
     for m in members:
-        plan_id = f"{r.plan_id}@{m['schema']}" if m.get("schema") else r.plan_id
+        plan_id = history_plan_id(r.plan_id, m.get("schema"))
         journal = member_journal(workdir, r.fleet, plan_id, m["name"])
         link = ""
         if journal.exists():

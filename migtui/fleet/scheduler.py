@@ -33,19 +33,24 @@ class TickResult:
 
 
 def tick(db: ControlDb, rollout_id: str, worker: str, mine: dict[str, str | None],
-         free: int, *, heartbeat: bool = True, worker_row: bool = False) -> TickResult:
+         free: int, *, heartbeat: bool = True, worker_row: bool = False,
+         shown: dict[str, tuple[str | None, str | None]] | None = None) -> TickResult:
     """``mine``: this worker's active members and their current step; ``free``: how many
-    more it may take now."""
+    more it may take now; ``shown``: per member, its backfill progress and worst gauge
+    (what the app's fleet view shows), sent with the heartbeat."""
     with db.tx():
         rows = db.q("SELECT id, fleet, plan_id, state, on_failure, concurrency, per_server, soak,"
                     " timeout, message FROM migtui_fleet.rollout WHERE id = %s FOR UPDATE",
                     (rollout_id,))
         r = Rollout(**rows[0])
         if heartbeat and mine:
-            db.q("UPDATE migtui_fleet.member m SET heartbeat = now(), step = v.step FROM "
-                 "unnest(%s::text[], %s::text[]) AS v(name, step) WHERE m.rollout = %s AND "
-                 "m.name = v.name AND m.worker = %s",
-                 (list(mine), list(mine.values()), rollout_id, worker))
+            extra = [(shown or {}).get(n, (None, None)) for n in mine]
+            db.q("UPDATE migtui_fleet.member m SET heartbeat = now(), step = v.step, "
+                 "progress = v.progress, gauge = v.gauge FROM unnest(%s::text[], %s::text[], "
+                 "%s::text[], %s::text[]) AS v(name, step, progress, gauge) "
+                 "WHERE m.rollout = %s AND m.name = v.name AND m.worker = %s",
+                 (list(mine), list(mine.values()), [e[0] for e in extra],
+                  [e[1] for e in extra], rollout_id, worker))
         if worker_row:
             db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s WHERE id = %s",
                  (db.queries + 1, worker))

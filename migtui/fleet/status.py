@@ -69,6 +69,55 @@ def member_table(members: list[dict[str, Any]], only: set[str] | None = None) ->
                        tuple(rows), f"{len(rows)} member(s)")
 
 
+TRIP_WIDTH = 48  # the trip's text in the view's column; R's question shows all of it
+VIEW_HEADERS = ("member", "wave", "state", "step", "backfill", "worst gauge", "trip", "tries")
+
+
+def trip_of(m: dict[str, Any]) -> str:
+    """The gauge trip that failed a member (the worker records it as 'tripped: ...')."""
+    err = m.get("error") or ""
+    return err.removeprefix("tripped: ").split("; ")[0] if err.startswith("tripped: ") else ""
+
+
+def view_row(m: dict[str, Any]) -> tuple[str, ...]:
+    """One member as the app's fleet view shows it (keyed by its name, updated in place)."""
+    trip = trip_of(m)
+    state = m["state"] + (" (silent)" if m.get("stale") and m["state"] in (
+        "running", "rolling_back") else " (trip)" if trip else "")
+    active = m["state"] in ("running", "rolling_back")
+    return (m["name"], str(m["wave"]), state, m.get("step") or "",
+            (m.get("progress") or "") if active else "", m.get("gauge") or "",
+            trip if len(trip) <= TRIP_WIDTH else trip[:TRIP_WIDTH - 1] + "…",
+            str(m.get("attempts") or 0))
+
+
+def member_view_table(members: list[dict[str, Any]]) -> StatusTable:
+    """Every member with its state, current step, backfill progress, worst gauge and trip."""
+    rows = tuple(view_row(m) for m in members)
+    return StatusTable("members", VIEW_HEADERS, rows, f"{len(rows)} member(s)")
+
+
+def gate_text(waves: list[dict[str, Any]], now: datetime | None,
+              rollout_state: str = "running", message: str | None = None) -> str:
+    """The gate countdown: the soaking wave and how long until the next one may start."""
+    if rollout_state == "failed":
+        return f"gate: closed — {message or 'the rollout stopped'} (fleet resume retries it)"
+    if rollout_state == "paused":
+        return f"gate: held — {message or 'the rollout is paused'} (fleet resume continues it)"
+    if rollout_state == "done":
+        return "gate: every wave passed"
+    for w in waves:
+        if w["state"] == "soaking" and isinstance(w.get("gate_until"), datetime):
+            left = max(0, int((w["gate_until"] - now).total_seconds())) if now else 0
+            nxt = next((x["n"] for x in waves if x["n"] > w["n"]), None)
+            then = f"wave {nxt} starts" if nxt is not None else "the rollout is done"
+            return f"gate: wave {w['n']} soaking, {then} in {left // 60}m {left % 60:02d}s"
+    running = [w["n"] for w in waves if w["state"] == "running"]
+    if running:
+        return f"gate: wave {running[0]} running; its gate opens when every member is applied"
+    return "gate: no wave waiting"
+
+
 def render(table: StatusTable) -> str:
     """Plain text, aligned columns."""
     widths = [len(h) for h in table.headers]

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from migtui.control import RunControl
-from migtui.events import StepStarted
+from migtui.events import StepProgress, StepStarted, ThresholdChanged
 from migtui.fleet import scheduler
 from migtui.fleet.control import ControlDb, Rollout
-from migtui.fleet.members import Member, history_plan_id
+from migtui.fleet.members import Member
 from migtui.journal import Journal
 from migtui.plan.model import Plan
 from migtui.runner import Runner
 from migtui.runner.errors import RunLocked
+from migtui.runner.history import history_plan_id
+from migtui.sampler.snapshot import format_value
 from migtui.secrets import scrub
 
 MIN_TICK = 0.5  # seconds between ticks even when a member finishing wakes the loop
@@ -47,6 +49,32 @@ class Active:
     control: RunControl
     thread: threading.Thread | None = None
     step: str | None = None
+    progress: str | None = None  # the running backfill's rows done (of the estimate)
+    gauges: dict[str, tuple[str, str]] = field(default_factory=dict)  # metric -> state, text
+
+    def seen(self, ev: Any) -> None:
+        """Keep what the fleet view shows: the current step, its backfill progress, and
+        each gauge's latest state."""
+        if isinstance(ev, StepStarted):
+            self.step, self.progress = ev.step_id, None
+        elif isinstance(ev, StepProgress):
+            self.progress = backfill_text(ev.done, ev.total)
+        elif isinstance(ev, ThresholdChanged):
+            value = "" if ev.value is None else f" {format_value(ev.metric, ev.value)}"
+            self.gauges[ev.metric] = (ev.state, f"{ev.metric}{value} {ev.state}")
+
+    @property
+    def worst_gauge(self) -> str | None:
+        if not self.gauges:
+            return None
+        rank = {"ok": 0, "warn": 1, "trip": 2}
+        return max(self.gauges.values(), key=lambda g: rank.get(g[0], 0))[1]
+
+
+def backfill_text(done: int, total: int | None) -> str:
+    if total:
+        return f"{done:,}/{total:,} ({min(100, done * 100 // total)}%)"
+    return f"{done:,} rows"
 
 
 @dataclass
@@ -105,12 +133,13 @@ class Worker:
             now = time.monotonic()
             with self._lock:
                 mine = {n: a.step for n, a in self.active.items()}
+                shown = {n: (a.progress, a.worst_gauge) for n, a in self.active.items()}
             limit = self.o.max_threads or res.rollout.concurrency
             free = 0 if self._stop.is_set() else max(0, limit - len(mine))
             beat = now - last_beat >= self.o.heartbeat * 0.9
             row = now - last_row >= WORKER_ROW
             t = scheduler.tick(self.db, self.rollout_id, self.id, mine, free, heartbeat=beat,
-                               worker_row=row)
+                               worker_row=row, shown=shown)
             if beat:
                 last_beat = now
             if row:
@@ -185,12 +214,12 @@ class Worker:
 
     def _run_member(self, a: Active) -> tuple[str, str | None]:
         m = a.member
-        plan = self.plan.model_copy(update={"id": history_plan_id(self.plan.id or "", m)})
-        journal = Journal(member_journal(self.o.workdir, self.fleet_name, plan.id or "", m.name))
+        plan = self.plan  # the runner keys a schema member's history by PLAN-ID@SCHEMA
+        key = history_plan_id(plan.id or "", m.schema)
+        journal = Journal(member_journal(self.o.workdir, self.fleet_name, key, m.name))
 
         def emit(ev: Any) -> None:
-            if isinstance(ev, StepStarted):
-                a.step = ev.step_id
+            a.seen(ev)
             journal.record(ev)
 
         runner = Runner(plan, m.dsn, emit=emit, control=a.control, operator=self.o.operator,

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from migtui.control import RunControl
+from migtui.dsn import DsnError, parse_dsn
 from migtui.events import Emit
 from migtui.plan.model import Plan, Step
 from migtui.runner import advisory
 from migtui.runner.conn import connect, first_line
 from migtui.runner.errors import LockLost
+from migtui.runner.history import history_plan_id
 
 if TYPE_CHECKING:
     from migtui.trace import Tracer
@@ -40,6 +42,15 @@ class Timeouts:
             retry_base=s.retry_base, retry_max=s.retry_max)
 
 
+def dsn_schema(dsn: str) -> str | None:
+    """The Prisma ``?schema=`` the connection string names, if any (a malformed string has
+    none here: connecting reports it)."""
+    try:
+        return parse_dsn(dsn).schema
+    except DsnError:
+        return None
+
+
 def ms(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
@@ -60,6 +71,8 @@ class WorkSession:
         self.dsn = dsn
         self.exclusive = exclusive
         self.database = database or "?"
+        self.schema = dsn_schema(dsn)  # a Prisma ?schema= target: its own history and lock
+        self.lock_key = advisory.key_for(self.schema)
         self._conn: psycopg.Connection | None = None
         self.pid: int | None = None
         self.generation = 0  # sessions opened so far
@@ -80,7 +93,7 @@ class WorkSession:
         conn = connect(self.dsn)
         try:
             if self.exclusive:
-                advisory.acquire(conn, self.database, again=self._had_lock)
+                advisory.acquire(conn, self.database, schema=self.schema, again=self._had_lock)
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
         except BaseException:
             conn.close()
@@ -102,7 +115,7 @@ class WorkSession:
             conn = self.conn
             if self.exclusive:
                 try:
-                    ok = advisory.held(conn)
+                    ok = advisory.held(conn, self.lock_key)
                 except psycopg.Error:
                     ok = False
                 if not ok:
@@ -130,14 +143,14 @@ class WorkSession:
         if conn is None or conn.closed or conn.broken:
             raise advisory.lost("the session that held the run lock was closed")
         try:
-            ok = advisory.held(conn)
+            ok = advisory.held(conn, self.lock_key)
         except psycopg.Error as e:
             if conn.closed or conn.broken:
                 raise advisory.lost(f"the run lock's session was terminated ({first_line(e)}; "
                                     f"an idle timeout, pg_terminate_backend or a network "
                                     f"failure?)") from None
             try:  # the session lives (e.g. a cancel arrived just then): ask once more
-                ok = advisory.held(conn)
+                ok = advisory.held(conn, self.lock_key)
             except psycopg.Error as e2:
                 raise advisory.lost(f"the run lock cannot be verified ({first_line(e2)})") \
                     from None
@@ -150,7 +163,7 @@ class WorkSession:
             conn = self._conn
             if conn is not None and self.exclusive and not (conn.closed or conn.broken):
                 with contextlib.suppress(psycopg.Error):
-                    advisory.unlock(conn)
+                    advisory.unlock(conn, self.lock_key)
             self._drop()
             self._pinned = None
             self._had_lock = False
@@ -176,4 +189,6 @@ class Ctx:
 
     @property
     def plan_id(self) -> str:
-        return self.plan.id or self.plan.title
+        """The history key: the plan id, with ``@SCHEMA`` when the connection string names
+        a Prisma ``?schema=`` (each tenant schema of a database has its own history)."""
+        return history_plan_id(self.plan.id or self.plan.title, self.work.schema)

@@ -67,6 +67,13 @@ END $upgrade$;
 
 DIRECTIONS = ("apply", "rollback")
 
+
+def history_plan_id(plan_id: str, schema: str | None) -> str:
+    """The key a plan's rows are kept under: ``migtui.history`` is one table per database,
+    so a run on a tenant schema (Prisma's ``?schema=``) keeps its history apart from the
+    other schemas of that database, under ``PLAN-ID@SCHEMA``."""
+    return f"{plan_id}@{schema}" if schema else plan_id
+
 STATES = ("pending", "applied", "failed", "rolled_back")
 
 
