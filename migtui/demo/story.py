@@ -92,7 +92,7 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
         now = time.monotonic()
         if isinstance(ev, StepProgress):
             report.throttled = report.throttled or bool(ev.throttled)
-            what = " ".join(ev.limited_by.split()[:2]) or "?"  # "replica lag", "lock budget"
+            what = _limit_kind(ev.limited_by)
             report.limited_by = report.limited_by or {}
             report.limited_by[what] = report.limited_by.get(what, 0) + 1
         elif isinstance(ev, StepFinished) and ev.step_id == BAD_STEP and ev.action == "apply":
@@ -168,3 +168,16 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _limit_kind(limited_by: str) -> str:
+    """'replica lag 1.4 s > 1.0 s' → 'replica lag'; 'gauges not read for 6 s …' → 'gauges
+    late'; 'app latency +40%' → 'app latency'. The kind of limit, without its figures."""
+    if " not read " in limited_by:
+        return "gauges late"
+    words = []
+    for w in limited_by.split():
+        if any(c.isdigit() for c in w) or w[:1] in "+>(":
+            break
+        words.append(w)
+    return " ".join(words) or "?"
