@@ -8,7 +8,8 @@ database is created with the demo schema, and the example plan runs against it:
 * ``overview.svg``  — the plan overview (sections, checklist, gauges);
 * ``run.svg``       — phase 2 running, with live gauges (a backfill in flight if caught);
 * ``trip.svg``      — a real trip: failing transactions push the error rate past 5%;
-* ``rollback.svg``  — after R: the finished rollback;
+* ``rollback-ask.svg`` — R asks once, listing what will be rolled back;
+* ``rollback.svg``  — after R and y: the finished rollback;
 * ``demo-*.svg``    — the stages of ``migtui demo --tour`` on the demo plan, with simulated
   application traffic: baseline, backfill (throttled if caught), the trip banner, the
   finished rollback, the exported report.
@@ -112,7 +113,11 @@ async def drive(url: str, out: Path, work: Path) -> None:
             for t in threads:
                 t.join()
         shot("trip")
-        await pilot.press("R")
+        await pilot.press("R")  # asks once, listing what will be rolled back
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmModal", 10)
+        await pilot.pause(0.3)
+        shot("rollback-ask")
+        await pilot.press("y")
         await until(pilot, lambda: not scr.rolling_back and "ROLLED" in str(banner.render()),
                     120)
         await pilot.pause(1)
@@ -175,6 +180,8 @@ async def drive_demo(url: str, out: Path, work: Path, orders: int) -> None:
             await pilot.pause(2)
             shot("trip")
             await pilot.press("R")
+            await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmModal", 10)
+            await pilot.press("y")
             await until(pilot, lambda: not scr.rolling_back and "ROLLED" in str(banner.render()),
                         180)
             await until(pilot, lambda: tour.index >= 8, 90)
