@@ -25,7 +25,7 @@ from migtui.events import (
     StepSkipped,
     ThresholdChanged,
 )
-from migtui.execution.confirm import ProductionQuestion, production_question
+from migtui.execution.confirm import ProductionQuestion, database_mismatch, production_question
 from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
 from migtui.execution.items import Evidence, ItemActions, run_item
 from migtui.execution.link import Link
@@ -128,6 +128,11 @@ class Session:
     def expected_database(self) -> str:
         tgt = self.plan.targets.get(self.target)
         return self.database or (tgt.database if tgt and tgt.database else "")
+
+    @property
+    def database_mismatch(self) -> str | None:
+        """The warning when the URL's database is not the one the target names."""
+        return database_mismatch(self.plan, self.target, self.database)
 
     def production_question(self) -> ProductionQuestion | None:
         """The question to ask before changes on a production target (None otherwise);

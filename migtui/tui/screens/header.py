@@ -57,9 +57,14 @@ def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool =
     if demo:
         t.append(" DEMO ", style="bold reverse magenta")
     t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
-    t.append(f" {session.target}", style="bold")
-    if env != "production":
-        t.append(f" ({env})", style="dim")
+    mismatch = session.database_mismatch
+    if mismatch:  # it names the target and both databases: said before anything else
+        t.append(" ")
+        t.append(f" ✗ {mismatch} ", style="bold reverse red")
+    else:
+        t.append(f" {session.target}", style="bold")
+        if env != "production":
+            t.append(f" ({env})", style="dim")
     if lost:
         t.append(" · ")
         t.append(f" {lost} ", style="bold reverse red")

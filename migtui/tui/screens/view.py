@@ -141,6 +141,10 @@ class RunView(Screen[None]):
         for c in s.state.communication:
             self._log_line(str(c.get("text", "")), channel="communication",
                            when=str(c.get("at", "")))
+        if s.database_mismatch:
+            self._log(f"warning: {s.database_mismatch}", "bold red")
+            self.notify(s.database_mismatch, title="Wrong database?", severity="error",
+                        timeout=15)  # the header cuts it on a narrow terminal
         if not s.online:
             self.query_one(GaugesPanel).set_status(Text(
                 "No database: gauges are off. Open with --dsn URL to run the plan.",
