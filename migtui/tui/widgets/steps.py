@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from migtui.events import StepProgress
+from migtui.execution.describe import limit_text
 from migtui.lint import Finding
 from migtui.plan.model import Step
 from migtui.tui.model import STATE_ICON, StepRow, secs, short, transaction_mode
@@ -175,7 +176,8 @@ class BackfillProgress(Vertical):
         bar = self.query_one("#bf-bar", ProgressBar)
         total = max(e.total or 0, e.done) or None
         bar.update(total=total, progress=e.done)
-        thr = f" · throttled: {e.throttled}" if e.throttled else ""
+        tail = limit_text(e)
+        thr = f" · {tail}" if tail else ""
         self.query_one("#bf-label", Label).update(
             (f"{e.done:,}/{e.total:,} rows" if e.total is not None else f"{e.done:,} rows")
             + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)} · batch {e.batch_size:,}{thr}")
