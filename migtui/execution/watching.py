@@ -23,7 +23,7 @@ from migtui.events import EVENT_TYPES, Event
 from migtui.execution.follow import Holder, JournalFollower
 from migtui.plan.model import Plan
 from migtui.runner import Runner, StepStatus
-from migtui.runner.advisory import LOCK_CLASS, LOCK_OBJ, holder
+from migtui.runner.advisory import LOCK_CLASS, LOCK_OBJ, doing
 from migtui.runner.conn import connect
 
 WATCH_EVERY = 3.0  # seconds between polls
@@ -48,14 +48,33 @@ def event_of(rec: dict[str, Any]) -> Event | None:
         return None  # a record of an older shape: kept in the journal, not shown
 
 
-def lock_free(conn: psycopg.Connection) -> bool:
-    """Whether no session holds the run lock on this database."""
+@dataclass(frozen=True)
+class LockHolder:
+    """The session holding the run lock, from pg_locks and pg_stat_activity."""
+
+    pid: int
+    client: str  # its address, or "local socket"
+    since: str  # its backend's start, "2026-12-03 09:01:02"
+    doing: str  # "between steps", "running a statement", ...
+
+    def text(self) -> str:
+        return f"pid {self.pid} on {self.client}, connected since {self.since}, {self.doing}"
+
+
+def lock_holder(conn: psycopg.Connection) -> LockHolder | None:
+    """Who holds the run lock on this database (None: nobody, it is free)."""
     row = conn.execute(
-        """SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-             AND classid = %s::oid AND objid = %s::oid AND objsubid = 2
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))""",
-        (LOCK_CLASS, LOCK_OBJ)).fetchone()
-    return bool(row and row[0])
+        """SELECT a.pid, host(a.client_addr),
+                  to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS'), a.state
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::oid
+             AND l.objid = %s::oid AND l.objsubid = 2
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           LIMIT 1""", (LOCK_CLASS, LOCK_OBJ)).fetchone()
+    if row is None:
+        return None
+    pid, addr, since, state = row
+    return LockHolder(int(pid), addr or "local socket", str(since or "?"), doing(state))
 
 
 @dataclass(frozen=True)
@@ -66,9 +85,20 @@ class WatchUpdate:
     records: list[dict[str, Any]]
     events: list[Event]
     statuses: list[StepStatus]
-    holder: str  # "pid 123, ... connected since ..., between steps" ("" once free)
+    holder: LockHolder | None  # None once the lock is free
     doing: str  # from the journal: "run by alice since ..., running step x (apply)"
-    free: bool
+    step: str  # the step the other run is on ("" between steps)
+
+    @property
+    def free(self) -> bool:
+        return self.holder is None
+
+    def summary(self) -> str:
+        """'pid 4242 on 10.0.0.5 since 09:01:02: running step fill (apply)'."""
+        if self.holder is None:
+            return "the other run ended: the lock is free"
+        h = self.holder
+        return f"pid {h.pid} on {h.client} since {h.since[11:] or h.since}: {self.doing}"
 
 
 class Watching:
@@ -99,10 +129,16 @@ class Watching:
         self._skip = max(0, self._skip - len(recs))
         events = [e for e in map(event_of, fresh) if e is not None]
         statuses = self.runner.status()
-        conn = self._lock_conn()
-        free = lock_free(conn)
-        who = "" if free else holder(conn)
-        self.last = WatchUpdate(fresh, events, statuses, who, self.holder.describe(), free)
+        who = lock_holder(self._lock_conn())
+        h = self.holder
+        if who is not None and h.step:  # its history row says 'running' (read: failed)
+            running = "rolling_back" if h.action == "rollback" else "running"
+            statuses = [dataclasses.replace(st, state=running) if st.step_id == h.step else st
+                        for st in statuses]
+        # what it does: from its journal while a run is open there, else from pg_stat_activity
+        what = h.doing() if h.running else (who.doing if who is not None else "")
+        self.last = WatchUpdate(fresh, events, statuses, who, what,
+                                h.step if who is not None else "")
         return self.last
 
     def close(self) -> None:

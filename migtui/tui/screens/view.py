@@ -12,6 +12,7 @@ import time
 from rich.text import Text
 from textual import on
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import Worker
 
@@ -51,6 +52,7 @@ from migtui.tui.screens.header import Activity, header
 from migtui.tui.screens.production import ProductionGate
 from migtui.tui.screens.view_link import LinkView
 from migtui.tui.screens.view_results import ResultsView
+from migtui.tui.screens.view_watch import WatchView
 from migtui.tui.screens.workers import (
     EventReceived,
     RehearsalProgressed,
@@ -69,7 +71,7 @@ NARROW = 120  # below this width, gauges and log collapse behind g and l
 SPARK_SECONDS = 300.0
 
 
-class RunView(LinkView, ResultsView, Screen[None]):
+class RunView(LinkView, ResultsView, WatchView, Screen[None]):
     def __init__(self, session: Session, clock: Clock, *, demo: bool = False,
                  tour: Tour | None = None) -> None:
         super().__init__()
@@ -95,6 +97,9 @@ class RunView(LinkView, ResultsView, Screen[None]):
         # the recorded baseline: metric -> {"median", "p95"}; the journal's, then each new one
         self.baseline = dict(session.baseline.metrics) if session.baseline else {}
         self.production = ProductionGate(self, session, self._log)
+        self.watch_text = ""  # watch mode: the holder and what it does (view_watch)
+        self._watch_timer: Timer | None = None
+        self._takeover_offered = False
 
     @property
     def confirmed_production(self) -> bool:
@@ -175,7 +180,8 @@ class RunView(LinkView, ResultsView, Screen[None]):
     def _top(self) -> None:
         ctl = self.session.control
         activity = Activity(self.job, self.rolling_back, self.rehearsal_stage, ctl.paused,
-                            ctl.pause_reason)
+                            ctl.pause_reason,
+                            self.watch_text if self.session.watching is not None else "")
         self.query_one("#top", Static).update(
             header(self.session, activity, self.rehearsal[0], demo=self.demo,
                    lost=self.connection_lost()))
@@ -238,6 +244,8 @@ class RunView(LinkView, ResultsView, Screen[None]):
             self.query_one(GaugesPanel).set_status(Text(done.error, style="red"))
             self.notify(done.error, title="Database", severity="error", timeout=10)
             self.session.runner = None
+        elif done.group == workers.WATCH:
+            self._watched(done)
         elif done.group == workers.STATUS and done.error:
             self._log(f"cannot read the history: {done.error}", "red")
         elif done.statuses is not None:
@@ -344,6 +352,7 @@ class RunView(LinkView, ResultsView, Screen[None]):
             return
         self.app.bell()
         if e.policy == "rollback" and self.session.online and not self.connection_lost():
+            # (watch mode is not online: the other run's guard and operator decide)
             self._rollback_now(f"automatic: {e.trigger or m.label} tripped")
         elif e.policy == "offer" and self.job is not None:
             self._log(f"trip: the running job pauses before its next step "

@@ -26,6 +26,7 @@ class LinkView:
     clock: Clock
     plan: Plan
     rows: dict[str, StepRow]
+    watch_text: str
     query_one: Any
 
     def applied_steps(self) -> list[str]:
@@ -37,7 +38,8 @@ class LinkView:
         """The trip banner from the session's live trip state."""
         self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
             applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
-            lost=self.connection_lost()))
+            lost=self.connection_lost(),
+            watching=self.watch_text if self.session.watching is not None else ""))
 
     def connection_lost(self) -> str:
         """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""

@@ -55,6 +55,7 @@ class ResultsView:
     _refresh_views: Any
     _next_step: Any
     action_run_phase: Any
+    _start_watching: Any
 
     def _statuses(self, statuses: list[StepStatus], first: bool) -> None:
         for st in statuses:
@@ -70,7 +71,9 @@ class ResultsView:
                     row.result = st.last.error
         self.statuses_known = True
         self._refresh_views()
-        if first:
+        if first and self.session.watching is not None:
+            self._start_watching()
+        elif first:
             self._log(f"connected: {self.session.database} · "
                       f"{sum(r.state == 'applied' for r in self.rows.values())}/"
                       f"{len(self.rows)} steps applied")
