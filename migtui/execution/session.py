@@ -37,6 +37,7 @@ from migtui.execution.rollback import untick_rolled_back
 from migtui.execution.run import Run
 from migtui.execution.session_actions import SessionActions
 from migtui.execution.session_rehearsal import SessionRehearsal
+from migtui.execution.step_traces import StepTraces, step_traces
 from migtui.execution.trip import TripState, hold_before
 from migtui.execution.watching import Watching, WatchUpdate, event_of
 from migtui.journal import read_journal
@@ -249,6 +250,10 @@ class Session(SessionRehearsal):
 
     def step_findings(self, step_id: str) -> list[Finding]:
         return [f for f in self.findings if f.step_id == step_id]
+
+    def step_traces(self, step_id: str) -> StepTraces | None:
+        """The locks the newest rehearsal of this plan text measured for the step."""
+        return step_traces(self.state.rehearsals, self.plan_checksum, step_id)
 
     def statuses(self) -> list[StepStatus]:
         assert self.runner is not None

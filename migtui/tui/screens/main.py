@@ -52,6 +52,7 @@ class MainScreen(RunView):
                                   clock=self._mono,
                                   communication=lambda: self.session.state.communication,
                                   findings=self.session.step_findings,
+                                  traces=self.session.step_traces,
                                   risks=lambda: self.session.risks,
                                   baseline=self._baseline_text, id="content")
                 yield LogPane(id="log")

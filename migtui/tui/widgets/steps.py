@@ -18,10 +18,11 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from migtui.events import StepProgress
 from migtui.execution.describe import limit_text
+from migtui.execution.step_traces import StepTraces
 from migtui.lint import Finding
 from migtui.plan.model import Step
 from migtui.tui.model import STATE_ICON, StepRow, secs, short, transaction_mode
-from migtui.tui.widgets.findings import findings_renderable, lint_cell
+from migtui.tui.widgets.findings import findings_renderable, lint_cell, traces_renderable
 
 STATE_STYLE = {"applied": "green", "failed": "bold red", "running": "bold yellow",
                "rolling_back": "bold magenta", "rolled_back": "magenta", "skipped": "dim",
@@ -32,6 +33,7 @@ COLUMNS = (("st", "State"), ("id", "Step"), ("mode", "Mode"), ("elapsed", "Elaps
 
 
 FindingsOf = Callable[[str], Sequence[Finding]]
+TracesOf = Callable[[str], StepTraces | None]
 
 
 def sql_view(code: str) -> Syntax:
@@ -111,7 +113,8 @@ class StepDetail(Static):
     """
 
     def show_step(self, step: Step | None, row: StepRow | None = None,
-                  findings: Sequence[Finding] = ()) -> None:
+                  findings: Sequence[Finding] = (), traces: StepTraces | None = None
+                  ) -> None:
         if step is None:
             self.update("")
             return
@@ -152,6 +155,7 @@ class StepDetail(Static):
             parts.append(Text(f"last result: {short(row.result, 300)}", style=style))
         if step.sql is not None or step.rollback is not None or findings:
             parts.append(findings_renderable(findings))
+            parts.append(traces_renderable(traces))
         self.update(Group(*parts))
 
 
