@@ -102,3 +102,50 @@ def test_a_watch_update_says_who_holds_the_lock() -> None:
                     "slow")
     assert u.summary() == "pid 42 on local socket since 09:01:02: running step slow (apply)"
     assert WatchUpdate([], [], [], None, "", "").free
+
+
+BACKFILL = PLAN.replace("""  - id: slow
+    sql: SELECT pg_sleep(4);
+    rollback: SELECT 1;
+""", """  - id: slow
+    backfill:
+      table: orders
+      key: id
+      set: "note = 'x'"
+      where: "note IS NULL AND pg_sleep(0.002) IS NOT NULL"
+      batch_size: 250
+    rollback: UPDATE orders SET note = NULL;
+""")
+
+
+def test_watching_reads_a_running_backfills_checkpoint(shop_db: str, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from migtui.events import StepProgress
+    from migtui.execution.watching import Watching
+
+    path = tmp_path / "watched.yaml"
+    path.write_text(BACKFILL)
+    plan = load_plan(path)
+    other = Run(plan, path, shop_db, operator="headless", gauges=False)
+    assert other.runner is not None
+    other.start()
+    other.runner.apply(["add_note"])
+    w = Watching(plan, shop_db, other.journal_path, known=0, plan_id="watched")
+    worker = threading.Thread(target=other.runner.apply, args=(["slow"],))
+    worker.start()
+    try:
+        seen: list[StepProgress] = []
+        deadline = time.monotonic() + 20
+        while worker.is_alive() and time.monotonic() < deadline and len(seen) < 2:
+            u = w.poll()
+            assert not u.free and u.step in ("", "slow")
+            seen += [e for e in u.events if isinstance(e, StepProgress)]
+            time.sleep(0.5)
+        assert len(seen) >= 2 and 0 < seen[0].done < seen[-1].done <= 5000
+        assert seen[-1].rate > 0  # measured between two polls
+    finally:
+        worker.join()
+        w.close()
+        other.close()

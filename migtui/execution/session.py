@@ -223,7 +223,8 @@ class Session(SessionRehearsal):
         self.runner = None
         self.run.journal.paused = True
         self.watching = Watching(self.plan, self.dsn, self.run.journal_path,
-                                 known=len(self.run.records), locked=locked)
+                                 known=len(self.run.records), locked=locked,
+                                 plan_id=self.plan_id)
         return self.watching.runner.status()
 
     def watch_poll(self) -> WatchUpdate:

@@ -13,16 +13,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from migtui.events import EVENT_TYPES, Event
+from migtui.events import EVENT_TYPES, Event, StepProgress
 from migtui.execution.follow import Holder, JournalFollower
 from migtui.plan.model import Plan
-from migtui.runner import Runner, StepStatus
+from migtui.runner import Runner, StepStatus, history
 from migtui.runner.advisory import LOCK_CLASS, LOCK_OBJ, doing
 from migtui.runner.conn import connect
 
@@ -103,11 +104,14 @@ class WatchUpdate:
 
 class Watching:
     def __init__(self, plan: Plan, dsn: str, journal: str | Path, known: int,
-                 locked: str = "") -> None:
+                 locked: str = "", plan_id: str = "") -> None:
         """``known``: how many of the journal's records the session has already folded
         in (they feed ``Holder`` only); ``locked``: the RunLocked message."""
         self.dsn = dsn
+        self.plan = plan
+        self.plan_id = plan_id or plan.id
         self.locked = locked
+        self._rows: tuple[str, int, float] | None = None  # backfill: step, rows, when
         self.runner = Runner(plan, dsn, exclusive=False)
         self.follower = JournalFollower(journal)
         self.holder = Holder()
@@ -131,6 +135,10 @@ class Watching:
         statuses = self.runner.status()
         who = lock_holder(self._lock_conn())
         h = self.holder
+        if who is not None and h.step:
+            progress = self._backfill(h.step, h.action)
+            if progress is not None:
+                events.append(progress)
         if who is not None and h.step:  # its history row says 'running' (read: failed)
             running = "rolling_back" if h.action == "rollback" else "running"
             statuses = [dataclasses.replace(st, state=running) if st.step_id == h.step else st
@@ -140,6 +148,33 @@ class Watching:
         self.last = WatchUpdate(fresh, events, statuses, who, what,
                                 h.step if who is not None else "")
         return self.last
+
+    def _backfill(self, step_id: str, action: str) -> StepProgress | None:
+        """A running backfill's progress from its checkpoint in migtui.progress (the other
+        run does not journal its batches): rows so far, and the rate since the last poll."""
+        try:
+            step = self.plan.step(step_id)
+        except KeyError:
+            return None
+        rollback = action == "rollback"
+        bf = step.rollback_backfill if rollback else step.backfill
+        if bf is None:
+            return None
+        saved = history.progress(self._lock_conn(), self.plan_id, step_id,
+                                 "rollback" if rollback else "apply")
+        if saved is None:
+            return None
+        rows, now = saved[1], time.monotonic()
+        est = self._lock_conn().execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+            (bf.table,)).fetchone()
+        total = int(est[0]) if est and est[0] and est[0] > 0 else None
+        rate = 0.0
+        if self._rows is not None and self._rows[0] == step_id and now > self._rows[2]:
+            rate = max(0.0, (rows - self._rows[1]) / (now - self._rows[2]))
+        self._rows = (step_id, rows, now)
+        eta = (total - rows) / rate if total and rate > 0 and total > rows else None
+        return StepProgress(step_id=step_id, done=rows, total=total, rate=rate, eta=eta)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

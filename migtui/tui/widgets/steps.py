@@ -184,7 +184,8 @@ class BackfillProgress(Vertical):
         thr = f" · {tail}" if tail else ""
         self.query_one("#bf-label", Label).update(
             (f"{e.done:,}/{e.total:,} rows" if e.total is not None else f"{e.done:,} rows")
-            + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)} · batch {e.batch_size:,}{thr}")
+            + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)}"
+            + (f" · batch {e.batch_size:,}" if e.batch_size else "") + thr)
 
     def finish(self) -> None:
         self.remove_class("-active")
