@@ -112,7 +112,7 @@ BACKFILL = PLAN.replace("""  - id: slow
       table: orders
       key: id
       set: "note = 'x'"
-      where: "note IS NULL AND pg_sleep(0.002) IS NOT NULL"
+      where: "note IS NULL AND pg_sleep(0.001) IS NOT NULL"
       batch_size: 250
     rollback: UPDATE orders SET note = NULL;
 """)
