@@ -100,7 +100,7 @@ def test_a_watch_update_says_who_holds_the_lock() -> None:
     u = WatchUpdate([], [], [], LockHolder(42, "local socket", "2026-12-03 09:01:02",
                                            "between steps"), "running step slow (apply)",
                     "slow")
-    assert u.summary() == "pid 42 on local socket since 09:01:02: running step slow (apply)"
+    assert u.summary() == "running step slow (apply) · pid 42 on local socket since 09:01:02"
     assert WatchUpdate([], [], [], None, "", "").free
 
 

@@ -95,11 +95,12 @@ class WatchUpdate:
         return self.holder is None
 
     def summary(self) -> str:
-        """'pid 4242 on 10.0.0.5 since 09:01:02: running step fill (apply)'."""
+        """'running step fill (apply) · pid 4242 on 10.0.0.5 since 09:01:02' (what it does
+        first: a narrow header cuts the tail)."""
         if self.holder is None:
             return "the other run ended: the lock is free"
         h = self.holder
-        return f"pid {h.pid} on {h.client} since {h.since[11:] or h.since}: {self.doing}"
+        return f"{self.doing} · pid {h.pid} on {h.client} since {h.since[11:] or h.since}"
 
 
 class Watching:
