@@ -62,6 +62,23 @@ def threshold_line(e: ThresholdChanged) -> str:
     return f"{mark} {e.metric} back to {e.state} ({format_value(e.metric, e.value)})"
 
 
+def limit_text(e: StepProgress) -> str:
+    """What limits a backfill's rate now: "full speed", "limited by lock budget", "limited
+    by replica lag 1.4 s > 1 s", with the pause before the next batch; a producer without
+    pacing gives only its throttle reason ("" when it has none)."""
+    if e.limited_by == "full speed":
+        text = "full speed"
+    elif e.limited_by:
+        text = f"limited by {e.limited_by}"
+    elif e.throttled:
+        return f"throttled: {e.throttled}"
+    else:
+        return ""
+    if e.sleep > 0:
+        text += f", pausing {e.sleep:.1f} s between batches"
+    return text
+
+
 def progress_line(e: StepProgress) -> str:
     total = e.total if e.total is not None else "?"
     thr = f", throttled: {e.throttled}" if e.throttled and e.throttled != e.limited_by else ""

@@ -35,10 +35,11 @@ class JournalWriter:
         self.journal = Journal(path)
         self.path = self.journal.path
         self.closed = False
+        self.paused = False  # watch mode: another run writes this journal; we only read it
         self.failed_writes = 0
 
     def __call__(self, event: Event) -> None:
-        if self.closed or not journaled(event):
+        if self.closed or self.paused or not journaled(event):
             return
         try:
             self.journal.record(event)

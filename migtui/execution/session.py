@@ -25,31 +25,28 @@ from migtui.events import (
     StepSkipped,
     ThresholdChanged,
 )
-from migtui.execution.confirm import ProductionQuestion, production_question
+from migtui.execution.confirm import ProductionQuestion, database_mismatch, production_question
 from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
-from migtui.execution.items import Evidence, ItemActions, run_item
+from migtui.execution.items import run_item
 from migtui.execution.link import Link
 from migtui.execution.rehearsal_targets import (
     RehearsalChoice,
-    no_rehearsal_target,
-    production_urls,
-    rehearsal_choices,
 )
 from migtui.execution.report import default_report_path, write_report
 from migtui.execution.rollback import untick_rolled_back
 from migtui.execution.run import Run
+from migtui.execution.session_actions import SessionActions
+from migtui.execution.session_rehearsal import SessionRehearsal
+from migtui.execution.step_traces import StepTraces, step_traces
 from migtui.execution.trip import TripState, hold_before
+from migtui.execution.watching import Watching, WatchUpdate, event_of
 from migtui.journal import read_journal
 from migtui.lint import Finding, TableSizes, derived_risks, lint_plan
 from migtui.plan.model import ChecklistItem, Environment, Plan
 from migtui.rehearsal import (
-    JOURNAL_KINDS,
-    RehearsalError,
     RehearsalReport,
-    rehearsal_gate,
-    rehearse,
 )
-from migtui.runner import Outcome, Runner, StepStatus
+from migtui.runner import Outcome, RunLocked, Runner, StepStatus
 from migtui.sampler import Baseline, Guard, Sampler, SamplerError, Snapshot
 from migtui.secrets import redact_url, scrub
 from migtui.state import RunState
@@ -57,7 +54,7 @@ from migtui.state import RunState
 __all__ = ["RehearsalChoice", "Session"]
 
 
-class Session:
+class Session(SessionRehearsal):
     def __init__(self, plan_path: str | Path, plan: Plan, dsn: str | None = None,
                  target: str | None = None, operator: str = "operator",
                  plan_text_checksum: str | None = None, sample: bool = True,
@@ -91,6 +88,9 @@ class Session:
         self.bus.subscribe(self._record)
         self.run_lock = threading.Lock()
         self.runner: Runner | None = self.run.runner  # None once the database is lost
+        self._exclusive = self.run.runner  # kept through watch mode, for the take-over
+        # watch mode: another migtui run holds the lock; we read its history and journal
+        self.watching: Watching | None = None
         self.watch = self.run.watch  # the gauges: sampler and guard, wired as for `run`
         self._on_snapshot: Callable[[Snapshot], None] | None = None
         self._closed = False
@@ -129,6 +129,11 @@ class Session:
         tgt = self.plan.targets.get(self.target)
         return self.database or (tgt.database if tgt and tgt.database else "")
 
+    @property
+    def database_mismatch(self) -> str | None:
+        """The warning when the URL's database is not the one the target names."""
+        return database_mismatch(self.plan, self.target, self.database)
+
     def production_question(self) -> ProductionQuestion | None:
         """The question to ask before changes on a production target (None otherwise);
         raises ``confirm.WrongDatabase`` when the URL points at another database."""
@@ -153,8 +158,8 @@ class Session:
         """An ``offer`` trip (from the gauges' thread): the running job pauses before its
         next step or item; the operator resumes (p) or rolls back (R)."""
         ctl = self.control
-        if ctl.rollback_requested:
-            return
+        if ctl.rollback_requested or self.watching is not None:
+            return  # watching: the other run's guard decides
         self.trip_pause = f"trip: {self.trip.describe(event)}"
         ctl.pause(self.trip_pause)
 
@@ -198,7 +203,10 @@ class Session:
         the lint's findings with the tables' real sizes."""
         assert self.runner is not None
         with self.run_lock:
-            self.runner.open()
+            try:
+                self.runner.open()
+            except RunLocked as e:
+                return self._watch(str(e))
             statuses = self.runner.status()
         assert self.dsn is not None
         with contextlib.suppress(Exception):  # sizes only refine the findings
@@ -206,8 +214,47 @@ class Session:
             self.risks = derived_risks(self.plan, self.findings)
         return statuses
 
+    # ---------------------------------------------------------------- watch mode
+
+    def _watch(self, locked: str) -> list[StepStatus]:
+        """Another run holds the lock: read, never write (the journal is the other
+        run's), until the operator takes over."""
+        assert self.dsn is not None
+        self.runner = None
+        self.run.journal.paused = True
+        self.watching = Watching(self.plan, self.dsn, self.run.journal_path,
+                                 known=len(self.run.records), locked=locked,
+                                 plan_id=self.plan_id)
+        return self.watching.runner.status()
+
+    def watch_poll(self) -> WatchUpdate:
+        """One watch round (blocking): the other run's new records are folded in as if
+        they were ours; the update says what to show and whether the lock is free."""
+        assert self.watching is not None
+        update = self.watching.poll()
+        for rec, event in zip(update.records, map(event_of, update.records), strict=True):
+            self.state.apply(rec)
+            self.items.apply(rec)
+            if event is not None:
+                self.trip.apply(event)
+        return update
+
+    def take_over(self) -> list[StepStatus]:
+        """Leave watch mode: open exclusively (back in watch mode if another run took the
+        lock first) and read where the plan stands."""
+        if self.watching is not None:
+            self.watching.close()
+            self.watching = None
+        self.run.journal.paused = False
+        self.runner = self._exclusive
+        return self.open()
+
     def step_findings(self, step_id: str) -> list[Finding]:
         return [f for f in self.findings if f.step_id == step_id]
+
+    def step_traces(self, step_id: str) -> StepTraces | None:
+        """The locks the newest rehearsal of this plan text measured for the step."""
+        return step_traces(self.state.rehearsals, self.plan_checksum, step_id)
 
     def statuses(self) -> list[StepStatus]:
         assert self.runner is not None
@@ -268,7 +315,7 @@ class Session:
         if item.run is None:
             return Outcome("failed", "this item has no action: tick it with Space")
         assert self.runner is not None
-        r = run_item(_SessionActions(self), checklist, item)
+        r = run_item(SessionActions(self), checklist, item)
         if r.outcome is not None:
             return r.outcome
         return Outcome("done" if r.status == "done" else r.status, r.message)
@@ -285,53 +332,6 @@ class Session:
         if self.watch is None:
             raise SamplerError("no gauges: the app runs without a database or sampler")
         return self.watch.watch_for(seconds)
-
-    # ---------------------------------------------------------------- rehearsal
-
-    def rehearsal_status(self) -> tuple[str, str]:
-        """("ok" | "missing" | "stale" | "failed", message) for the current plan text."""
-        return rehearsal_gate(self.plan, self.path, self.plan_checksum)
-
-    def rehearsal_choices(self) -> list[RehearsalChoice]:
-        return rehearsal_choices(self.plan, self.dsn, self.target, self.production)
-
-    def no_rehearsal_target(self) -> str:
-        return no_rehearsal_target(self.plan)
-
-    def rehearse(self, choice: RehearsalChoice,
-                 on_event: Callable[[Event], None] | None = None) -> RehearsalReport:
-        """Rehearse the plan on ``choice`` (blocking; takes the run lock). The rehearsal's
-        own kinds go to the journal and the screens; the rest only to ``on_event``."""
-        if choice.dsn in production_urls(self.plan) or (choice.dsn == self.dsn
-                                                         and self.production):
-            raise RehearsalError("refusing to rehearse on production", code=2)
-
-        listener = on_event or self.on_rehearsal_event
-
-        def route(event: Event) -> None:
-            if event.kind in JOURNAL_KINDS:
-                self.emit(event)
-            elif listener is not None:
-                listener(event)
-
-        control = RunControl()
-        self._rehearsal_control = control
-        own = self.runner is not None and choice.dsn == self.dsn
-        with self.run_lock:
-            if own:  # the runner's session lock on this database would stop the rehearsal
-                assert self.runner is not None
-                self.runner.close()
-            try:
-                report = rehearse(self.plan, self.path, choice.dsn, emit=route,
-                                  control=control, target=choice.target,
-                                  operator=self.operator)
-            finally:
-                self._rehearsal_control = None
-                if own:
-                    assert self.runner is not None
-                    self.runner.open()
-        self.last_rehearsal = report
-        return report
 
     # ---------------------------------------------------------------- report
 
@@ -371,45 +371,10 @@ class Session:
                 self.run_lock.release()
         if self.sampler is not None:
             self.sampler.stop(timeout=2.0)
+        if self.watching is not None:
+            self.watching.close()
         self._closed = True
         self.run.journal.close()
 
     def journal_records(self) -> list[dict[str, Any]]:
         return list(read_journal(self.run.journal_path))
-
-
-class _SessionActions(ItemActions):
-    """The app's item actions: under the session's run lock; the gauges and a rehearsal on
-    staging are the session's (missing gauges fail the item: the operator asked for it)."""
-
-    def __init__(self, session: Session) -> None:
-        assert session.runner is not None
-        super().__init__(session.runner, watch=session.watch)
-        self.session = session
-
-    def steps(self, ids: list[str]) -> Outcome:
-        return self.session.apply(ids)
-
-    def check(self, sql: str, expect: Any) -> str:
-        with self.session.run_lock:
-            return self.runner.check(sql, expect)
-
-    def command(self, command: str, timeout: float | None, key: str) -> str:
-        with self.session.run_lock:
-            return self.runner.command(command, timeout, key)
-
-    def baseline(self, seconds: float) -> str:
-        return self.session.capture_baseline(seconds)
-
-    def watch_gauges(self, seconds: float) -> str:
-        return self.session.watch_gauges(seconds)
-
-    def rehearse(self, key: str) -> Evidence:
-        choices = self.session.rehearsal_choices()
-        if not choices:
-            raise ValueError(self.session.no_rehearsal_target())
-        report = self.session.rehearse(choices[0])
-        if not report.ok:
-            raise RehearsalError(report.summary)
-        return Evidence(report.summary, ticked=True)  # the rehearsal ticked the item
-

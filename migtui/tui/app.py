@@ -23,7 +23,7 @@ from migtui.tui.model import Clock
 from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.main import MainScreen
 from migtui.tui.screens.modals import ConfirmModal
-from migtui.tui.screens.view import shown_path
+from migtui.tui.screens.view_results import shown_path
 
 FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic snapshots
 

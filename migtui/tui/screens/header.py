@@ -19,8 +19,11 @@ class Activity:
     rehearsal_stage: str = ""  # "3/9 rollback" while a rehearsal runs
     paused: bool = False
     pause_reason: str = ""
+    watching: str = ""  # watch mode: who holds the plan and what it does
 
     def text(self) -> str:
+        if self.watching:
+            return "WATCHING"
         if self.rolling_back:
             return "ROLLING BACK"
         if self.rehearsal_stage:
@@ -57,13 +60,20 @@ def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool =
     if demo:
         t.append(" DEMO ", style="bold reverse magenta")
     t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
-    t.append(f" {session.target}", style="bold")
-    if env != "production":
-        t.append(f" ({env})", style="dim")
+    if activity.watching:  # whose run this is comes before where
+        t.append(f" {activity.watching} ", style="bold yellow")
+    mismatch = session.database_mismatch
+    if mismatch:  # it names the target and both databases: said before anything else
+        t.append(" ")
+        t.append(f" ✗ {mismatch} ", style="bold reverse red")
+    else:
+        t.append(f" {session.target}", style="bold")
+        if env != "production":
+            t.append(f" ({env})", style="dim")
     if lost:
         t.append(" · ")
         t.append(f" {lost} ", style="bold reverse red")
-    elif session.online:
+    elif session.online or session.watching is not None:
         t.append(f" · {where(session.display_dsn)}")
     else:
         t.append(" · no database", style="yellow")

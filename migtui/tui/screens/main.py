@@ -52,6 +52,7 @@ class MainScreen(RunView):
                                   clock=self._mono,
                                   communication=lambda: self.session.state.communication,
                                   findings=self.session.step_findings,
+                                  traces=self.session.step_traces,
                                   risks=lambda: self.session.risks,
                                   baseline=self._baseline_text, id="content")
                 yield LogPane(id="log")
@@ -65,13 +66,26 @@ class MainScreen(RunView):
         return keys.commands("screen", self)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("run_next", "run_phase", "rollback") and self.session.watching:
+            return True  # they say why not: another migtui run holds the plan
         if action in ("run_next", "run_phase", "skip", "rollback", "pause"):
             return True if self.session.online else None
         return True
 
     # ---------------------------------------------------------------- helpers
 
+    def _read_only(self, what: str) -> bool:
+        """Watch mode: say why ``what`` is off (True), else False."""
+        if self.session.watching is None:
+            return False
+        self.notify(f"{what} is off while another migtui run holds this plan "
+                    f"({self.watch_text}). You are offered to take over when it ends.",
+                    title="Watching: read-only", severity="warning", timeout=8)
+        return True
+
     def _need_db(self) -> bool:
+        if self._read_only("Running and rolling back"):
+            return False
         if not self.session.online:
             self.notify("No database: open the plan with --dsn URL to run it.",
                         severity="warning")
@@ -152,6 +166,9 @@ class MainScreen(RunView):
 
     @on(ChecklistView.ItemToggled)
     def _toggled(self, event: ChecklistView.ItemToggled) -> None:
+        if self._read_only("Ticking"):
+            self.query_one(ContentPane).refresh_checklists()  # the tick did not happen
+            return
         self.session.tick(event.checklist, event.item, event.done)
 
     @on(ChecklistView.ItemRunRequested)
@@ -230,6 +247,9 @@ class MainScreen(RunView):
                                          "the reason, for the journal"), done)
 
     def action_note(self) -> None:
+        if self._read_only("Adding a note"):
+            return
+
         def done(answer: tuple[str, str] | None) -> None:
             if answer:
                 self.session.note(answer[0], answer[1])
@@ -242,6 +262,8 @@ class MainScreen(RunView):
         self.jobs.export()
 
     def action_rehearse(self) -> None:
+        if self._read_only("Rehearsing"):
+            return
         if self.job is not None or self.rolling_back:
             self.notify(f"Busy: {self.job or 'rollback'}. A rehearsal runs alone.",
                         severity="warning")

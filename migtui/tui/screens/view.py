@@ -1,17 +1,18 @@
 """What the main screen shows, kept up to date: the run's state, and the screen's answers
 to runner, sampler and rehearsal events and to its workers' results.
 
-``MainScreen`` (``screens.main``) adds the layout, the keys and the actions on top.
+``MainScreen`` (``screens.main``) adds the layout, the keys and the actions on top; the
+trip banner and the database link are ``view_link``'s, the workers' results ``view_results``'s.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from rich.text import Text
 from textual import on
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import Worker
 
@@ -32,7 +33,6 @@ from migtui.events import (
 from migtui.execution.describe import describe, style
 from migtui.execution.session import Session
 from migtui.plan.model import Metric
-from migtui.runner import Outcome, StepStatus
 from migtui.sampler import format_value
 from migtui.secrets import scrub
 from migtui.tui.keys import footer
@@ -42,7 +42,6 @@ from migtui.tui.model import (
     StepRow,
     completion,
     next_step,
-    phase_of,
     secs,
     sections,
     short,
@@ -50,18 +49,16 @@ from migtui.tui.model import (
 )
 from migtui.tui.screens import workers
 from migtui.tui.screens.header import Activity, header
-from migtui.tui.screens.modals import ConfirmModal, ReportModal
 from migtui.tui.screens.production import ProductionGate
-from migtui.tui.screens.resume import resume_offer
+from migtui.tui.screens.view_link import LinkView
+from migtui.tui.screens.view_results import ResultsView
+from migtui.tui.screens.view_watch import WatchView
 from migtui.tui.screens.workers import (
     EventReceived,
-    Finished,
     RehearsalProgressed,
     SnapshotTaken,
     Workers,
 )
-from migtui.tui.widgets.banner import Context as BannerContext
-from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
@@ -74,17 +71,7 @@ NARROW = 120  # below this width, gauges and log collapse behind g and l
 SPARK_SECONDS = 300.0
 
 
-def shown_path(path: str) -> str:
-    """A path as the operator would type it: relative to the working directory when
-    inside it."""
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return path
-
-
-class RunView(Screen[None]):
+class RunView(LinkView, ResultsView, WatchView, Screen[None]):
     def __init__(self, session: Session, clock: Clock, *, demo: bool = False,
                  tour: Tour | None = None) -> None:
         super().__init__()
@@ -110,6 +97,9 @@ class RunView(Screen[None]):
         # the recorded baseline: metric -> {"median", "p95"}; the journal's, then each new one
         self.baseline = dict(session.baseline.metrics) if session.baseline else {}
         self.production = ProductionGate(self, session, self._log)
+        self.watch_text = ""  # watch mode: the holder and what it does (view_watch)
+        self._watch_timer: Timer | None = None
+        self._takeover_offered = False
 
     @property
     def confirmed_production(self) -> bool:
@@ -141,6 +131,10 @@ class RunView(Screen[None]):
         for c in s.state.communication:
             self._log_line(str(c.get("text", "")), channel="communication",
                            when=str(c.get("at", "")))
+        if s.database_mismatch:
+            self._log(f"warning: {s.database_mismatch}", "bold red")
+            self.notify(s.database_mismatch, title="Wrong database?", severity="error",
+                        timeout=15)  # the header cuts it on a narrow terminal
         if not s.online:
             self.query_one(GaugesPanel).set_status(Text(
                 "No database: gauges are off. Open with --dsn URL to run the plan.",
@@ -186,7 +180,8 @@ class RunView(Screen[None]):
     def _top(self) -> None:
         ctl = self.session.control
         activity = Activity(self.job, self.rolling_back, self.rehearsal_stage, ctl.paused,
-                            ctl.pause_reason)
+                            ctl.pause_reason,
+                            self.watch_text if self.session.watching is not None else "")
         self.query_one("#top", Static).update(
             header(self.session, activity, self.rehearsal[0], demo=self.demo,
                    lost=self.connection_lost()))
@@ -233,33 +228,6 @@ class RunView(Screen[None]):
             self._show_link()
         self._top()
 
-    def applied_steps(self) -> list[str]:
-        """What R would roll back, in plan order."""
-        return [s.id for s in self.plan.steps
-                if self.rows.get(s.id, StepRow()).state in ("applied", "failed")]
-
-    def _banner(self) -> None:
-        """The trip banner from the session's live trip state."""
-        self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
-            applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
-            lost=self.connection_lost()))
-
-    def connection_lost(self) -> str:
-        """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""
-        return self.session.link.text(self.clock.hms)
-
-    def _show_link(self) -> None:
-        """While the connection is lost: the header, the strip and every gauge say so,
-        greyed, with the age of their last sample."""
-        lost = self.connection_lost()
-        age = secs(self.session.link.age(self.clock.now())) if lost else ""
-        gauges = self.query_one(GaugesPanel)
-        if lost or gauges.has_class("-stale"):
-            gauges.stale(lost, age or "?")
-        if lost:
-            self.query_one(GaugeStrip).show(self.session.guard.states, None, Text(
-                f"LOST {age or '?'} ago", style="bold reverse red"))
-
     def _next_step(self, section: Section | None) -> str | None:
         return next_step(self.plan, self.rows, section)
 
@@ -276,6 +244,8 @@ class RunView(Screen[None]):
             self.query_one(GaugesPanel).set_status(Text(done.error, style="red"))
             self.notify(done.error, title="Database", severity="error", timeout=10)
             self.session.runner = None
+        elif done.group == workers.WATCH:
+            self._watched(done)
         elif done.group == workers.STATUS and done.error:
             self._log(f"cannot read the history: {done.error}", "red")
         elif done.statuses is not None:
@@ -284,90 +254,6 @@ class RunView(Screen[None]):
             self._finished(done)
             if done.group in (workers.JOB, workers.ROLLBACK) and self.session.online:
                 self.jobs.statuses()
-
-    def _statuses(self, statuses: list[StepStatus], first: bool) -> None:
-        for st in statuses:
-            row = self.rows.setdefault(st.step_id, StepRow())
-            if row.state in ("running", "rolling_back") and self.job is not None:
-                continue
-            row.state = st.state
-            if st.step_id in self.session.skipped and st.state != "applied":
-                row.state = "skipped"
-            if st.last is not None:
-                row.rows = st.last.rows if row.rows is None else row.rows
-                if st.last.error:
-                    row.result = st.last.error
-        self.statuses_known = True
-        self._refresh_views()
-        if first:
-            self._log(f"connected: {self.session.database} · "
-                      f"{sum(r.state == 'applied' for r in self.rows.values())}/"
-                      f"{len(self.rows)} steps applied")
-            self._offer_resume(statuses)
-
-    def _offer_resume(self, statuses: list[StepStatus]) -> None:
-        nxt = self._next_step(None)
-        offer = resume_offer(statuses, self.session.database, nxt,
-                             phase_of(self.plan, self.sections, nxt) if nxt else None)
-        for line, line_style in offer.log:
-            self._log(line, line_style)
-        if not offer.body:
-            return
-        phase = offer.phase
-
-        def answer(ok: bool | None) -> None:
-            if not ok:
-                return
-            if phase is not None:
-                self.query_one(SectionsNav).select_key(phase.key)
-                self.query_one(ContentPane).show(phase)
-            self.action_run_phase(phase)
-
-        self.app.push_screen(ConfirmModal("Resume this plan?", offer.body, yes="Resume"),
-                             answer)
-
-    def action_run_phase(self, section: Section | None = None) -> None:
-        raise NotImplementedError  # the resume offer's "yes": MainScreen's action
-
-    def _finished(self, done: Finished) -> None:
-        o = done.outcome or Outcome("failed", done.error)
-        if done.group == workers.ROLLBACK:
-            self.rolling_back = False
-            if o.status != "rolled_back":
-                self.session.trip.failed(o.message)
-            self._banner()
-            self.query_one(BackfillProgress).finish()
-        elif done.group == workers.EXPORT:
-            if o.ok:
-                shown = shown_path(o.message)
-                self._log(f"report written: {shown}", "bold green")
-                self.notify(shown, title="Report exported", timeout=10)
-            else:
-                self._log(f"export failed: {o.message}", "bold red")
-                self.notify(short(o.message, 200), title="Export failed", severity="error")
-        else:
-            self.job = None
-            self.rehearsal_stage = ""
-            if o.status == "rollback_requested":
-                self._log(f"{done.name}: stopped for the rollback", "yellow")
-            else:
-                self._log(f"{done.name}: {o.status} — {o.message}",
-                          "green" if o.ok else "bold red")
-                if not o.ok:
-                    self.notify(short(o.message, 200), title=f"{done.name}: {o.status}",
-                                severity="error", timeout=8)
-            self.query_one(BackfillProgress).finish()
-            self._show_rehearsal_report()
-        self._refresh_views()
-
-    def _show_rehearsal_report(self) -> None:
-        report = self.session.last_rehearsal
-        if report is None or report is self._shown_report:
-            return
-        self._shown_report = report
-        title = ("Rehearsal clean" if report.ok else "Rehearsal FAILED") + \
-            f" on {report.target} ({report.database})"
-        self.app.push_screen(ReportModal(title, scrub(report.text()), ok=report.ok))
 
     # ------------------------------------------------------------ events
 
@@ -466,6 +352,7 @@ class RunView(Screen[None]):
             return
         self.app.bell()
         if e.policy == "rollback" and self.session.online and not self.connection_lost():
+            # (watch mode is not online: the other run's guard and operator decide)
             self._rollback_now(f"automatic: {e.trigger or m.label} tripped")
         elif e.policy == "offer" and self.job is not None:
             self._log(f"trip: the running job pauses before its next step "

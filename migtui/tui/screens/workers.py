@@ -29,6 +29,7 @@ STATUS = "status"  # the history read again after a job: a list of StepStatus
 JOB = "job"  # a step, a phase, an item, a rehearsal: an Outcome (the worker's name: a label)
 ROLLBACK = "rollback"  # an Outcome
 EXPORT = "export"  # the report's path
+WATCH = "watch"  # a watch-mode round: a WatchUpdate (another migtui run holds the plan)
 
 
 class EventReceived(Message):
@@ -81,6 +82,14 @@ class Workers:
     def open(self) -> None:
         self._run(self.session.open, OPEN)
 
+    def take_over(self) -> None:
+        """Leave watch mode: open exclusively; the result comes back as an OPEN's."""
+        self._run(self.session.take_over, OPEN)
+
+    def watch(self) -> None:
+        if self.session.watching is not None:
+            self._run(self.session.watch_poll, WATCH, exclusive=True)
+
     def statuses(self) -> None:
         self._run(self.session.statuses, STATUS)
 
@@ -103,24 +112,27 @@ class Finished:
     statuses: list[StepStatus] | None = None  # OPEN and STATUS, when they succeeded
     outcome: Outcome | None = None  # JOB, ROLLBACK, EXPORT (the path as its message)
     error: str = ""  # the exception, scrubbed, when the worker raised
+    update: Any = None  # WATCH: the WatchUpdate
 
 
 def finished(event: Worker.StateChanged) -> Finished | None:
     """What a worker's state change means to the screen; None while it runs, when it was
     cancelled, or when it is not one of ours."""
     w = event.worker
-    if w.group not in (OPEN, STATUS, JOB, ROLLBACK, EXPORT):
+    if w.group not in (OPEN, STATUS, JOB, ROLLBACK, EXPORT, WATCH):
         return None
     if event.state == WorkerState.ERROR:
         err = w.error
         msg = scrub(f"{type(err).__name__}: {err}")
-        if w.group in (OPEN, STATUS):
+        if w.group in (OPEN, STATUS, WATCH):
             return Finished(w.group, w.name, error=msg)
         return Finished(w.group, w.name, outcome=Outcome("failed", msg), error=msg)
     if event.state != WorkerState.SUCCESS:
         return None
     if w.group in (OPEN, STATUS):
         return Finished(w.group, w.name, statuses=list(w.result or []))
+    if w.group == WATCH:
+        return Finished(w.group, w.name, update=w.result)
     if w.group == EXPORT:
         return Finished(w.group, w.name, outcome=Outcome("done", str(w.result)))
     return Finished(w.group, w.name, outcome=w.result)

@@ -26,6 +26,7 @@ class Context:
     applied: tuple[str, ...] = ()  # steps R would roll back, newest last
     paused: bool = False  # the trip paused the running job before its next step
     lost: str = ""  # "connection lost since 12:03:04": R waits for the database
+    watching: str = ""  # watch mode: another migtui run holds the plan and decides
 
 
 class TripBanner(Static):
@@ -89,7 +90,10 @@ def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
         if e.policy and e.policy != "offer":
             t.append(f" · policy: {e.policy}")
         t.append("\n")
-        if ctx.lost:
+        if ctx.watching:
+            t.append(f"Another migtui run holds this plan ({ctx.watching}): it decides. "
+                     f"You are offered to take over when it ends")
+        elif ctx.lost:
             t.append(f"{ctx.lost}: R is offered when it returns")
         elif not ctx.applied:
             t.append("Nothing applied: nothing to roll back · Esc dismisses")

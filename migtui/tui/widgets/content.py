@@ -13,10 +13,10 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from migtui.plan.model import Metric, Plan
+from migtui.plan.model import Metric, Plan, Step
 from migtui.tui.model import Section, StepRow, checklist_map, phase_steps
 from migtui.tui.widgets.checklist import ChecklistView, IsDone, LastResult
-from migtui.tui.widgets.steps import FindingsOf, StepDetail, StepsTable
+from migtui.tui.widgets.steps import FindingsOf, StepDetail, StepsTable, TracesOf
 
 
 class PlanTable(Static):
@@ -65,12 +65,14 @@ class ContentPane(VerticalScroll, can_focus=False):
                  rows: dict[str, StepRow], clock: Callable[[], float],
                  communication: Callable[[], list[dict[str, Any]]],
                  findings: FindingsOf = lambda _step_id: [],
+                 traces: TracesOf = lambda _step_id: None,
                  risks: Callable[[], dict[str, Any]] = dict,
                  baseline: Callable[[Metric], str] = lambda _m: "", id: str | None = None
                  ) -> None:
         super().__init__(id=id)
         self.baseline = baseline
         self.findings = findings
+        self.traces = traces
         self.risks = risks
         self.plan = plan
         self.is_done = is_done
@@ -114,7 +116,7 @@ class ContentPane(VerticalScroll, can_focus=False):
             return [Static(Text("This phase runs no steps.", style="dim"))]
         table = StepsTable(steps, self.rows, clock=self.clock, findings=self.findings)
         detail = StepDetail()
-        detail.show_step(steps[0], self.rows.get(steps[0].id), self.findings(steps[0].id))
+        self._detail(detail, steps[0])
         return [table, detail]
 
     def _risk(self, t: Any) -> str:
@@ -222,8 +224,12 @@ class ContentPane(VerticalScroll, can_focus=False):
         table = next(iter(self.query(StepsTable)), None)
         if table is not None and table.current is not None:
             cur = table.current
-            self.query_one(StepDetail).show_step(cur, self.rows.get(cur.id), self.findings(cur.id))
+            self._detail(self.query_one(StepDetail), cur)
 
     def on_steps_table_step_highlighted(self, event: StepsTable.StepHighlighted) -> None:
-        self.query_one(StepDetail).show_step(event.step, self.rows.get(event.step.id),
-                                             self.findings(event.step.id))
+        self._detail(self.query_one(StepDetail), event.step)
+
+    def _detail(self, detail: StepDetail, step: Step) -> None:
+        """A step's SQL, rollback, lint findings and the locks its rehearsal measured."""
+        detail.show_step(step, self.rows.get(step.id), self.findings(step.id),
+                         self.traces(step.id))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from migtui.execution.step_traces import StepTraces
 from migtui.lint import Finding
 
 MARK = {"error": ("✗", "bold red"), "warning": ("⚠", "yellow"), "info": ("i", "cyan")}
@@ -60,4 +61,25 @@ def findings_renderable(findings: Sequence[Finding]) -> RenderableType:
             parts.append(Text(f"   breaks: {f.breaks}", style="magenta"))
         if f.safe_alternative:
             parts.append(Text("   safer: " + " ".join(f.safe_alternative.split()), style="green"))
+    return Group(*parts)
+
+
+def traces_renderable(measured: StepTraces | None) -> RenderableType:
+    """The locks the newest rehearsal of this plan text measured for the step, beside the
+    lint's findings: each statement's strongest lock and how long it held, the production
+    projection, and the lint's disagreements marked ✗."""
+    if measured is None:
+        return Text("measured: no rehearsal of this plan text traced this step (h rehearses)",
+                    style="dim")
+    when = measured.at[:19].replace("T", " ")
+    head = Text(f"measured on {measured.target} ({measured.database}) at {when}:",
+                style="bold")
+    if not measured.disagreements:
+        head.append("  ✓ as the lint predicted", style="green")
+    parts: list[RenderableType] = [head]
+    for line in measured.lines():
+        if line.lstrip().startswith("✗"):
+            parts.append(Text(f"   {line.strip()}", style="bold red"))
+        else:
+            parts.append(Text(f"   {line}", style="dim" if line.startswith("  ") else ""))
     return Group(*parts)

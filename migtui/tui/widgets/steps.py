@@ -17,10 +17,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from migtui.events import StepProgress
+from migtui.execution.describe import limit_text
+from migtui.execution.step_traces import StepTraces
 from migtui.lint import Finding
 from migtui.plan.model import Step
 from migtui.tui.model import STATE_ICON, StepRow, secs, short, transaction_mode
-from migtui.tui.widgets.findings import findings_renderable, lint_cell
+from migtui.tui.widgets.findings import findings_renderable, lint_cell, traces_renderable
 
 STATE_STYLE = {"applied": "green", "failed": "bold red", "running": "bold yellow",
                "rolling_back": "bold magenta", "rolled_back": "magenta", "skipped": "dim",
@@ -31,6 +33,7 @@ COLUMNS = (("st", "State"), ("id", "Step"), ("mode", "Mode"), ("elapsed", "Elaps
 
 
 FindingsOf = Callable[[str], Sequence[Finding]]
+TracesOf = Callable[[str], StepTraces | None]
 
 
 def sql_view(code: str) -> Syntax:
@@ -110,7 +113,8 @@ class StepDetail(Static):
     """
 
     def show_step(self, step: Step | None, row: StepRow | None = None,
-                  findings: Sequence[Finding] = ()) -> None:
+                  findings: Sequence[Finding] = (), traces: StepTraces | None = None
+                  ) -> None:
         if step is None:
             self.update("")
             return
@@ -151,6 +155,7 @@ class StepDetail(Static):
             parts.append(Text(f"last result: {short(row.result, 300)}", style=style))
         if step.sql is not None or step.rollback is not None or findings:
             parts.append(findings_renderable(findings))
+            parts.append(traces_renderable(traces))
         self.update(Group(*parts))
 
 
@@ -175,10 +180,12 @@ class BackfillProgress(Vertical):
         bar = self.query_one("#bf-bar", ProgressBar)
         total = max(e.total or 0, e.done) or None
         bar.update(total=total, progress=e.done)
-        thr = f" · throttled: {e.throttled}" if e.throttled else ""
+        tail = limit_text(e)
+        thr = f" · {tail}" if tail else ""
         self.query_one("#bf-label", Label).update(
             (f"{e.done:,}/{e.total:,} rows" if e.total is not None else f"{e.done:,} rows")
-            + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)} · batch {e.batch_size:,}{thr}")
+            + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)}"
+            + (f" · batch {e.batch_size:,}" if e.batch_size else "") + thr)
 
     def finish(self) -> None:
         self.remove_class("-active")

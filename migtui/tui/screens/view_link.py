@@ -1,0 +1,58 @@
+"""The main screen's trip banner and the database link: what R would roll back, the
+banner from the session's live trip state, and the header, strip and gauges while the
+connection is lost. A mixin of ``RunView`` (``screens.view``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from migtui.tui.model import StepRow, secs
+from migtui.tui.widgets.banner import Context as BannerContext
+from migtui.tui.widgets.banner import TripBanner
+from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip
+
+if TYPE_CHECKING:
+    from migtui.execution.session import Session
+    from migtui.plan.model import Plan
+    from migtui.tui.model import Clock
+
+
+class LinkView:
+    """Needs the screen's ``session``, ``clock``, ``plan``, ``rows`` and ``query_one``."""
+
+    session: Session
+    clock: Clock
+    plan: Plan
+    rows: dict[str, StepRow]
+    watch_text: str
+    query_one: Any
+
+    def applied_steps(self) -> list[str]:
+        """What R would roll back, in plan order."""
+        return [s.id for s in self.plan.steps
+                if self.rows.get(s.id, StepRow()).state in ("applied", "failed")]
+
+    def _banner(self) -> None:
+        """The trip banner from the session's live trip state."""
+        self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
+            applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
+            lost=self.connection_lost(),
+            watching=self.watch_text if self.session.watching is not None else ""))
+
+    def connection_lost(self) -> str:
+        """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""
+        return self.session.link.text(self.clock.hms)
+
+    def _show_link(self) -> None:
+        """While the connection is lost: the header, the strip and every gauge say so,
+        greyed, with the age of their last sample."""
+        lost = self.connection_lost()
+        age = secs(self.session.link.age(self.clock.now())) if lost else ""
+        gauges = self.query_one(GaugesPanel)
+        if lost or gauges.has_class("-stale"):
+            gauges.stale(lost, age or "?")
+        if lost:
+            self.query_one(GaugeStrip).show(self.session.guard.states, None, Text(
+                f"LOST {age or '?'} ago", style="bold reverse red"))
