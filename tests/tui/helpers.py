@@ -77,3 +77,43 @@ steps:
   - id: slow
     check: {sql: "SELECT count(*) FROM pg_sleep(5)", expect: "= 1"}
 """
+
+
+PROD = """
+migtui: 1
+id: prod
+title: Production change
+type: schema_change
+agent: tester
+targets: {{production: {{environment: production, database: {db}}}}}
+overview: [Ready]
+documentation: [Done]
+steps:
+  - id: add_note
+    sql: ALTER TABLE orders ADD COLUMN note text;
+    rollback: ALTER TABLE orders DROP COLUMN IF EXISTS note;
+"""
+
+
+def dbname(url: str) -> str:
+    with psycopg.connect(url) as c:
+        return c.execute("SELECT current_database()").fetchone()[0]
+
+
+def unsafe_plan(tmp_path: Path) -> Path:
+    text = (PLANS / "add-order-status.yaml").read_text()
+    text = text.replace("CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_status_idx",
+                        "CREATE INDEX IF NOT EXISTS orders_status_idx")
+    text = text.replace("DROP INDEX CONCURRENTLY IF EXISTS orders_status_idx",
+                        "DROP INDEX IF EXISTS orders_status_idx")
+    path = tmp_path / "add-order-status.yaml"
+    path.write_text(text)
+    return path
+
+
+def rendered(widget) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(widget.content)
+    return console.export_text()

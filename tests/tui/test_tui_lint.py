@@ -7,27 +7,7 @@ from pathlib import Path
 from migtui.tui import make_app
 from migtui.tui.widgets.content import ContentPane, PlanTable
 from migtui.tui.widgets.steps import StepDetail, StepsTable
-from tests.conftest import PLANS
-from tests.tui.helpers import asynctest
-
-
-def unsafe_plan(tmp_path: Path) -> Path:
-    text = (PLANS / "add-order-status.yaml").read_text()
-    text = text.replace("CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_status_idx",
-                        "CREATE INDEX IF NOT EXISTS orders_status_idx")
-    text = text.replace("DROP INDEX CONCURRENTLY IF EXISTS orders_status_idx",
-                        "DROP INDEX IF EXISTS orders_status_idx")
-    path = tmp_path / "add-order-status.yaml"
-    path.write_text(text)
-    return path
-
-
-def rendered(widget) -> str:
-    from rich.console import Console
-
-    console = Console(width=200, record=True)
-    console.print(widget.content)
-    return console.export_text()
+from tests.tui.helpers import asynctest, rendered, unsafe_plan
 
 
 @asynctest

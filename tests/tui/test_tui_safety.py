@@ -14,27 +14,16 @@ import pytest
 
 from migtui.tui import make_app
 from migtui.tui.screens.modals import TypedConfirmModal
-from tests.tui.helpers import SLOW_PLAN, asynctest, column_exists, connected, copy_plan, until
-
-PROD = """
-migtui: 1
-id: prod
-title: Production change
-type: schema_change
-agent: tester
-targets: {{production: {{environment: production, database: {db}}}}}
-overview: [Ready]
-documentation: [Done]
-steps:
-  - id: add_note
-    sql: ALTER TABLE orders ADD COLUMN note text;
-    rollback: ALTER TABLE orders DROP COLUMN IF EXISTS note;
-"""
-
-
-def dbname(url: str) -> str:
-    with psycopg.connect(url) as c:
-        return c.execute("SELECT current_database()").fetchone()[0]
+from tests.tui.helpers import (
+    PROD,
+    SLOW_PLAN,
+    asynctest,
+    column_exists,
+    connected,
+    copy_plan,
+    dbname,
+    until,
+)
 
 
 @asynctest

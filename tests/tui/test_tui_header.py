@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from migtui.tui import make_app
-
-from .test_tui_app import asynctest, connected
-from .test_tui_safety import PROD, dbname
+from tests.tui.helpers import PROD, asynctest, connected, dbname
 
 
 @asynctest

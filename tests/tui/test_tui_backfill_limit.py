@@ -9,8 +9,7 @@ from textual.widgets import Label
 from migtui.events import StepProgress
 from migtui.execution.describe import limit_text
 from migtui.tui.widgets.steps import BackfillProgress
-
-from .test_tui_app import asynctest
+from tests.tui.helpers import asynctest
 
 
 def progress(**kw: object) -> StepProgress:

@@ -13,8 +13,7 @@ from migtui.trace.model import LockHeld, StatementTrace
 from migtui.tui import make_app
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.steps import StepDetail, StepsTable
-from tests.test_tui_app import asynctest
-from tests.test_tui_lint import rendered, unsafe_plan
+from tests.tui.helpers import asynctest, rendered, unsafe_plan
 
 
 def trace(step_id: str, which: str, mode: str, disagreements: list[str]) -> dict:

@@ -12,8 +12,7 @@ from migtui.execution.watching import WatchUpdate, event_of
 from migtui.plan import load_plan
 from migtui.tui import make_app
 from migtui.tui.screens.modals import ConfirmModal
-
-from .test_tui_app import asynctest, until
+from tests.tui.helpers import asynctest, until
 
 PLAN = """
 migtui: 1
