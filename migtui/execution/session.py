@@ -158,8 +158,8 @@ class Session(SessionRehearsal):
         """An ``offer`` trip (from the gauges' thread): the running job pauses before its
         next step or item; the operator resumes (p) or rolls back (R)."""
         ctl = self.control
-        if ctl.rollback_requested or self.watching is not None:
-            return  # watching: the other run's guard decides
+        if ctl.rollback_requested or ctl.rolling_back or self.watching is not None:
+            return  # a rollback is the answer already; watching: the other run's guard decides
         self.trip_pause = f"trip: {self.trip.describe(event)}"
         ctl.pause(self.trip_pause)
 
@@ -299,12 +299,14 @@ class Session(SessionRehearsal):
         assert self.runner is not None
         if self.run_lock.locked():
             self.control.request_rollback(reason)
+        if self.paused_by_trip:
+            # the rollback answers the trip: a job paused by it stops at its next check (the
+            # rollback was requested first), and the rollback's own batches must not wait
+            self.resume()
         with self.run_lock:
             self.run.start()
             out = self.runner.rollback(reason=reason)
             self.last_outcome = out.status
-            if out.status == "rolled_back" and self.paused_by_trip:
-                self.resume()  # the rollback answered the trip: nothing waits for it now
         if out.steps:
             untick_rolled_back(self.plan, self.state, out.steps, self.tick)
         return out

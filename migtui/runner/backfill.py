@@ -194,7 +194,9 @@ def run_backfill(ctx: Ctx, bf: Backfill, t: Timeouts,
             rate = run_rows / elapsed
             tot = max(total, done) if total is not None else None
             eta = (tot - done) / rate if tot is not None and rate > 0 else None
-            factor = ctx.control.throttle_factor
+            # the guard throttles forward work while a gauge warns or trips; a rollback is
+            # the answer to that trip and is not slowed by it (pause and cancel still hold)
+            factor = ctx.control.throttle_factor if direction != "rollback" else 1.0
             throttled = ctx.control.throttle_reason if factor < 1 else ""
             d = pacer.after_batch(n, batch_time, ctx.control.signals(), factor, throttled)
             if d.limited_by not in (LOCK_BUDGET, FULL_SPEED):
