@@ -215,7 +215,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as work:
                 asyncio.run(drive(url, out, Path(work)))
         demo_orders = max(args.orders, 500_000)  # a backfill long enough to be seen
-        url = create_shop(admin, demo_orders, db="demo_shop")
+        url = create_shop(admin, demo_orders)  # "shop", as `migtui demo` names it: no mismatch
         with tempfile.TemporaryDirectory() as work:
             here = Path.cwd()
             os.chdir(work)  # the report's path shows as the presenter sees it: relative

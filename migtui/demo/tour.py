@@ -95,7 +95,7 @@ TOUR: tuple[Hint, ...] = (
     Hint("R rolls back",
          "R, then y: one question lists what will be rolled back",
          "the banner shows the rollback: every step undone, newest first; the "
-         "backfill is undone in throttled batches too",
+         "backfill is undone in keyset batches too",
          rolled_back, anchor=True),
     Hint("The gauges recover",
          "nothing: the index is back; OK once it holds under the limit",
