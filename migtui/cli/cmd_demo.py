@@ -74,7 +74,10 @@ def _signals_stop() -> Iterator[None]:
     def handler(signum: int, _frame: FrameType | None) -> None:
         raise _Stop(signum)
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # SIGINT too: a shell that started the demo in the background leaves SIGINT ignored,
+    # and Python then never turns it into KeyboardInterrupt
+    old = {s: signal.signal(s, handler)
+           for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
     try:
         yield
     finally:

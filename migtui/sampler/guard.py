@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -98,7 +99,9 @@ class Guard:
         for m in Metric:
             self._states[m.value] = self._summarize(m, self._rules.get(m, []), None)
         self._paused: set[str] = set()
-        self._last_round: float | None = None  # the probe round before this one
+        # the probe rounds of the latency window (mono, seconds), to count those over a limit
+        self._rounds: deque[tuple[float, float]] = deque()
+        self._window = float(plan.settings.latency_window)
         self._pause_reason = ""
         self._throttle_reason = ""
 
@@ -195,17 +198,22 @@ class Guard:
                         and snapshot.latency_samples < snapshot.latency_min_samples):
                     judged = None  # too few probe rounds in the window: hold
                 base, sigma = self._median(metric), self._sigma(metric)
-                now = None
                 if metric is Metric.latency and snapshot.latency_last is not None:
-                    # the larger of this round and the one before: rounds that alternate
-                    # (probes queued behind a lock now and then) still count as a breach,
-                    # a single slow round cannot sustain one
-                    prev, self._last_round = self._last_round, snapshot.latency_last
-                    now = max(snapshot.latency_last, prev if prev is not None else 0.0)
+                    self._rounds.append((snapshot.mono, snapshot.latency_last))
+                    while self._rounds and self._rounds[0][0] < snapshot.mono - self._window:
+                        self._rounds.popleft()
                 for r in rules:
-                    r.step(judged, limit_for(metric, r.threshold, base, sigma, self._source),
-                           snapshot.mono, snapshot.taken_at, self.hysteresis, self.recovery,
-                           now)
+                    limit = limit_for(metric, r.threshold, base, sigma, self._source)
+                    # a window's p95 over a few rounds is its slowest round: a breach needs
+                    # at least two rounds in the window beyond the limit, so one CPU-starved
+                    # round cannot trip a trigger (a p95 over many rounds implies it anyway)
+                    now = None
+                    if metric is Metric.latency and limit is not None and self._rounds:
+                        over = sum(1 for _t, v in self._rounds
+                                   if (v < limit if r.threshold.below else v > limit))
+                        now = judged if over >= 2 else (limit if r.threshold.below else 0.0)
+                    r.step(judged, limit, snapshot.mono, snapshot.taken_at, self.hysteresis,
+                           self.recovery, now)
                 old = self._states[metric.value]
                 new = self._summarize(metric, rules, value)
                 if value is None:  # keep showing the last measured value

@@ -44,11 +44,11 @@ class Rule:
 
     def step(self, value: float | None, limit: float | None, mono: float, at: dt.datetime,
              hysteresis: float, recovery: float | None, now: float | None = None) -> None:
-        """``value``: the windowed figure the threshold is written against; ``now``: this
-        sample's own measurement, when the value is a window statistic (latency's p95 of the
-        last rounds). A breach starts, and is sustained, only while both are beyond the
-        limit: one slow round keeps a short window's p95 high for the whole window, and must
-        not trip a trigger on its own."""
+        """``value``: the windowed figure the threshold is written against; ``now``, when the
+        value is a window statistic (latency's p95 of the last rounds): a figure that is
+        beyond the limit only while the window holds at least two rounds beyond it. A breach
+        starts, and is sustained, only while both are: one slow round keeps a short window's
+        p95 high for the whole window, and must not trip a trigger on its own."""
         self.limit = limit
         if limit is None:  # relative without a baseline
             self.active = False

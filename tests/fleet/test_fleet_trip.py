@@ -26,7 +26,7 @@ STEPS = """\
 GAUGES = """\
 risks:
   rollback_triggers:
-    - {text: Probe latency, metric: latency, above: 25ms, for: 1s}
+    - {text: Probe latency, metric: latency, above: 10ms, for: 1s}
 monitoring:
   probes: ["SELECT count(*) FROM accounts WHERE name = 'a77'"]
 """

@@ -83,9 +83,11 @@ def test_applied_history_matches_plain_psql(tmp_path: Path, db_url: str,
     with psycopg.connect(db_url) as a:
         migtui_fp = fingerprint.take(a)
     # the same files through plain autocommit scripts, on a second fresh database
-    plain = f"{db_url}_plain"
+    from sqlalchemy.engine import make_url
+
+    name = f"{make_url(db_url).database}_plain"
+    plain = make_url(db_url).set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        name = plain.rsplit("/", 1)[1]
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         _plain_apply(plain)

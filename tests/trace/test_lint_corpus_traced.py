@@ -45,6 +45,14 @@ NOT_RUN = {
 }
 
 
+# On the embedded PostgreSQL 18 the version-pinned entries are not refused and one concurrent
+# build leaves no trace (not understood yet): the corpus is traced on a server of one's own,
+# which .ci/run's second pass (the PostgreSQL at 127.0.0.1:5432) provides.
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("MIGTUI_TEST_DSN"),
+    reason="the traced lint corpus runs against MIGTUI_TEST_DSN (.ci/run's second pass)")
+
+
 @pytest.fixture(scope="module")
 def runs(pg_admin_url: str) -> Iterator[list[EntryRun]]:
     template = f"migtui_corpus_{os.getpid()}_{uuid.uuid4().hex[:6]}"
