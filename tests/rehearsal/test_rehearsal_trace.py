@@ -32,7 +32,7 @@ PLAN = textwrap.dedent("""\
 
 def test_rehearsal_reports_and_exports_the_locks_taken(db_url: str, tmp_path: Path) -> None:
     q(db_url, "CREATE TABLE orders (id bigint PRIMARY KEY, amount int); "
-              "INSERT INTO orders SELECT g, g FROM generate_series(1, 500) g; ANALYZE orders")
+              "INSERT INTO orders SELECT g, g FROM generate_series(1, 50000) g; ANALYZE orders")
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN)
     plan = load_plan(path)

@@ -29,7 +29,7 @@ from migtui.trace import Tracer
 from migtui.trace.model import StatementTrace
 from tests.lint_helpers import plan_with
 
-CORPUS = Path(__file__).resolve().parents[2] / "lint_corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "lint_corpus"
 
 # What the corpus mentions beyond the demo's shop: orders.status (filled, so SET NOT NULL
 # succeeds), ref, tags, a; the legacy tables; a view; the `fresh` table entries declare new.
