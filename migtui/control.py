@@ -57,6 +57,9 @@ class Cancelled(Exception):
     """Raised inside the runner when the operator cancels the step in flight."""
 
 
+HOOK_WAIT = 30.0  # seconds reset() waits for a cancel in flight (a connect can hang)
+
+
 class RunControl:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -70,6 +73,8 @@ class RunControl:
         self._cancelled = threading.Event()
         self._rollback = threading.Event()
         self._on_cancel: list[Callable[[], None]] = []
+        self._hooks_idle = threading.Condition(self._lock)
+        self._hooks_running = 0  # cancel hooks in flight (a pg_cancel_backend on its way)
         self._signals: PaceSignals | None = None
         self.rolling_back = False  # set by the Runner while it rolls back
 
@@ -96,8 +101,14 @@ class RunControl:
             self._cancelled.set()
             self._running.set()  # wake a paused runner so it can stop
             hooks = list(self._on_cancel)
-        for hook in hooks:
-            hook()
+            self._hooks_running += 1
+        try:
+            for hook in hooks:
+                hook()
+        finally:
+            with self._lock:
+                self._hooks_running -= 1
+                self._hooks_idle.notify_all()
 
     def request_rollback(self, reason: str) -> None:
         with self._lock:
@@ -108,8 +119,14 @@ class RunControl:
         self.cancel(f"rollback requested: {reason}")
 
     def reset(self) -> None:
-        """Clear cancel and rollback requests before new work starts."""
+        """Clear cancel and rollback requests before new work starts.
+
+        It first waits for cancel hooks still in flight: a ``pg_cancel_backend`` sent for
+        the work just stopped must not land on the statement of the work that follows
+        (a rollback requested by a trip would otherwise be cancelled by its own trip).
+        """
         with self._lock:
+            self._hooks_idle.wait_for(lambda: self._hooks_running == 0, timeout=HOOK_WAIT)
             self._cancelled.clear()
             self._rollback.clear()
             self.cancel_reason = ""

@@ -8,6 +8,7 @@ import threading
 import psycopg
 import pytest
 
+from migtui.control import RunControl
 from migtui.events import StepFailed, StepRetried
 from migtui.runner import RunLocked, Runner
 from tests.runner_helpers import column_exists, history, make_plan, one, q, wait_until
@@ -188,3 +189,25 @@ def test_cancel_stops_the_statement_in_flight(shop_db: str) -> None:
     assert result[0].status == "cancelled" and "operator pressed c" in result[0].message
     assert not column_exists(shop_db, "orders", "note")
     assert history(shop_db)[-1][:3] == ("slow", "apply", "failed")
+
+
+def test_a_late_cancel_of_the_stopped_work_does_not_cancel_the_rollback(shop_db: str) -> None:
+    # a trip's pg_cancel_backend is sent from the sampler's thread over a fresh connection;
+    # on a busy machine it can arrive after the runner has already stopped at a safe point
+    # and the rollback has begun: it must not cancel the rollback's statements
+    plan = make_plan("""
+        - id: add_col
+          sql: ALTER TABLE orders ADD COLUMN note text;
+          rollback: SELECT pg_sleep(0.6); ALTER TABLE orders DROP COLUMN note;
+    """)
+    control = RunControl()
+    control.on_cancel(lambda: threading.Event().wait(0.3))  # runs before the runner's hook
+    with Runner(plan, shop_db, control=control) as r:
+        assert r.apply().status == "done"
+        sender = threading.Thread(target=control.request_rollback, args=("p99 latency",))
+        sender.start()
+        assert wait_until(lambda: control.rollback_requested)
+        undone = r.rollback(reason=control.rollback_reason)
+        sender.join(10)
+    assert undone.status == "rolled_back", undone
+    assert not column_exists(shop_db, "orders", "note")
