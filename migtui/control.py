@@ -118,6 +118,13 @@ class RunControl:
             self._rollback.set()
         self.cancel(f"rollback requested: {reason}")
 
+    def settle(self) -> None:
+        """Wait for cancel hooks still in flight (bounded), before the connection they
+        target is used again: a late ``pg_cancel_backend`` lands on an idle session (where
+        PostgreSQL ignores it) instead of on the next statement."""
+        with self._lock:
+            self._hooks_idle.wait_for(lambda: self._hooks_running == 0, timeout=HOOK_WAIT)
+
     def reset(self) -> None:
         """Clear cancel and rollback requests before new work starts.
 
@@ -125,8 +132,8 @@ class RunControl:
         the work just stopped must not land on the statement of the work that follows
         (a rollback requested by a trip would otherwise be cancelled by its own trip).
         """
+        self.settle()
         with self._lock:
-            self._hooks_idle.wait_for(lambda: self._hooks_running == 0, timeout=HOOK_WAIT)
             self._cancelled.clear()
             self._rollback.clear()
             self.cancel_reason = ""

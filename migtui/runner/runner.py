@@ -115,6 +115,8 @@ class Runner(RollbackRunning):
     def _require_open(self) -> None:
         if not self._opened:
             self.open()
+        # a cancel of earlier work still on its way lands before this work's statements
+        self.control.settle()
 
     # ---------------------------------------------------------------- queries
 

@@ -194,20 +194,39 @@ def test_cancel_stops_the_statement_in_flight(shop_db: str) -> None:
 def test_a_late_cancel_of_the_stopped_work_does_not_cancel_the_rollback(shop_db: str) -> None:
     # a trip's pg_cancel_backend is sent from the sampler's thread over a fresh connection;
     # on a busy machine it can arrive after the runner has already stopped at a safe point
-    # and the rollback has begun: it must not cancel the rollback's statements
+    # and the rollback has begun: it must not cancel the rollback's statements. Here the
+    # cancel is held back until the work session runs a statement (the rollback's first
+    # read of its history, kept waiting by a lock), the worst moment for it to land.
     plan = make_plan("""
         - id: add_col
           sql: ALTER TABLE orders ADD COLUMN note text;
-          rollback: SELECT pg_sleep(0.6); ALTER TABLE orders DROP COLUMN note;
+          rollback: ALTER TABLE orders DROP COLUMN note;
     """)
     control = RunControl()
-    control.on_cancel(lambda: threading.Event().wait(0.3))  # runs before the runner's hook
+    work_pid: list[int] = []
+
+    def hold_the_cancel_until_the_work_session_is_busy() -> None:  # runs before the runner's
+        wait_until(lambda: bool(one(shop_db, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                             "pid = %s AND state = 'active'", (work_pid[0],))),
+                   tries=60)
+
+    control.on_cancel(hold_the_cancel_until_the_work_session_is_busy)
     with Runner(plan, shop_db, control=control) as r:
         assert r.apply().status == "done"
+        work_pid.append(int(one(shop_db, "SELECT pid FROM pg_stat_activity WHERE "
+                                         "application_name = 'migtui'")))
+        blocker = psycopg.connect(shop_db)
+        blocker.execute("LOCK TABLE migtui.history IN ACCESS EXCLUSIVE MODE")
         sender = threading.Thread(target=control.request_rollback, args=("p99 latency",))
         sender.start()
         assert wait_until(lambda: control.rollback_requested)
-        undone = r.rollback(reason=control.rollback_reason)
-        sender.join(10)
-    assert undone.status == "rolled_back", undone
+        undone: list = []
+        roller = threading.Thread(target=lambda: undone.append(
+            r.rollback(reason=control.rollback_reason)))
+        roller.start()
+        sender.join(30)  # the cancel has been delivered
+        blocker.rollback()
+        blocker.close()
+        roller.join(30)
+    assert undone and undone[0].status == "rolled_back", undone
     assert not column_exists(shop_db, "orders", "note")
