@@ -13,7 +13,8 @@ The probes are the application's representative queries and count as the applica
 Each sample is one query on ``pg_stat_statements(false)`` (no query text). When the set of
 left-out ids grows, that sample only re-bases the sums, so a migtui statement's time never
 leaks into a delta. Every ``risers_every`` samples, the per-statement sums are read to name
-the statements whose mean rose most against their mean before sampling began; only then,
+the statements whose mean rose most against their mean before sampling began (or when first
+seen, for a statement the application started running later); only then,
 and only for those few, is the query-text file read.
 """
 
@@ -152,6 +153,8 @@ class AppLatencyReader:
         if self._ref is None:
             self._ref, self._last = now, now
             return
+        for qid, sums in now.items():  # first seen after sampling began: its mean so far
+            self._ref.setdefault(qid, sums)
         rises: list[tuple[float, StatementRise]] = []
         for qid, (calls, total) in now.items():
             ref, last = self._ref.get(qid), self._last.get(qid)

@@ -75,6 +75,7 @@ def test_app_latency_rises_under_a_real_degradation(app_db: str) -> None:
         before = p.until(lambda s: s.app_latency is not None and (s.app_calls or 0) > 50,
                          "the application measured")
         assert not any("app_latency" in n for n in before.notes), before.notes
+        p.collector.readers.app.risers_every = 1  # per-statement means read every sample
         healthy = [p.until(lambda s: s.app_latency is not None, "a sample").app_latency
                    for _ in range(5)]
         with psycopg.connect(app_db, autocommit=True) as c:
@@ -87,11 +88,26 @@ def test_app_latency_rises_under_a_real_degradation(app_db: str) -> None:
         snap = p.until(degraded, "app_latency up after the index went", pause=0.3)
         assert snap.metric(Metric.app_latency) == snap.app_latency
         # the statements whose mean rose most name the degraded lookup
-        p.collector.readers.app.risers_every = 1
         snap = p.until(lambda s: bool(s.app_risers), "a riser named")
         top = snap.app_risers[0]
         assert "FROM items WHERE k = $1" in top.query
         assert top.mean_now > top.mean_before and top.calls > 0
+
+
+@pytest.mark.embedded_only
+def test_a_statement_first_run_after_sampling_began_can_be_named_a_riser(app_db: str) -> None:
+    with probe(app_db, rate_window=2.0) as p:
+        p.collector.readers.app.risers_every = 1
+        p.sample()  # the reference means are read before the application runs the lookup
+        with traffic(app_db, "shop-api", APP_QUERY):
+            p.until(lambda s: (s.app_calls or 0) > 50, "the application measured")
+            p.sample()  # its mean so far becomes its reference
+            with psycopg.connect(app_db, autocommit=True) as c:
+                c.execute("DROP INDEX items_k")
+            snap = p.until(lambda s: any("FROM items WHERE k = $1" in r.query
+                                         for r in s.app_risers), "the lookup named a riser")
+    top = snap.app_risers[0]
+    assert top.mean_now > top.mean_before
 
 
 @pytest.mark.embedded_only
