@@ -89,7 +89,7 @@ TOUR: tuple[Hint, ...] = (
          "the order-history query loses its index: LAT climbs",
          step_applied("drop_customer_index")),
     Hint("The trigger trips",
-         "nothing: the trigger needs latency +50% held for 3s",
+         "nothing: the trigger needs latency +50% held for 2s",
          "the red banner: trigger, value vs threshold and baseline, how long",
          tripped, anchor=True),
     Hint("R rolls back",

@@ -257,8 +257,9 @@ def markdown(r: dict[str, Any]) -> str:
     s = r["summary"]
     lines = [
         f"Run {r['date']} on {r['machine']}; {r['server']}; up to {r['runs_per_scenario']} "
-        f"runs per scenario (each table gives its count). Triggers as in the demo plan: latency +50% for 3 s (trip), +25% "
-        f"for 1 s (warn).",
+        f"runs per scenario (each table gives its count). Demo scenarios: the demo plan's "
+        f"triggers (latency +50% for 2 s trips, +25% for 1 s warns); pgbench: +50% for 3 s, "
+        f"+25% for 1 s.",
         "",
         "| scenario | runs | runs with a latency trip | runs with a latency warn |",
         "|---|---|---|---|",
