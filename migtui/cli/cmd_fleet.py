@@ -308,8 +308,9 @@ def cmd_pause(args: argparse.Namespace) -> int:
                 db.q("UPDATE migtui_fleet.member SET state = 'pending', worker = NULL, "
                      "error = NULL WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
                      (r.id,))
-                db.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL "
-                     "WHERE rollout = %s AND state = 'failed'", (r.id,))
+                db.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL, "
+                     "message = NULL WHERE rollout = %s AND state IN ('failed', 'stopped')",
+                     (r.id,))
             db.q("UPDATE migtui_fleet.rollout SET state = 'running', finished_at = NULL, "
                  "message = %s WHERE id = %s", (f"resumed by {operator()}", r.id))
     print(f"rollout {r.id}: {'paused' if args.action == 'pause' else 'running'}")
