@@ -207,7 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     r = res.rollout
     log(f"rollout {r.id}: {r.state}" + (f" — {r.message}" if r.message else "")
         + f"; this worker applied {len(res.applied)}, failed {len(res.failed)}, rolled back "
-        f"{len(res.rolled_back)}, {res.queries} control queries in {res.seconds:.1f}s")
+        f"{len(res.rolled_back)}, {res.queries} control queries in {res.seconds:.1f}s "
+        f"({res.ticks} ticks)")
     if interrupted:
         return EXIT_INTERRUPTED
     return _exit_for(r.state, opened.db, r.id)

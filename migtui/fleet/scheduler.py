@@ -71,14 +71,15 @@ class TickResult:
 
 
 def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: int, *,
-         beat: bool = True, ticks: int = 0, soaker: bool = False) -> TickResult:
+         beat: bool = True, ticks: int = 0, sent: int = 0, soaker: bool = False) -> TickResult:
     """``held``: the members this worker reports (heartbeat due, changed, or finished);
     ``free``: how many more it may take now; ``beat``: heartbeat the soak and the worker
-    row too; ``soaker``: this worker can sample a soaking wave's gauges."""
+    row too (with ``ticks`` and ``sent``, its ticks and control statements so far);
+    ``soaker``: this worker can sample a soaking wave's gauges."""
     before = db.queries
     row = db.q(SYNC, {
         "rollout": rollout_id, "worker": worker, "beat": beat, "ticks": ticks,
-        "queries": db.queries + 1, "names": [h.name for h in held],
+        "queries": sent + 1, "names": [h.name for h in held],
         "steps": [h.step for h in held], "shown": [h.shown for h in held],
         "progress": [h.progress for h in held], "gauges": [h.gauge for h in held],
         "finals": [h.final for h in held], "errors": [h.error for h in held]})[0]

@@ -136,7 +136,7 @@ class Worker:
         self._wake.set()
 
     def run(self) -> WorkerResult:
-        t0 = time.monotonic()
+        t0, q0 = time.monotonic(), self.db.queries
         self.db.register_worker(self.id, self.rollout_id, socket.gethostname(), os.getpid())
         res = WorkerResult(rollout=self.db.rollout(self.rollout_id))  # type: ignore[arg-type]
         self.result = res
@@ -154,7 +154,8 @@ class Worker:
             free = 0 if self._stop.is_set() else max(0, limit - running)
             res.ticks += 1
             t = scheduler.tick(self.db, self.rollout_id, self.id, held, free, beat=beat,
-                               ticks=res.ticks, soaker=soaker and not self._stop.is_set())
+                               ticks=res.ticks, sent=self.db.queries - q0,
+                               soaker=soaker and not self._stop.is_set())
             if beat:
                 last_beat = now
             self._recorded(ended, set(t.recorded))
@@ -174,7 +175,7 @@ class Worker:
             self._wake.clear()
             time.sleep(max(0.0, min(TICK, self.o.heartbeat / 2) - (time.monotonic() - now)))
         res.seconds = time.monotonic() - t0
-        res.queries = self.db.queries + 1
+        res.queries = self.db.queries + 1 - q0
         self.db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s, ticks = %s "
                   "WHERE id = %s", (res.queries, res.ticks, self.id))
         return res
