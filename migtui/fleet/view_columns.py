@@ -5,8 +5,9 @@ Wide (``WIDE`` columns and more): every column, full headers; the trip, then the
 gauge, the member's name and its step give way, each down to a minimum. Narrow (an 80-column
 terminal): the waves' member counts merge into one column, the trip and the worst gauge
 share one (the trip when there is one), the backfill shows its share done, tries are left
-out (``fleet status`` and R's question show everything). Names are shortened in the middle,
-so the end that tells tenants apart stays; other text is cut at the end with "…".
+out, and the state says no "(trip)" (the trip is beside it); ``fleet status`` and R's
+question show everything. Names are shortened in the middle, so the end that tells
+tenants apart stays; other text is cut at the end with "…".
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def member_rows(members: list[dict[str, Any]], width: int | None = None) -> Stat
     elif width >= WIDE:
         headers, rows = MEMBER_WIDE.headers, fit(MEMBER_WIDE, full, width - SCROLLBAR)
     else:
-        narrow = [(r[0], r[1], r[2], r[3], _share(r[4]), r[6] or r[5]) for r in full]
+        # the trip shows in its own column: the state needs no "(trip)"
+        narrow = [(r[0], r[1], r[2].removesuffix(" (trip)"), r[3], _share(r[4]), r[6] or r[5])
+                  for r in full]
         headers, rows = MEMBER_NARROW.headers, fit(MEMBER_NARROW, narrow, width - SCROLLBAR)
     return StatusTable("members", headers, tuple(rows), f"{len(rows)} member(s)")
 
