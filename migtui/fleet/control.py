@@ -226,7 +226,7 @@ class ControlDb:
                       "FROM migtui_fleet.wave WHERE rollout = %s ORDER BY n", (rollout_id,))
 
     def workers(self, rollout_id: str) -> list[dict[str, Any]]:
-        return self.q("SELECT id, host, pid, started_at, heartbeat, queries FROM "
+        return self.q("SELECT id, host, pid, started_at, heartbeat, queries, ticks FROM "
                       "migtui_fleet.worker WHERE rollout = %s ORDER BY started_at", (rollout_id,))
 
     # ---------------------------------------------------------------- operator commands

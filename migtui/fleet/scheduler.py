@@ -92,9 +92,10 @@ def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: in
             w.members[c["state"]] = int(c["members"])
             w.live += int(c["live"])
     res = TickResult(r, [waves[n] for n in sorted(waves)], recorded=list(row["recorded"]))
-    res.rollout, wave, res.soak = _advance(db, r, res.waves, worker, soaker)
-    res.waiting_rollbacks = sum(w.members.get(s, 0) for w in res.waves for s in ROLLBACK_WORK)
-    if free > 0 and r.state != "paused" and _claimable(res, wave):
+    res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, worker, soaker)
+    res.waiting_rollbacks = marked + sum(w.members.get(s, 0) for w in res.waves
+                                         for s in ROLLBACK_WORK)
+    if free > 0 and r.state != "paused" and (marked or _claimable(res, wave)):
         res.claims = [Claim(c["name"], c["action"], c["takeover"])
                       for c in db.q(CLAIM, (rollout_id, worker, free, wave))]
     res.statements = db.queries - before
@@ -117,24 +118,25 @@ def _claimable(res: TickResult, wave: int | None) -> bool:
 
 
 def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: bool
-             ) -> tuple[Rollout, int | None, int | None]:
+             ) -> tuple[Rollout, int | None, int | None, int]:
     """Wave transitions and the failure policy: the rollout as it now stands, the wave
-    whose members may be claimed, and the wave whose soak this worker just took."""
+    whose members may be claimed, the wave whose soak this worker just took, and how many
+    members the failure policy just marked for rollback (claimable on this same tick)."""
     if r.state == "failed":
-        _settle_failed(db, r, waves)
-        return r, None, None
+        return r, None, None, _settle_failed(db, r, waves)
     if r.state != "running":
-        return r, None, None
+        return r, None, None, 0
     for w in waves:
         if w.state == "done":
             continue
         if w.state == "pending":
             db.q("UPDATE migtui_fleet.wave SET state = 'running', started_at = now() "
                  "WHERE rollout = %s AND n = %s AND state = 'pending'", (r.id, w.n))
-            return r, w.n, None  # its members are claimed on this same tick
+            return r, w.n, None, 0  # its members are claimed on this same tick
         failed = w.members.get("failed", 0)
         if failed:
-            return fail_wave(db, r, w.n, f"{failed} member(s) failed"), None, None
+            r, marked = fail_wave(db, r, w.n, f"{failed} member(s) failed")
+            return r, None, None, marked
         if w.state == "running" and w.members.get("applied", 0) == w.total:
             if r.soak <= 0:  # no soak: the gate passes now
                 db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), "
@@ -147,7 +149,7 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
                 "WHERE rollout = %s AND n = %s AND state = 'running' RETURNING n",
                 (r.soak, worker if soaker else None, None if soaker else
                  "soaking: no gauges sampled (the plan has none, or --no-gauges)", r.id, w.n))
-            return r, None, (w.n if got and soaker else None)
+            return r, None, (w.n if got and soaker else None), 0
         if w.state == "soaking":
             if w.soak_worker is None and w.gate_passed:  # a soak that only waits
                 db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), "
@@ -160,18 +162,18 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
                            "gate_until = now() + make_interval(secs => %s) WHERE rollout = %s "
                            "AND n = %s AND state = 'soaking' AND worker = %s RETURNING n",
                            (worker, r.soak, r.id, w.n, w.soak_worker))
-                return r, None, (w.n if got else None)
-            return r, None, None
-        return r, (w.n if w.state == "running" else None), None
+                return r, None, (w.n if got else None), 0
+            return r, None, None, 0
+        return r, (w.n if w.state == "running" else None), None, 0
     if db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
             "'every wave applied' WHERE id = %s AND state = 'running' RETURNING id", (r.id,)):
         r = Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"})
-    return r, None, None
+    return r, None, None, 0
 
 
-def _settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> None:
+def _settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
     """A stopped rollout leaves no wave running or soaking; under rollback_wave, members of
-    the failed wave that finished after it failed are rolled back too."""
+    the failed wave that finished after it failed are rolled back too (how many)."""
     if any(w.state in ("running", "soaking") for w in waves):
         db.q("UPDATE migtui_fleet.wave SET state = 'stopped', worker = NULL, finished_at = "
              "coalesce(finished_at, now()), message = %s WHERE rollout = %s AND "
@@ -179,14 +181,17 @@ def _settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> None:
                                                  r.id))
     if r.on_failure == "rollback_wave" and any(
             w.state == "failed" and w.members.get("applied") for w in waves):
-        db.q("UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-             "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
-             "WHERE rollout = %s AND state = 'failed')", (r.id, r.id))
+        return len(db.q(
+            "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
+            "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
+            "WHERE rollout = %s AND state = 'failed') RETURNING name", (r.id, r.id)))
+    return 0
 
 
-def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> Rollout:
+def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> tuple[Rollout, int]:
     """The wave failed: it is 'failed', the rollout stops, the failure policy marks members
-    for rollback — in one statement, done once whichever worker gets there first."""
+    for rollback — in one statement, done once whichever worker gets there first. The
+    rollout as it now stands, and how many members were marked."""
     msg = (f"wave {n}: {why}; the rollout stopped before wave {n + 1}"
            f" (on_failure: {r.on_failure})")
     states = {"rollback_member": ["failed"], "rollback_wave": ["failed", "applied"]}.get(
@@ -201,11 +206,11 @@ def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> Rollout:
         "ro AS (UPDATE migtui_fleet.rollout SET state = 'failed', finished_at = now(), "
         "message = %(msg)s WHERE id = %(r)s AND state = 'running' AND EXISTS "
         "(SELECT 1 FROM w) RETURNING message) "
-        "SELECT (SELECT message FROM ro) AS message, "
+        "SELECT (SELECT message FROM ro) AS message, (SELECT count(*) FROM m) AS marked, "
         "(SELECT message FROM migtui_fleet.rollout WHERE id = %(r)s) AS was",
         {"msg": msg, "r": r.id, "n": n, "states": states})
     got = rows[0]["message"] or rows[0]["was"] or msg
-    return Rollout(**{**r.__dict__, "state": "failed", "message": got})
+    return Rollout(**{**r.__dict__, "state": "failed", "message": got}), int(rows[0]["marked"])
 
 
 def release(db: ControlDb, rollout_id: str, name: str, worker: str, error: str) -> None:

@@ -153,4 +153,4 @@ def record(db: ControlDb, r: Rollout, worker: str, res: SoakResult) -> Rollout |
         if not got:
             return None
         return fail_wave(db, r, res.wave, f"the gate failed: {first}{more} tripped during "
-                                          f"the soak ({text})")
+                                          f"the soak ({text})")[0]

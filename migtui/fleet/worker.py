@@ -120,6 +120,7 @@ class Worker:
         self._ended: dict[str, Held] = {}  # members finished, recorded on the next tick
         self._sent: dict[str, tuple[str | None, ...]] = {}  # what the view was last sent
         self._soak: Soak | None = None
+        self._soaks_done: set[int] = set()  # waves whose soak outcome this worker recorded
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -214,20 +215,27 @@ class Worker:
             if (self._stop.is_set() or w is None or w.state != "soaking"
                     or w.soak_worker != self.id):
                 s.stop()
-        if t.soak is None:
+        n = t.soak
+        if n is None and not self._stop.is_set() and (s is None or not s.running):
+            # a soak still ours whose outcome was not recorded (the control database was
+            # unreachable then): sample it again
+            n = next((w.n for w in t.waves if w.state == "soaking"
+                      and w.soak_worker == self.id and w.n not in self._soaks_done), None)
+        if n is None:
             return
         if s is not None:
             s.stop()
-        members, total = soak_members(self.db, self.rollout_id, t.soak, self.members)
-        self.o.log(f"wave {t.soak}: soaking {t.rollout.soak:g}s, gauges on {len(members)} "
+        members, total = soak_members(self.db, self.rollout_id, n, self.members)
+        self.o.log(f"wave {n}: soaking {t.rollout.soak:g}s, gauges on {len(members)} "
                    f"of {total} member(s)")
-        self._soak = Soak(self.plan, t.soak, members, t.rollout.soak, self._soaked).start()
+        self._soak = Soak(self.plan, n, members, t.rollout.soak, self._soaked).start()
 
     def _soaked(self, res: SoakResult) -> None:
         assert self.result is not None
         try:
             got = record_soak(self.db, self.result.rollout, self.id, res)
-        except Exception as e:  # noqa: BLE001 - the next tick (or worker) tries again
+            self._soaks_done.add(res.wave)
+        except Exception as e:  # noqa: BLE001 - the next tick samples it again
             self.o.log(f"wave {res.wave}: the soak's outcome was not recorded: "
                        f"{scrub(str(e))}")
             got = None
