@@ -207,7 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     r = res.rollout
     log(f"rollout {r.id}: {r.state}" + (f" — {r.message}" if r.message else "")
         + f"; this worker applied {len(res.applied)}, failed {len(res.failed)}, rolled back "
-        f"{len(res.rolled_back)}, {res.queries} control queries in {res.seconds:.1f}s")
+        f"{len(res.rolled_back)}, {res.queries} control queries in {res.seconds:.1f}s "
+        f"({res.ticks} ticks)")
     if interrupted:
         return EXIT_INTERRUPTED
     return _exit_for(r.state, opened.db, r.id)
@@ -308,8 +309,9 @@ def cmd_pause(args: argparse.Namespace) -> int:
                 db.q("UPDATE migtui_fleet.member SET state = 'pending', worker = NULL, "
                      "error = NULL WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
                      (r.id,))
-                db.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL "
-                     "WHERE rollout = %s AND state = 'failed'", (r.id,))
+                db.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL, "
+                     "message = NULL WHERE rollout = %s AND state IN ('failed', 'stopped')",
+                     (r.id,))
             db.q("UPDATE migtui_fleet.rollout SET state = 'running', finished_at = NULL, "
                  "message = %s WHERE id = %s", (f"resumed by {operator()}", r.id))
     print(f"rollout {r.id}: {'paused' if args.action == 'pause' else 'running'}")

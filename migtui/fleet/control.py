@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from migtui.fleet.members import Member
+from migtui.fleet.tick_sql import CLAIM_FUNCTION
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS migtui_fleet;
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.wave (
     n           int NOT NULL,
     size        int NOT NULL,
     state       text NOT NULL DEFAULT 'pending'
-                CHECK (state IN ('pending', 'running', 'soaking', 'done', 'failed')),
+                CHECK (state IN ('pending', 'running', 'soaking', 'done', 'failed', 'stopped')),
     started_at  timestamptz,
     finished_at timestamptz,
     gate_until  timestamptz,
@@ -86,6 +87,20 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.worker (
     heartbeat  timestamptz NOT NULL DEFAULT now(),
     queries    bigint NOT NULL DEFAULT 0
 );
+ALTER TABLE migtui_fleet.worker ADD COLUMN IF NOT EXISTS ticks bigint NOT NULL DEFAULT 0;
+-- the soak gate: the worker sampling a soaking wave's gauges, and its heartbeat; a wave
+-- left running or soaking by a stopped rollout is 'stopped'
+ALTER TABLE migtui_fleet.wave ADD COLUMN IF NOT EXISTS worker text,
+    ADD COLUMN IF NOT EXISTS heartbeat timestamptz;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'wave_state_check' AND
+                   conrelid = 'migtui_fleet.wave'::regclass AND
+                   pg_get_constraintdef(oid) LIKE '%stopped%') THEN
+        ALTER TABLE migtui_fleet.wave DROP CONSTRAINT IF EXISTS wave_state_check;
+        ALTER TABLE migtui_fleet.wave ADD CONSTRAINT wave_state_check
+            CHECK (state IN ('pending', 'running', 'soaking', 'done', 'failed', 'stopped'));
+    END IF;
+END $$;
 """
 DDL_LOCK = 0x6D696774  # pg_advisory_xact_lock(int4, int4): 'migt', 2 while creating tables
 
@@ -150,6 +165,7 @@ class ControlDb:
         with self.tx():
             self.q("SELECT pg_advisory_xact_lock(%s, 2)", (DDL_LOCK,))
             self.q(DDL)
+            self.q(CLAIM_FUNCTION)
 
     def rollout(self, rollout_id: str) -> Rollout | None:
         rows = self.q("SELECT id, fleet, plan_id, state, on_failure, concurrency, per_server, "
@@ -210,7 +226,7 @@ class ControlDb:
                       "FROM migtui_fleet.wave WHERE rollout = %s ORDER BY n", (rollout_id,))
 
     def workers(self, rollout_id: str) -> list[dict[str, Any]]:
-        return self.q("SELECT id, host, pid, started_at, heartbeat, queries FROM "
+        return self.q("SELECT id, host, pid, started_at, heartbeat, queries, ticks FROM "
                       "migtui_fleet.worker WHERE rollout = %s ORDER BY started_at", (rollout_id,))
 
     # ---------------------------------------------------------------- operator commands
@@ -231,6 +247,10 @@ class ControlDb:
                 "RETURNING name", (rollout_id, wave, wave, member, member))
             what = (f"member {member}" if member else f"wave {wave}" if wave is not None
                     else "every member")
+            msg = f"stopped: rollback of {what} requested by the operator"
             self.q("UPDATE migtui_fleet.rollout SET state = 'failed', message = %s WHERE id = %s",
-                   (f"stopped: rollback of {what} requested by the operator", rollout_id))
+                   (msg, rollout_id))
+            self.q("UPDATE migtui_fleet.wave SET state = 'stopped', worker = NULL, finished_at = "
+                   "coalesce(finished_at, now()), message = %s WHERE rollout = %s AND "
+                   "state IN ('running', 'soaking')", (msg, rollout_id))
         return len(rows)

@@ -1,20 +1,26 @@
-"""One worker's tick against the control database: heartbeat, move the waves along,
-apply the failure policy, and claim members — in one transaction holding the rollout row.
+"""One worker's tick against the control database: heartbeat and record finished members,
+read where the rollout stands, move the waves along, apply the failure policy, and claim
+members — in one statement (``tick_sql.SYNC``), plus one more (``migtui_fleet.claim``) only
+when there is room and something to claim, plus a conditional update per wave transition.
 
-Every worker runs the same tick; whichever gets the rollout row first makes a transition,
-the others see it done. Members are claimed with ``FOR UPDATE SKIP LOCKED``; a member in
-``running`` or ``rolling_back`` whose heartbeat is older than the rollout's timeout belongs
-to a dead worker and is claimed again (its own history table makes the re-run converge).
+Every worker runs the same tick. Transitions are conditional updates (``WHERE state =
+'running'`` …): whichever worker gets there first makes one, the others' updates match no
+row. Claims lock the rollout row, so the concurrency limits hold across workers; members
+are claimed with ``FOR UPDATE SKIP LOCKED``; a member in ``running`` or ``rolling_back``
+whose heartbeat is older than the rollout's timeout belongs to a dead worker and is claimed
+again (its own history table makes the re-run converge).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from migtui.fleet.control import ACTIVE, ControlDb, Rollout
+from migtui.fleet.tick_sql import CLAIM, SYNC
 
-STALE = "heartbeat < now() - make_interval(secs => %s)"
+ROLLOUT_FIELDS = ("id", "fleet", "plan_id", "state", "on_failure", "concurrency", "per_server",
+                  "soak", "timeout", "message")
+ROLLBACK_WORK = ("rollback_pending", "rolling_back")
 
 
 @dataclass(frozen=True)
@@ -24,170 +30,187 @@ class Claim:
     takeover: bool  # it was another worker's, whose heartbeat stopped
 
 
+@dataclass(frozen=True)
+class Held:
+    """A member this worker holds, as the tick reports it: its current step and what the
+    fleet view shows (``shown``: they changed since last sent), or how it ended."""
+
+    name: str
+    step: str | None = None
+    progress: str | None = None
+    gauge: str | None = None
+    shown: bool = False
+    final: str | None = None  # applied | failed | rolled_back: it finished
+    error: str | None = None
+
+
+@dataclass
+class Wave:
+    n: int
+    state: str
+    gate_passed: bool
+    soak_worker: str | None
+    soak_stale: bool
+    members: dict[str, int] = field(default_factory=dict)  # member state -> count
+    live: int = 0  # members running or rolling back under a live heartbeat
+
+    @property
+    def total(self) -> int:
+        return sum(self.members.values())
+
+
 @dataclass
 class TickResult:
     rollout: Rollout
+    waves: list[Wave] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    recorded: list[str] = field(default_factory=list)  # finishes written this tick
+    soak: int | None = None  # a wave whose soak this worker took: start sampling it
     waiting_rollbacks: int = 0  # rollback work left (pending or in flight)
-    active_elsewhere: int = 0  # members other live workers are on
+    statements: int = 0  # control statements this tick sent
 
 
-def tick(db: ControlDb, rollout_id: str, worker: str, mine: dict[str, str | None],
-         free: int, *, heartbeat: bool = True, worker_row: bool = False,
-         shown: dict[str, tuple[str | None, str | None]] | None = None) -> TickResult:
-    """``mine``: this worker's active members and their current step; ``free``: how many
-    more it may take now; ``shown``: per member, its backfill progress and worst gauge
-    (what the app's fleet view shows), sent with the heartbeat."""
-    with db.tx():
-        rows = db.q("SELECT id, fleet, plan_id, state, on_failure, concurrency, per_server, soak,"
-                    " timeout, message FROM migtui_fleet.rollout WHERE id = %s FOR UPDATE",
-                    (rollout_id,))
-        r = Rollout(**rows[0])
-        if heartbeat and mine:
-            extra = [(shown or {}).get(n, (None, None)) for n in mine]
-            db.q("UPDATE migtui_fleet.member m SET heartbeat = now(), step = v.step, "
-                 "progress = v.progress, gauge = v.gauge FROM unnest(%s::text[], %s::text[], "
-                 "%s::text[], %s::text[]) AS v(name, step, progress, gauge) "
-                 "WHERE m.rollout = %s AND m.name = v.name AND m.worker = %s",
-                 (list(mine), list(mine.values()), [e[0] for e in extra],
-                  [e[1] for e in extra], rollout_id, worker))
-        if worker_row:
-            db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s WHERE id = %s",
-                 (db.queries + 1, worker))
-        counts = db.q(
-            f"SELECT w.n, w.state AS wave_state, w.gate_until <= now() AS gate_passed, "
-            f"m.state, count(m.name) AS n_members, "
-            f"count(m.name) FILTER (WHERE m.state = ANY(%s) AND NOT m.{STALE}) AS live "
-            f"FROM migtui_fleet.wave w LEFT JOIN migtui_fleet.member m ON m.rollout = w.rollout "
-            f"AND m.wave = w.n WHERE w.rollout = %s GROUP BY 1, 2, 3, 4 ORDER BY 1",
-            (list(ACTIVE), r.timeout, rollout_id))
-        r, wave = _advance(db, r, counts)
-        res = TickResult(r)
-        res.waiting_rollbacks = sum(c["n_members"] for c in counts
-                                    if c["state"] in ("rollback_pending", "rolling_back"))
-        res.active_elsewhere = sum(c["live"] for c in counts) - len(mine)
-        if free > 0:
-            res.claims = _claim(db, r, worker, free, wave)
-        return res
-
-
-def _advance(db: ControlDb, r: Rollout, counts: list[dict[str, Any]]
-             ) -> tuple[Rollout, int | None]:
-    """Wave transitions and the failure policy: the rollout as it now stands, and the wave
-    whose members may be claimed (None: none now)."""
-    if r.state == "failed" and r.on_failure == "rollback_wave":
-        # members of the failed wave that finished after it failed are rolled back too
-        db.q("UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-             "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
-             "WHERE rollout = %s AND state = 'failed')", (r.id, r.id))
-    if r.state != "running":
-        return r, None
-    waves: dict[int, dict[str, Any]] = {}
-    for c in counts:
-        w = waves.setdefault(int(c["n"]), {"state": c["wave_state"], "gate": c["gate_passed"],
-                                           "members": {}})
+def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: int, *,
+         beat: bool = True, ticks: int = 0, sent: int = 0, soaker: bool = False) -> TickResult:
+    """``held``: the members this worker reports (heartbeat due, changed, or finished);
+    ``free``: how many more it may take now; ``beat``: heartbeat the soak and the worker
+    row too (with ``ticks`` and ``sent``, its ticks and control statements so far);
+    ``soaker``: this worker can sample a soaking wave's gauges."""
+    before = db.queries
+    row = db.q(SYNC, {
+        "rollout": rollout_id, "worker": worker, "beat": beat, "ticks": ticks,
+        "queries": sent + 1, "names": [h.name for h in held],
+        "steps": [h.step for h in held], "shown": [h.shown for h in held],
+        "progress": [h.progress for h in held], "gauges": [h.gauge for h in held],
+        "finals": [h.final for h in held], "errors": [h.error for h in held]})[0]
+    r = Rollout(**{k: row["rollout"][k] for k in ROLLOUT_FIELDS})
+    waves: dict[int, Wave] = {}
+    for c in row["counts"]:
+        w = waves.setdefault(int(c["n"]), Wave(int(c["n"]), c["wave_state"], c["gate_passed"],
+                                               c["soak_worker"], c["soak_stale"]))
         if c["state"] is not None:
-            w["members"][c["state"]] = int(c["n_members"])
-    for n, w in sorted(waves.items()):
-        if w["state"] == "done":
+            w.members[c["state"]] = int(c["members"])
+            w.live += int(c["live"])
+    res = TickResult(r, [waves[n] for n in sorted(waves)], recorded=list(row["recorded"]))
+    res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, worker, soaker)
+    res.waiting_rollbacks = marked + sum(w.members.get(s, 0) for w in res.waves
+                                         for s in ROLLBACK_WORK)
+    if free > 0 and r.state != "paused" and (marked or _claimable(res, wave)):
+        res.claims = [Claim(c["name"], c["action"], c["takeover"])
+                      for c in db.q(CLAIM, (rollout_id, worker, free, wave))]
+    res.statements = db.queries - before
+    return res
+
+
+def _claimable(res: TickResult, wave: int | None) -> bool:
+    """Room under the overall limit, and rollback work or the current wave's members
+    waiting (pending, or held by a dead worker): else the claim is not even asked."""
+    live = sum(w.live for w in res.waves)
+    if live >= res.rollout.concurrency:
+        return False
+    for w in res.waves:
+        stale = sum(w.members.get(s, 0) for s in ACTIVE) - w.live
+        if w.members.get("rollback_pending", 0) or (stale and w.members.get("rolling_back")):
+            return True
+        if w.n == wave and (w.members.get("pending", 0) or stale):
+            return True
+    return False
+
+
+def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: bool
+             ) -> tuple[Rollout, int | None, int | None, int]:
+    """Wave transitions and the failure policy: the rollout as it now stands, the wave
+    whose members may be claimed, the wave whose soak this worker just took, and how many
+    members the failure policy just marked for rollback (claimable on this same tick)."""
+    if r.state == "failed":
+        return r, None, None, _settle_failed(db, r, waves)
+    if r.state != "running":
+        return r, None, None, 0
+    for w in waves:
+        if w.state == "done":
             continue
-        if w["state"] == "pending":
+        if w.state == "pending":
             db.q("UPDATE migtui_fleet.wave SET state = 'running', started_at = now() "
-                 "WHERE rollout = %s AND n = %s", (r.id, n))
-            return r, n  # its members are claimed on this same tick
-        failed = w["members"].get("failed", 0)
+                 "WHERE rollout = %s AND n = %s AND state = 'pending'", (r.id, w.n))
+            return r, w.n, None, 0  # its members are claimed on this same tick
+        failed = w.members.get("failed", 0)
         if failed:
-            return _fail_wave(db, r, n, failed), None
-        total = sum(w["members"].values())
-        applied = w["members"].get("applied", 0)
-        if w["state"] == "running" and applied == total:
-            if r.soak > 0:
-                db.q("UPDATE migtui_fleet.wave SET state = 'soaking', gate_until = now() + "
-                     "make_interval(secs => %s) WHERE rollout = %s AND n = %s",
-                     (r.soak, r.id, n))
-                return r, None
-            w["state"], w["gate"] = "soaking", True  # no soak: the gate passes now
-        if w["state"] == "soaking" and w["gate"]:
-            db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), message = "
-                 "'gate passed' WHERE rollout = %s AND n = %s", (r.id, n))
-            continue  # the next wave starts on this same tick
-        return r, (n if w["state"] == "running" else None)
-    db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
-         "'every wave applied' WHERE id = %s", (r.id,))
-    return Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"}), None
+            r, marked = fail_wave(db, r, w.n, f"{failed} member(s) failed")
+            return r, None, None, marked
+        if w.state == "running" and w.members.get("applied", 0) == w.total:
+            if r.soak <= 0:  # no soak: the gate passes now
+                db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), "
+                     "message = 'gate passed' WHERE rollout = %s AND n = %s AND "
+                     "state = 'running'", (r.id, w.n))
+                continue  # the next wave starts on this same tick
+            got = db.q(
+                "UPDATE migtui_fleet.wave SET state = 'soaking', gate_until = now() + "
+                "make_interval(secs => %s), worker = %s, heartbeat = now(), message = %s "
+                "WHERE rollout = %s AND n = %s AND state = 'running' RETURNING n",
+                (r.soak, worker if soaker else None, None if soaker else
+                 "soaking: no gauges sampled (the plan has none, or --no-gauges)", r.id, w.n))
+            return r, None, (w.n if got and soaker else None), 0
+        if w.state == "soaking":
+            if w.soak_worker is None and w.gate_passed:  # a soak that only waits
+                db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), "
+                     "message = 'gate passed' WHERE rollout = %s AND n = %s AND "
+                     "state = 'soaking' AND worker IS NULL", (r.id, w.n))
+                continue
+            if (w.soak_worker is not None and w.soak_worker != worker and w.soak_stale
+                    and soaker):  # its sampler's worker died: sample again, from the start
+                got = db.q("UPDATE migtui_fleet.wave SET worker = %s, heartbeat = now(), "
+                           "gate_until = now() + make_interval(secs => %s) WHERE rollout = %s "
+                           "AND n = %s AND state = 'soaking' AND worker = %s RETURNING n",
+                           (worker, r.soak, r.id, w.n, w.soak_worker))
+                return r, None, (w.n if got else None), 0
+            return r, None, None, 0
+        return r, (w.n if w.state == "running" else None), None, 0
+    if db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
+            "'every wave applied' WHERE id = %s AND state = 'running' RETURNING id", (r.id,)):
+        r = Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"})
+    return r, None, None, 0
 
 
-def _fail_wave(db: ControlDb, r: Rollout, n: int, failed: int) -> Rollout:
-    msg = (f"wave {n}: {failed} member(s) failed; the rollout stopped before wave {n + 1}"
+def _settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
+    """A stopped rollout leaves no wave running or soaking; under rollback_wave, members of
+    the failed wave that finished after it failed are rolled back too (how many)."""
+    if any(w.state in ("running", "soaking") for w in waves):
+        db.q("UPDATE migtui_fleet.wave SET state = 'stopped', worker = NULL, finished_at = "
+             "coalesce(finished_at, now()), message = %s WHERE rollout = %s AND "
+             "state IN ('running', 'soaking')", (f"stopped: {r.message or 'rollout failed'}",
+                                                 r.id))
+    if r.on_failure == "rollback_wave" and any(
+            w.state == "failed" and w.members.get("applied") for w in waves):
+        return len(db.q(
+            "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
+            "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
+            "WHERE rollout = %s AND state = 'failed') RETURNING name", (r.id, r.id)))
+    return 0
+
+
+def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> tuple[Rollout, int]:
+    """The wave failed: it is 'failed', the rollout stops, the failure policy marks members
+    for rollback — in one statement, done once whichever worker gets there first. The
+    rollout as it now stands, and how many members were marked."""
+    msg = (f"wave {n}: {why}; the rollout stopped before wave {n + 1}"
            f" (on_failure: {r.on_failure})")
-    db.q("UPDATE migtui_fleet.wave SET state = 'failed', finished_at = now(), message = %s "
-         "WHERE rollout = %s AND n = %s", (msg, r.id, n))
-    if r.on_failure == "rollback_member":
-        db.q("UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-             "rollout = %s AND wave = %s AND state = 'failed'", (r.id, n))
-    elif r.on_failure == "rollback_wave":
-        db.q("UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-             "rollout = %s AND wave = %s AND state IN ('failed', 'applied')", (r.id, n))
-    db.q("UPDATE migtui_fleet.rollout SET state = 'failed', finished_at = now(), message = %s "
-         "WHERE id = %s", (msg, r.id))
-    return Rollout(**{**r.__dict__, "state": "failed", "message": msg})
-
-
-def _claim(db: ControlDb, r: Rollout, worker: str, free: int, wave: int | None) -> list[Claim]:
-    """Rollback work first (any rollout state but paused), then the current wave's members,
-    within the overall and per-server limits, one member per database at a time."""
-    if r.state == "paused":
-        return []
-    busy = db.q(f"SELECT server, lock_group FROM migtui_fleet.member WHERE rollout = %s AND "
-                f"state = ANY(%s) AND NOT {STALE}", (r.id, list(ACTIVE), r.timeout))
-    room = r.concurrency - len(busy)
-    if room <= 0:
-        return []
-    per_server: dict[str, int] = {}
-    groups = {b["lock_group"] for b in busy}
-    for b in busy:
-        per_server[b["server"]] = per_server.get(b["server"], 0) + 1
-    cands = db.q(
-        f"SELECT name, server, lock_group, state FROM migtui_fleet.member WHERE rollout = %s AND "
-        f"(state IN ('rollback_pending') OR (state = 'rolling_back' AND {STALE}) OR "
-        f"(%s::int IS NOT NULL AND wave = %s AND (state = 'pending' OR "
-        f"(state = 'running' AND {STALE})))) "
-        f"ORDER BY state NOT IN ('rollback_pending', 'rolling_back'), ord "
-        f"LIMIT %s FOR UPDATE SKIP LOCKED",
-        (r.id, r.timeout, wave, wave, r.timeout, max(64, 4 * free)))
-    picked: list[Claim] = []
-    for c in cands:
-        if len(picked) >= min(free, room):
-            break
-        if c["lock_group"] in groups:
-            continue
-        if r.per_server is not None and per_server.get(c["server"], 0) >= r.per_server:
-            continue
-        groups.add(c["lock_group"])
-        per_server[c["server"]] = per_server.get(c["server"], 0) + 1
-        action = "rollback" if c["state"] in ("rollback_pending", "rolling_back") else "apply"
-        picked.append(Claim(c["name"], action, c["state"] in ACTIVE))
-    for action, state in (("apply", "running"), ("rollback", "rolling_back")):
-        names = [p.name for p in picked if p.action == action]
-        if names:
-            db.q("UPDATE migtui_fleet.member SET state = %s, worker = %s, heartbeat = now(), "
-                 "attempts = attempts + 1, started_at = coalesce(started_at, now()), "
-                 "finished_at = NULL, error = CASE WHEN %s THEN error END "
-                 "WHERE rollout = %s AND name = ANY(%s)",
-                 (state, worker, action == "rollback", r.id, names))
-    return picked
-
-
-def finish(db: ControlDb, rollout_id: str, name: str, worker: str, state: str,
-           error: str | None = None, step: str | None = None) -> bool:
-    """Record a member's end; ignored when another worker took the member over meanwhile."""
-    # a rollback keeps the error that caused it
-    rows = db.q("UPDATE migtui_fleet.member SET state = %s, error = coalesce(%s, CASE WHEN "
-                "state = 'rolling_back' THEN error END), step = coalesce(%s, step),"
-                " finished_at = now(), heartbeat = now() WHERE rollout = %s AND name = %s AND "
-                "worker = %s AND state = ANY(%s) RETURNING name",
-                (state, error, step, rollout_id, name, worker, list(ACTIVE)))
-    return bool(rows)
+    states = {"rollback_member": ["failed"], "rollback_wave": ["failed", "applied"]}.get(
+        r.on_failure, [])
+    rows = db.q(
+        "WITH w AS (UPDATE migtui_fleet.wave SET state = 'failed', worker = NULL, "
+        "finished_at = now(), message = %(msg)s WHERE rollout = %(r)s AND n = %(n)s AND "
+        "state IN ('running', 'soaking') RETURNING n), "
+        "m AS (UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL "
+        "WHERE rollout = %(r)s AND wave IN (SELECT n FROM w) AND state = ANY(%(states)s) "
+        "RETURNING name), "
+        "ro AS (UPDATE migtui_fleet.rollout SET state = 'failed', finished_at = now(), "
+        "message = %(msg)s WHERE id = %(r)s AND state = 'running' AND EXISTS "
+        "(SELECT 1 FROM w) RETURNING message) "
+        "SELECT (SELECT message FROM ro) AS message, (SELECT count(*) FROM m) AS marked, "
+        "(SELECT message FROM migtui_fleet.rollout WHERE id = %(r)s) AS was",
+        {"msg": msg, "r": r.id, "n": n, "states": states})
+    got = rows[0]["message"] or rows[0]["was"] or msg
+    return Rollout(**{**r.__dict__, "state": "failed", "message": got}), int(rows[0]["marked"])
 
 
 def release(db: ControlDb, rollout_id: str, name: str, worker: str, error: str) -> None:

@@ -79,15 +79,17 @@ def trip_of(m: dict[str, Any]) -> str:
     return err.removeprefix("tripped: ").split("; ")[0] if err.startswith("tripped: ") else ""
 
 
-def view_row(m: dict[str, Any]) -> tuple[str, ...]:
-    """One member as the app's fleet view shows it (keyed by its name, updated in place)."""
+def view_row(m: dict[str, Any], trip_width: int | None = TRIP_WIDTH) -> tuple[str, ...]:
+    """One member as the app's fleet view shows it (keyed by its name, updated in place);
+    the trip cut to ``trip_width`` (None: whole)."""
     trip = trip_of(m)
     state = m["state"] + (" (silent)" if m.get("stale") and m["state"] in (
         "running", "rolling_back") else " (trip)" if trip else "")
     active = m["state"] in ("running", "rolling_back")
     return (m["name"], str(m["wave"]), state, m.get("step") or "",
             (m.get("progress") or "") if active else "", m.get("gauge") or "",
-            trip if len(trip) <= TRIP_WIDTH else trip[:TRIP_WIDTH - 1] + "…",
+            trip if trip_width is None or len(trip) <= trip_width
+            else trip[:trip_width - 1] + "…",
             str(m.get("attempts") or 0))
 
 
@@ -111,7 +113,9 @@ def gate_text(waves: list[dict[str, Any]], now: datetime | None,
             left = max(0, int((w["gate_until"] - now).total_seconds())) if now else 0
             nxt = next((x["n"] for x in waves if x["n"] > w["n"]), None)
             then = f"wave {nxt} starts" if nxt is not None else "the rollout is done"
-            return f"gate: wave {w['n']} soaking, {then} in {left // 60}m {left % 60:02d}s"
+            note = (w.get("message") or "").removeprefix("soaking: ")
+            return (f"gate: wave {w['n']} soaking, {then} in {left // 60}m {left % 60:02d}s"
+                    + (f" · {note}" if note else ""))
     running = [w["n"] for w in waves if w["state"] == "running"]
     if running:
         return f"gate: wave {running[0]} running; its gate opens when every member is applied"

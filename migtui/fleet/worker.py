@@ -25,6 +25,9 @@ from migtui.events import StepProgress, StepStarted, ThresholdChanged
 from migtui.fleet import scheduler
 from migtui.fleet.control import ControlDb, Rollout
 from migtui.fleet.members import Member
+from migtui.fleet.scheduler import Held
+from migtui.fleet.soak import Soak, SoakResult, soak_members
+from migtui.fleet.soak import record as record_soak
 from migtui.journal import Journal
 from migtui.plan.model import Plan
 from migtui.runner import Runner
@@ -33,8 +36,11 @@ from migtui.runner.history import history_plan_id
 from migtui.sampler.snapshot import format_value
 from migtui.secrets import scrub
 
-MIN_TICK = 0.5  # seconds between ticks even when a member finishing wakes the loop
-WORKER_ROW = 10.0  # seconds between updates of the worker's own row (its query count)
+# A finishing member wakes the loop, but ticks are at least TICK apart (or half the
+# heartbeat, if shorter): a slot is refilled within a second of its member finishing, and a
+# worker sends at most ~2 statements per tick (the sync, and a claim when there is room),
+# whatever its concurrency. Without a finish, the loop ticks once per heartbeat.
+TICK = 1.0
 
 
 def member_journal(workdir: Path, fleet: str, plan_id: str, member: str) -> Path:
@@ -96,6 +102,7 @@ class WorkerResult:
     failed: list[str] = field(default_factory=list)
     rolled_back: list[str] = field(default_factory=list)
     queries: int = 0
+    ticks: int = 0
     seconds: float = 0.0
 
 
@@ -110,6 +117,10 @@ class Worker:
         self.o = options
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.active: dict[str, Active] = {}
+        self._ended: dict[str, Held] = {}  # members finished, recorded on the next tick
+        self._sent: dict[str, tuple[str | None, ...]] = {}  # what the view was last sent
+        self._soak: Soak | None = None
+        self._soaks_done: set[int] = set()  # waves whose soak outcome this worker recorded
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -118,50 +129,122 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming; cancel the members in flight at their next safe point."""
         self._stop.set()
+        if self._soak is not None:
+            self._soak.stop()
         with self._lock:
             for a in self.active.values():
                 a.control.cancel("the fleet worker is stopping")
         self._wake.set()
 
     def run(self) -> WorkerResult:
-        t0 = time.monotonic()
+        t0, q0 = time.monotonic(), self.db.queries
         self.db.register_worker(self.id, self.rollout_id, socket.gethostname(), os.getpid())
         res = WorkerResult(rollout=self.db.rollout(self.rollout_id))  # type: ignore[arg-type]
         self.result = res
-        last_beat = last_row = 0.0
+        from migtui.watch import has_gauges
+
+        soaker = self.o.gauges and not self.o.only_rollbacks and has_gauges(self.plan)
+        last_beat = 0.0
         while True:
             now = time.monotonic()
-            with self._lock:
-                mine = {n: a.step for n, a in self.active.items()}
-                shown = {n: (a.progress, a.worst_gauge) for n, a in self.active.items()}
-            limit = self.o.max_threads or res.rollout.concurrency
-            free = 0 if self._stop.is_set() else max(0, limit - len(mine))
             beat = now - last_beat >= self.o.heartbeat * 0.9
-            row = now - last_row >= WORKER_ROW
-            t = scheduler.tick(self.db, self.rollout_id, self.id, mine, free, heartbeat=beat,
-                               worker_row=row, shown=shown)
+            held, ended = self._held(beat)
+            limit = self.o.max_threads or res.rollout.concurrency
+            with self._lock:
+                running = len(self.active)
+            free = 0 if self._stop.is_set() else max(0, limit - running)
+            res.ticks += 1
+            t = scheduler.tick(self.db, self.rollout_id, self.id, held, free, beat=beat,
+                               ticks=res.ticks, sent=self.db.queries - q0,
+                               soaker=soaker and not self._stop.is_set())
             if beat:
                 last_beat = now
-            if row:
-                last_row = now
+            self._recorded(ended, set(t.recorded))
             res.rollout = t.rollout
+            self._steer_soak(t)
             for c in t.claims:
                 if c.name not in self.members or (self.o.only_rollbacks and c.action == "apply"):
                     self._unknown(c.name, c.action)
                     continue
                 self._start(c.name, c.action, c.takeover)
             with self._lock:
-                busy = len(self.active)
+                busy = len(self.active) + len(self._ended)
+            busy += bool(self._soak and self._soak.running)
             if not busy and not t.claims and self._finished(t):
                 break
             self._wake.wait(self.o.heartbeat if busy or not self._stop.is_set() else 0.1)
             self._wake.clear()
-            time.sleep(max(0.0, min(MIN_TICK, self.o.heartbeat / 2) - (time.monotonic() - now)))
-        res.queries = self.db.queries
+            time.sleep(max(0.0, min(TICK, self.o.heartbeat / 2) - (time.monotonic() - now)))
         res.seconds = time.monotonic() - t0
-        self.db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s WHERE id = %s",
-                  (self.db.queries + 1, self.id))
+        res.queries = self.db.queries + 1 - q0
+        self.db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s, ticks = %s "
+                  "WHERE id = %s", (res.queries, res.ticks, self.id))
         return res
+
+    def _held(self, beat: bool) -> tuple[list[Held], list[str]]:
+        """What this tick reports: every member held when the heartbeat is due, else only
+        those whose shown values changed; and every member that finished since."""
+        out: list[Held] = []
+        with self._lock:
+            ended = dict(self._ended)
+            for n, a in self.active.items():
+                shown = (a.step, a.progress, a.worst_gauge)
+                changed = self._sent.get(n) != shown
+                if beat or changed:
+                    out.append(Held(n, a.step, a.progress, a.worst_gauge, changed))
+                    self._sent[n] = shown
+        out += ended.values()
+        return out, list(ended)
+
+    def _recorded(self, ended: list[str], recorded: set[str]) -> None:
+        with self._lock:
+            for n in ended:
+                h = self._ended.pop(n)
+                self._sent.pop(n, None)
+                if n not in recorded:
+                    self.o.log(f"{n}: {h.final} here, but another worker had taken it over")
+
+    # ---------------------------------------------------------------- the soak gate
+
+    def _steer_soak(self, t: scheduler.TickResult) -> None:
+        """Start sampling the wave whose soak this worker took; stop a soak that is no
+        longer this worker's (the wave failed or stopped, another worker took it over)."""
+        s = self._soak
+        if s is not None and s.running:
+            w = next((w for w in t.waves if w.n == s.wave), None)
+            if (self._stop.is_set() or w is None or w.state != "soaking"
+                    or w.soak_worker != self.id):
+                s.stop()
+        n = t.soak
+        if n is None and not self._stop.is_set() and (s is None or not s.running):
+            # a soak still ours whose outcome was not recorded (the control database was
+            # unreachable then): sample it again
+            n = next((w.n for w in t.waves if w.state == "soaking"
+                      and w.soak_worker == self.id and w.n not in self._soaks_done), None)
+        if n is None:
+            return
+        if s is not None:
+            s.stop()
+        members, total = soak_members(self.db, self.rollout_id, n, self.members)
+        self.o.log(f"wave {n}: soaking {t.rollout.soak:g}s, gauges on {len(members)} "
+                   f"of {total} member(s)")
+        self._soak = Soak(self.plan, n, members, t.rollout.soak, self._soaked).start()
+
+    def _soaked(self, res: SoakResult) -> None:
+        assert self.result is not None
+        try:
+            got = record_soak(self.db, self.result.rollout, self.id, res)
+            self._soaks_done.add(res.wave)
+        except Exception as e:  # noqa: BLE001 - the next tick samples it again
+            self.o.log(f"wave {res.wave}: the soak's outcome was not recorded: "
+                       f"{scrub(str(e))}")
+            got = None
+        if got is not None:
+            self.o.log(f"wave {res.wave}: " + (
+                f"the gate failed: {', '.join(res.tripped)} tripped during the soak"
+                if res.tripped else f"the gate passed ({len(res.sampled)} member(s) "
+                                    f"watched for {res.seconds:.0f}s)"))
+        self._wake.set()
 
     def _finished(self, t: scheduler.TickResult) -> bool:
         if self._stop.is_set():
@@ -200,17 +283,16 @@ class Worker:
             state, error = "", None
         except Exception as e:  # noqa: BLE001 - a member's failure must not kill the worker
             state, error = "failed", scrub(f"{type(e).__name__}: {e}")
-        try:
+        with self._lock:  # the next tick records it, with the others that finished
             if state:
-                scheduler.finish(self.db, self.rollout_id, m.name, self.id, state, error, a.step)
-                self.o.log(f"{m.name}: {state}" + (f": {error}" if error else ""))
-                assert self.result is not None
-                {"applied": self.result.applied, "failed": self.result.failed,
-                 "rolled_back": self.result.rolled_back}[state].append(m.name)
-        finally:
-            with self._lock:
-                self.active.pop(m.name, None)
-            self._wake.set()
+                self._ended[m.name] = Held(m.name, a.step, final=state, error=error)
+            self.active.pop(m.name, None)
+        if state:
+            self.o.log(f"{m.name}: {state}" + (f": {error}" if error else ""))
+            assert self.result is not None
+            {"applied": self.result.applied, "failed": self.result.failed,
+             "rolled_back": self.result.rolled_back}[state].append(m.name)
+        self._wake.set()
 
     def _run_member(self, a: Active) -> tuple[str, str | None]:
         m = a.member

@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from migtui.fleet import ControlDb, Member, Rollout, Worker, WorkerOptions, load_fleet, open_rollout
 from migtui.fleet.snapshot import FleetSnapshot, read_snapshot
 from migtui.fleet.status import gate_text, view_row
+from migtui.fleet.view_columns import member_rows, wave_rows
 from migtui.plan import load_plan
 from migtui.tui.fleet_app import FleetApp
 from migtui.tui.screens.modals import ConfirmModal
@@ -159,7 +160,8 @@ def fixed() -> FleetSnapshot:
     waves = [{"n": 1, "state": "done", "size": 1, "started_at": T0, "message": "gate passed",
               "finished_at": T0 + dt.timedelta(seconds=42), "gate_until": None},
              {"n": 2, "state": "soaking", "size": 5, "started_at": T0, "finished_at": None,
-              "gate_until": T0 + dt.timedelta(minutes=2, seconds=5), "message": None},
+              "gate_until": T0 + dt.timedelta(minutes=2, seconds=5),
+              "message": "soaking: gauges on 5 of 5 member(s)"},
              {"n": 3, "state": "pending", "size": 24, "started_at": None, "finished_at": None,
               "gate_until": None, "message": None}]
     return FleetSnapshot({"id": RID, "state": "running", "message": None}, waves, members, T0)
@@ -167,7 +169,8 @@ def fixed() -> FleetSnapshot:
 
 def test_pure_rows() -> None:
     snap = fixed()
-    assert gate_text(snap.waves, T0) == "gate: wave 2 soaking, wave 3 starts in 2m 05s"
+    assert gate_text(snap.waves, T0) == ("gate: wave 2 soaking, wave 3 starts in 2m 05s · "
+                                         "gauges on 5 of 5 member(s)")
     assert gate_text(snap.waves, T0, "failed").startswith("gate: closed — the rollout stopped")
     assert gate_text(snap.waves, T0, "paused", "paused by ann") == (
         "gate: held — paused by ann (fleet resume continues it)")
@@ -175,6 +178,29 @@ def test_pure_rows() -> None:
     assert row[2] == "failed (trip)" and row[6].startswith("Performance degradation >50% trip")
     assert row[6].endswith("…") and len(row[6]) == 48
     assert view_row(snap.members[4])[4] == "1,200/5,000 (24%)"
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_the_tables_fit_the_width(width: int) -> None:
+    """No sideways scrolling: every column (with its padding and the scrollbar) fits, also
+    with long names, a long trip and a soak note; a tenant's distinguishing end stays."""
+    snap = fixed()
+    long = "shard_eu_west_primary_0042/tenant_with_a_long_name_17"
+    members = [*snap.members, {**snap.members[5], "name": long}]
+    waves = [{**snap.waves[1], "message": "the gate failed: " + "x" * 200}, *snap.waves[1:]]
+    for t in (member_rows(members, width), wave_rows(snap.rollout, waves, members, width)):
+        used = [max([len(h), *(len(r[i]) for r in t.rows)]) for i, h in enumerate(t.headers)]
+        assert sum(used) + 2 * len(used) <= width - 2, (t.headers, used)
+    rows = member_rows(members, width).rows
+    assert rows[-1][0].endswith("name_17") and "…" in rows[-1][0]
+    assert rows[5][2] == ("failed (trip)" if width >= 120 else "failed")
+    narrow = member_rows(members, 80)
+    assert narrow.headers == ("member", "w", "state", "step", "backfill", "gauge / trip")
+    assert narrow.rows[4][4:] == ("24%", "latency 41ms warn")  # no trip: the worst gauge
+    assert narrow.rows[5][5].startswith("Performance")  # the trip, when there is one
+    assert wave_rows(snap.rollout, snap.waves, snap.members, 80).rows[1][3] == (
+        "3 applied · 1 running · 1 failed")
+    assert len(member_rows(members, 120).headers) == 8  # wide: every column
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")

@@ -21,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from migtui.fleet.snapshot import FleetSnapshot
-from migtui.fleet.status import StatusTable, gate_text, member_view_table, wave_table
+from migtui.fleet.status import StatusTable, gate_text
+from migtui.fleet.view_columns import member_rows, wave_rows
 from migtui.secrets import scrub
 
 ROLLBACK_STATES = ("applied", "failed")  # what `fleet rollback` marks
@@ -68,6 +69,8 @@ class FleetScreen(Screen[None]):
         self._waves: dict[str, tuple[str, ...]] = {}
         self._read_at = 0.0
         self._reading = False
+        self._width: int | None = None  # the terminal's, that the tables are fitted to
+        self._resized: set[str] = set()  # tables to rebuild: the width changed
 
     def compose(self) -> ComposeResult:
         yield Static("fleet: reading the control database…", id="fleet-title")
@@ -77,13 +80,8 @@ class FleetScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        waves = self.query_one("#waves", DataTable)
-        for h in wave_table({"id": "", "state": ""}, [], []).headers:
-            waves.add_column(h, key=h)
-        members = self.query_one("#members", DataTable)
-        for h in member_view_table([]).headers:
-            members.add_column(h, key=h)
-        members.focus()
+        self._width = self.app.size.width
+        self.query_one("#members", DataTable).focus()
         self.read()
         if self.live:
             self.set_interval(self.poll, self.read)
@@ -102,8 +100,7 @@ class FleetScreen(Screen[None]):
     def _read(self) -> None:
         try:
             snap = self.fetch()
-            tables = (wave_table(snap.rollout, snap.waves, snap.members),
-                      member_view_table(snap.members))  # built here, off the UI thread
+            tables = self._tables(snap)  # built here, off the UI thread
         except Exception as e:  # noqa: BLE001 - shown, and the next poll tries again
             self.app.call_from_thread(self._failed, scrub(f"{type(e).__name__}: {e}"))
             return
@@ -122,20 +119,49 @@ class FleetScreen(Screen[None]):
         self.snapshot = snap
         self._read_at = time.monotonic()
         self.stats.polls += 1
-        wt, mt = tables or (wave_table(snap.rollout, snap.waves, snap.members),
-                            member_view_table(snap.members))
+        self._fill(snap, tables)
+
+    def _fill(self, snap: FleetSnapshot,
+                tables: tuple[StatusTable, StatusTable] | None = None) -> None:
+        wt, mt = tables or self._tables(snap)
         r = snap.rollout  # its message is on the gate line
         self.query_one("#fleet-title", Static).update(
             f"rollout {r['id']}: {r['state']} · {len(snap.members)} members: {wt.summary}")
         self._tick_gate()
         self._apply(self.query_one("#waves", DataTable), self._waves,
-                    [(f"wave-{r[0]}", r) for r in wt.rows])
+                    [(f"wave-{w['n']}", r) for w, r in zip(snap.waves, wt.rows, strict=True)],
+                    wt.headers)
         self._apply(self.query_one("#members", DataTable), self._rows,
-                    [(r[0], r) for r in mt.rows])
+                    [(m["name"], r) for m, r in zip(snap.members, mt.rows, strict=True)],
+                    mt.headers)
+
+    def _tables(self, snap: FleetSnapshot) -> tuple[StatusTable, StatusTable]:
+        width = self._width
+        return (wave_rows(snap.rollout, snap.waves, snap.members, width),
+                member_rows(snap.members, width))
+
+    def on_resize(self) -> None:
+        width = self.app.size.width
+        if width != self._width:
+            self._width = width
+            self._resized = {"waves", "members"}
+            if self.snapshot is not None:
+                self._fill(self.snapshot)
 
     def _apply(self, table: DataTable[Any], cache: dict[str, tuple[str, ...]],
-               rows: list[tuple[str, tuple[str, ...]]]) -> None:
+               rows: list[tuple[str, tuple[str, ...]]], headers: tuple[str, ...]) -> None:
+        """Rows added once and updated in place, only the cells that changed; the table is
+        rebuilt only after a resize (which columns show, and how wide, follow the width)."""
         keys = [str(c.key.value) for c in table.ordered_columns]
+        cursor = None
+        if keys != list(headers) or table.id in self._resized:
+            self._resized.discard(str(table.id))
+            cursor = table.cursor_coordinate if keys else None
+            table.clear(columns=True)
+            cache.clear()
+            for h in headers:
+                table.add_column(h, key=h)
+            keys = list(headers)
         for key, row in rows:
             old = cache.get(key)
             if old is None:
@@ -147,6 +173,8 @@ class FleetScreen(Screen[None]):
                         table.update_cell(key, col, b, update_width=True)
                         self.stats.updated += 1
             cache[key] = row
+        if cursor is not None:
+            table.move_cursor(row=cursor.row, animate=False)
 
     def _tick_gate(self) -> None:
         snap = self.snapshot

@@ -1,0 +1,95 @@
+"""The gate between waves samples the plan's gauges on the wave's members for the soak
+time: an integrity check that turns bad during the soak fails the gate, the failure policy
+applies, and the next wave never starts; a clean soak passes the gate."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _with_db
+from tests.fleet.helpers import SEED, admin, databases, q, spawn, write_fleet, write_plan
+
+GAUGES = """\
+risks:
+  rollback_triggers:
+    - {text: Data corrupted, metric: integrity, above: 0, for: 0s, policy: rollback}
+monitoring:
+  integrity:
+    - {name: no poisoned rows, sql: "SELECT count(*) FROM poison", expect: "= 0"}
+"""
+
+
+def wave_row(ctl: str, n: int) -> tuple[str, str | None, str | None] | None:
+    if not q(ctl, "SELECT to_regclass('migtui_fleet.wave') IS NOT NULL")[0][0]:
+        return None
+    rows = q(ctl, "SELECT state, worker, message FROM migtui_fleet.wave WHERE n = %s", (n,))
+    return rows[0] if rows else None
+
+
+@pytest.mark.parametrize("policy", ["stop", "rollback_wave", "clean"])
+def test_the_soak_samples_the_waves_gauges(tmp_path: Path, pg_admin_url: str,
+                                           policy: str) -> None:
+    with databases(pg_admin_url, 4, seed=SEED + "CREATE TABLE poison (x int);") as (
+            pattern, names):
+        ctl = _with_db(pg_admin_url, names[0])
+        soak = "3s" if policy == "clean" else "60s"
+        f = write_fleet(tmp_path, f"""\
+            fleet: 1
+            name: soak-{pattern.rstrip('%')}
+            members:
+              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
+            waves: [2, rest]
+            concurrency: {{overall: 2}}
+            gate: {{soak: {soak}}}
+            on_failure: {'stop' if policy == 'clean' else policy}
+            workers: {{heartbeat: 0.2s, timeout: 10s}}
+            """)
+        plan = write_plan(tmp_path, extra=GAUGES)
+        plan.write_text(plan.read_text().replace("settings:\n",
+                                                 "settings:\n  sample_interval: 250ms\n"))
+        w = spawn("fleet", "run", str(f), str(plan))
+        try:
+            deadline = time.monotonic() + 60
+            row = wave_row(ctl, 1)
+            while (row is None or row[0] != "soaking" or row[1] is None) and (
+                    time.monotonic() < deadline and w.poll() is None):
+                time.sleep(0.05)
+                row = wave_row(ctl, 1)
+            assert row and row[0] == "soaking" and row[1], row
+            assert row[2] == "soaking: gauges on 2 of 2 member(s)"
+            if policy != "clean":  # wave 1's second member goes bad while soaking
+                admin(_with_db(pg_admin_url, names[1]), "INSERT INTO poison VALUES (1)")
+            out, _ = w.communicate(timeout=120)
+        finally:
+            if w.poll() is None:
+                w.kill()
+        members = dict(q(ctl, "SELECT name, state FROM migtui_fleet.member"))
+        waves = q(ctl, "SELECT n, state, message FROM migtui_fleet.wave ORDER BY n")
+        if policy == "clean":
+            assert w.returncode == 0, out
+            assert waves[0][:2] == (1, "done") and waves[0][2].startswith(
+                "gate passed: gauges healthy on 2 member(s)"), waves
+            assert set(members.values()) == {"applied"}
+            return
+        assert w.returncode == (1 if policy == "stop" else 3), out
+        assert waves[0][:2] == (1, "failed"), waves
+        assert f"the gate failed: {names[1]} tripped during the soak" in waves[0][2]
+        assert "integrity" in waves[0][2]
+        assert waves[1][1] == "pending"  # wave 2 never started
+        for nm in names[2:]:
+            assert members[nm] == "pending"
+            assert not q(_with_db(pg_admin_url, nm), "SELECT to_regclass('migtui.history')")[0][0]
+        (state, message), = q(ctl, "SELECT state, message FROM migtui_fleet.rollout")
+        assert state == "failed" and "the gate failed" in message
+        error = q(ctl, "SELECT error FROM migtui_fleet.member WHERE name = %s", (names[1],))[0][0]
+        assert error.startswith("tripped: ") and "during the soak of wave 1" in error
+        if policy == "stop":
+            assert members[names[1]] == "failed" and members[names[0]] == "applied"
+        else:  # rollback_wave: both of wave 1 rolled back
+            assert members[names[0]] == members[names[1]] == "rolled_back"
+            for nm in names[:2]:
+                assert not q(_with_db(pg_admin_url, nm), "SELECT 1 FROM information_schema."
+                             "columns WHERE table_name = 'accounts' AND column_name = 'tier'")
