@@ -27,7 +27,7 @@ from migtui.control import RunControl
 from migtui.db import database_name
 from migtui.events import Emit, Event, EventBus, RunFinished, RunStarted, ThresholdChanged
 from migtui.execution.describe import secs
-from migtui.execution.gauge_samples import DEFAULT_EVERY, GaugeRecorder
+from migtui.sampler.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.execution.items import ItemActions
 from migtui.execution.journal_policy import JournalWriter
 from migtui.execution.phases import forward

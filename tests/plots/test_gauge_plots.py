@@ -11,7 +11,7 @@ import pytest
 from migtui.cli import main
 from migtui.events import GaugeSample, StepProgress
 from migtui.execution import Run, execute
-from migtui.execution.gauge_samples import GaugeRecorder
+from migtui.sampler.gauge_samples import GaugeRecorder
 from migtui.journal import read_journal
 from migtui.plan import load_plan
 from migtui.plots import GaugeSeries, text_lines
