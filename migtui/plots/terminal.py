@@ -108,6 +108,11 @@ def _latency(s: GaugeSeries) -> Panel:
     return Panel("latency", "latency", "ms", tuple(lines), tuple(levels), tuple(s.markers))
 
 
+def span(series: GaugeSeries) -> float:
+    """The time axis' end: the last sample, or a later trip or rollback (as the PNG's)."""
+    return max(series.duration, *(m.t for m in series.markers), 1.0)
+
+
 def moments_text(series: GaugeSeries) -> list[str]:
     """One line per trip or rollback: 'T 2:01 trip: Slow probes'."""
     return [f"{'T' if m.kind == 'trip' else 'R'} {clock(m.t)} "

@@ -16,7 +16,7 @@ from textual.widgets import Label, Static
 
 from migtui.plots import GaugeSeries
 from migtui.plots.series import clock
-from migtui.plots.terminal import moments_text, panels
+from migtui.plots.terminal import moments_text, panels, span
 from migtui.tui.widgets.gauge_plot import GaugePlot
 
 ROOM_FOR_LAG = 32  # rows: below this, the replica lag panel stays out (the PNG has it)
@@ -44,18 +44,19 @@ class GaugesPlotScreen(ModalScreen[None]):
         s = self.series
         with Vertical(id="gauges-plot"):
             start = s.start.strftime("%H:%M:%S UTC") if s.start else ""
-            yield Label(f"The gauges over the run · {clock(s.duration)} from {start}"
+            yield Label(f"The gauges over the run · {clock(span(s))} from {start}"
                         if self.panels else "The gauges over the run", id="gauges-plot-title")
             if not self.panels:
                 yield Static("No gauge samples in this session yet: a run with the gauges "
                              "records one every 5 s.", id="gauges-plot-empty")
             for p in self.panels:
-                yield GaugePlot(p, s.duration, id=f"plot-{p.key}")
+                yield GaugePlot(p, span(s), id=f"plot-{p.key}")
             moments = moments_text(s)
             if len(moments) > 3:
                 moments = [*moments[:2], f"… and {len(moments) - 2} more"]
             yield Static("\n".join(moments), id="gauges-plot-moments")
-            yield Label(("picture: " + self.picture + " · " if self.picture else "")
+            yield Label((f"the picture beside the report: {self.picture} · " if self.picture
+                         else "")
                         + "Esc closes", id="gauges-plot-hint")
 
     def on_mount(self) -> None:

@@ -140,7 +140,7 @@ class ResultsView:
     def show_gauges_plot(self, report: str = "") -> None:
         """The gauges over this session's run, plotted (the series the PNG is drawn from)."""
         picture = gauges_path(report) if report else None
-        shown = shown_path(str(picture)) if picture is not None and picture.exists() else ""
+        shown = picture.name if picture is not None and picture.exists() else ""
         self.app.push_screen(GaugesPlotScreen(GaugeSeries.from_state(self.session.state),
                                               picture=shown))
 

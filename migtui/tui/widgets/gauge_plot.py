@@ -53,7 +53,7 @@ class GaugePlot(PlotextPlot):
         plt.ylim(0.0, top * 1.05)
         plt.yticks(value_ticks(top))
         ticks = time_ticks(end)
-        plt.xticks(ticks, [clock(t) for t in ticks])
+        plt.xticks(ticks, [f"{t:g}s" if end < 120 else clock(t) for t in ticks])
         self.refresh()
 
 
@@ -71,8 +71,8 @@ def value_ticks(top: float, most: int = 4) -> list[float]:
 
 def time_ticks(end: float, most: int = 5) -> list[float]:
     """Round times (10 s, 30 s, 1 min, 5 min, ...) from 0 to ``end``, at most ``most``."""
-    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
         if end / step < most:
-            return [float(t) for t in range(0, int(end) + 1, step)]
+            return [round(step * i, 3) for i in range(int(end / step) + 1)]
     step = end / (most - 1)
     return [step * i for i in range(most)]
