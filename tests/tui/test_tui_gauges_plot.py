@@ -73,6 +73,7 @@ async def test_the_export_ends_the_demo_on_the_gauges_plotted(recorded_run: Path
         moments = str(screen.query_one("#gauges-plot-moments").render())
         assert "trip: Slow probes" in moments and "rollback of" in moments
         hint = screen.query_one("#gauges-plot-hint")
+        assert "scraped.report.md" in str(hint.render())
         assert "scraped.report-gauges.png" in str(hint.render())
         assert hint.region.bottom <= size[1]
         assert (recorded_run.parent / "scraped.report-gauges.png").exists()

@@ -29,14 +29,15 @@ class GaugesPlotScreen(ModalScreen[None]):
                    border: thick $primary; background: $surface; padding: 0 1; }
     #gauges-plot-title { text-style: bold; width: 100%; }
     #gauges-plot-moments { height: auto; max-height: 3; color: $text-muted; }
-    #gauges-plot-hint { color: $text-muted; width: 100%; }
+    #gauges-plot-hint { color: $text-muted; width: 100%; height: auto; max-height: 2; }
     #gauges-plot-empty { height: 1fr; content-align: center middle; }
     """
     BINDINGS = [Binding("escape,q,enter", "close", "Close")]
 
-    def __init__(self, series: GaugeSeries, *, picture: str = "") -> None:
+    def __init__(self, series: GaugeSeries, *, report: str = "", picture: str = "") -> None:
         super().__init__()
         self.series = series
+        self.report = report
         self.picture = picture
         self.panels = panels(series)
 
@@ -55,9 +56,10 @@ class GaugesPlotScreen(ModalScreen[None]):
             if len(moments) > 3:
                 moments = [*moments[:2], f"… and {len(moments) - 2} more"]
             yield Static("\n".join(moments), id="gauges-plot-moments")
-            yield Label((f"the picture beside the report: {self.picture} · " if self.picture
-                         else "")
-                        + "Esc closes", id="gauges-plot-hint")
+            where = [f"report: {self.report}"] if self.report else []
+            if self.picture:
+                where.append(f"picture beside it: {self.picture}")
+            yield Static(" · ".join([*where, "Esc closes"]), id="gauges-plot-hint")
 
     def on_mount(self) -> None:
         self._fit()

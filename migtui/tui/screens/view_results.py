@@ -116,9 +116,10 @@ class ResultsView:
             if o.ok:
                 shown = shown_path(o.message)
                 self._log(f"report written: {shown}", "bold green")
-                self.notify(shown, title="Report exported", timeout=10)
-                if self.demo:
+                if self.demo:  # the final screen names the report (a toast would cover it)
                     self.show_gauges_plot(o.message)
+                else:
+                    self.notify(shown, title="Report exported", timeout=10)
             else:
                 self._log(f"export failed: {o.message}", "bold red")
                 self.notify(short(o.message, 200), title="Export failed", severity="error")
@@ -140,9 +141,10 @@ class ResultsView:
     def show_gauges_plot(self, report: str = "") -> None:
         """The gauges over this session's run, plotted (the series the PNG is drawn from)."""
         picture = gauges_path(report) if report else None
-        shown = picture.name if picture is not None and picture.exists() else ""
-        self.app.push_screen(GaugesPlotScreen(GaugeSeries.from_state(self.session.state),
-                                              picture=shown))
+        self.app.push_screen(GaugesPlotScreen(
+            GaugeSeries.from_state(self.session.state),
+            report=shown_path(report) if report else "",
+            picture=picture.name if picture is not None and picture.exists() else ""))
 
     def _show_rehearsal_report(self) -> None:
         report = self.session.last_rehearsal
