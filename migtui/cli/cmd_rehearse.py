@@ -30,7 +30,7 @@ from migtui.events import Event, EventBus, RehearsalFinished, RehearsalStage
 from migtui.journal import Journal, journal_path
 from migtui.plan import Plan
 from migtui.plan.model import Environment
-from migtui.rehearsal import JOURNAL_KINDS, RehearsalError, rehearse
+from migtui.rehearsal import JOURNAL_KINDS, RehearsalError, rehearse, write_markdown
 from migtui.secrets import register_url, scrub, scrub_obj, scrubbed_str
 
 
@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep", action="store_true",
                    help="leave the migration applied after the re-apply")
     p.add_argument("--json", action="store_true", help="print only the report, as JSON")
+    p.add_argument("-o", "--output", metavar="FILE.md",
+                   help="also write the report as Markdown here, with the gauges over the "
+                        "rehearsal drawn beside it (FILE-gauges.png) when they ran")
     p.add_argument("--production-dsn", metavar="URL",
                    help="read production table sizes to estimate each step's production "
                         "duration (default: the production target's dsn_env, when set)")
@@ -141,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
                                ensure_ascii=False, indent=1)))
     else:
         sys.stdout.write("\n" + scrub(report.text()) + "\n")
+    if args.output:
+        md, image = write_markdown(report, args.output)
+        print(f"wrote {md}" + (f" and {image}" if image else ""), file=sys.stderr)
     if report.ok:
         return EXIT_OK
     if any(p.status == "cancelled" for p in report.passes):

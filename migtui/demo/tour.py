@@ -102,8 +102,9 @@ TOUR: tuple[Hint, ...] = (
          "LAT (Query Performance) returns to OK; its sparkline drops",
          latency_ok),
     Hint("Export the report",
-         "e writes the filled-in plan (Markdown) next to the plan",
-         "the path in the log and the notification",
+         "e writes the filled-in plan (Markdown) next to the plan, its plot beside it",
+         "the gauges over the run, plotted: latency and its baseline, the trip, the "
+         "backfill rate (Esc closes); the path in the log",
          lambda f: isinstance(f, ReportExported)),
 )
 

@@ -4,7 +4,7 @@ The journal is the durable record of a run (ticks, notes, steps, trips, the roll
 is fsynced per record. ``StepProgress`` is left out: a backfill emits it every batch, the
 history table keeps the checkpoint, and ``StepFinished`` carries the final row count.
 The gauges' snapshots are not journaled either; ``GaugeSample`` (one every 5 s, from
-``execution.gauge_samples``) keeps their series, with the backfill rate, for the plots.
+``sampler.gauge_samples``) keeps their series, with the backfill rate, for the plots.
 Everything else is journaled — by ``migtui run``, ``migtui rollback``, the demo and the app
 alike, because they all journal through ``JournalWriter``.
 """

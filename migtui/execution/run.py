@@ -27,7 +27,6 @@ from migtui.control import RunControl
 from migtui.db import database_name
 from migtui.events import Emit, Event, EventBus, RunFinished, RunStarted, ThresholdChanged
 from migtui.execution.describe import secs
-from migtui.execution.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.execution.items import ItemActions
 from migtui.execution.journal_policy import JournalWriter
 from migtui.execution.phases import forward
@@ -37,6 +36,7 @@ from migtui.plan import Plan, plan_checksum
 from migtui.plan.model import Phase
 from migtui.runner import Outcome, Runner, RunnerError
 from migtui.sampler import Snapshot
+from migtui.sampler.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.secrets import register_url
 from migtui.watch import Watch, headless_offer
 

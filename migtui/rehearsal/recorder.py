@@ -1,5 +1,7 @@
-"""The rehearsal's listener: forwards every event and keeps each pass's per-step figures; and
-the lock traces of the first apply and rollback, with their production projection."""
+"""The rehearsal's listener: forwards every event and keeps each pass's per-step figures, and
+the gauges over the rehearsal (``GaugeSample`` from the run's own ``GaugeRecorder``, with
+the baseline, trips and rollbacks the plots mark); and the lock traces of the first apply
+and rollback, with their production projection."""
 
 from __future__ import annotations
 
@@ -19,21 +21,38 @@ from migtui.lint import TableSizes
 from migtui.plan import Plan
 from migtui.rehearsal.report import PassResult, StepStats
 from migtui.runner.context import Timeouts
+from migtui.sampler.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.trace import project_cost
 from migtui.trace.model import StatementTrace
 
+# what the gauge plots read besides the samples (``migtui.plots.series``)
+PLOTTED = frozenset({"GaugeSample", "BaselineRecorded", "ThresholdChanged", "RollbackStarted"})
+
 
 class Recorder:
-    """Forwards every event, and keeps per-step figures of the current pass."""
+    """Forwards every event, and keeps per-step figures of the current pass. As the Watch's
+    ``on_snapshot``, it feeds a ``GaugeRecorder`` wired as a run's (``execution.run``):
+    its ``GaugeSample`` events pass through here, forwarded and kept for the plots."""
 
-    def __init__(self, plan: Plan, emit: Emit) -> None:
+    def __init__(self, plan: Plan, emit: Emit, gauge_every: float = DEFAULT_EVERY) -> None:
         self.plan = plan
         self.emit = emit
         self.current: PassResult | None = None
         self.step: StepStats | None = None
         self.trips: list[str] = []
+        self.gauges = GaugeRecorder(self, every=gauge_every)
+        self._plotted: list[dict[str, Any]] = []
+
+    @property
+    def gauge_records(self) -> list[dict[str, Any]]:
+        """The records the plots need, in order; none when no gauge sample was taken."""
+        recs = list(self._plotted)
+        return recs if any(r["kind"] == "GaugeSample" for r in recs) else []
 
     def __call__(self, e: Event) -> None:
+        self.gauges.on_event(e)
+        if e.kind in PLOTTED and (not isinstance(e, ThresholdChanged) or e.state == "trip"):
+            self._plotted.append(e.to_record())
         p = self.current
         if p is not None:
             if isinstance(e, StepStarted):
@@ -62,6 +81,7 @@ class Recorder:
         self.emit(e)
 
     def on_snapshot(self, snap: Any) -> None:
+        self.gauges.on_snapshot(snap)
         s = self.step
         wait = getattr(snap, "longest_wait", None)
         if s is not None and wait is not None:

@@ -5,7 +5,8 @@
 1. fingerprint the schema (catalogs) and checksum the data of the tables the plan writes;
 2. apply every step through the Runner, under the plan's guards (lock and statement
    timeouts, retries); when other sessions are active, the gauges (a ``Watch``, as for a run) run
-   throughout and every trip is recorded;
+   throughout, every trip is recorded, and their series (``GaugeSample``, as a run journals
+   it) is kept on the report for its plots;
 3. run the verification checks (checklist ``check`` bindings, monitoring integrity checks;
    check steps already ran in 2);
 4. roll everything back, fingerprint again and compare: any difference fails it;
@@ -50,6 +51,7 @@ from migtui.rehearsal.report import (
 from migtui.rehearsal.ticks import run_checks, tick_items
 from migtui.runner import Outcome, Runner, RunnerError
 from migtui.runner.conn import connect, first_line
+from migtui.sampler.gauge_samples import DEFAULT_EVERY
 from migtui.secrets import scrub
 from migtui.trace import Tracer
 
@@ -90,10 +92,13 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
              control: RunControl | None = None, keep: bool = False,
              production_dsn: str | None = None, *, target: str | None = None,
              operator: str = "operator", confirm: Callable[[str], bool] | None = None,
-             gauges: bool | None = None, baseline_seconds: float = 5.0) -> RehearsalReport:
+             gauges: bool | None = None, baseline_seconds: float = 5.0,
+             gauge_every: float = DEFAULT_EVERY) -> RehearsalReport:
     """Rehearse the plan on ``dsn`` (a staging database). See the module docstring.
 
     ``gauges``: None runs them when other sessions are active, True always, False never.
+    While they run, a ``GaugeSample`` every ``gauge_every`` seconds, as in a run, is kept
+    in ``report.gauge_records`` for the plots (``RehearsalReport.gauge_series``).
     Raises ``RehearsalError`` when it cannot start; every later failure is in the report.
     """
     emit = emit or _noop
@@ -108,7 +113,7 @@ def rehearse(plan: Plan, plan_path: str | Path, dsn: str, emit: Emit | None = No
                 f"step {step.id!r} is irreversible ({step.irreversible}): a rehearsal proves "
                 f"the rollback of every step; rehearse the reversible part as its own plan",
                 code=2)
-    rec = Recorder(plan, emit)
+    rec = Recorder(plan, emit, gauge_every=gauge_every)
     tracer = Tracer(dsn, lint_plan(plan))
     runner = Runner(plan, dsn, emit=rec, control=control, operator=operator, confirm=confirm,
                     workdir=path.resolve().parent, plan_text_checksum=checksum, tracer=tracer)
@@ -207,6 +212,7 @@ def _run(plan: Plan, runner: Runner, rec: Recorder, report: RehearsalReport, dsn
         if watch is not None:
             watch.stop()
     report.trips = list(rec.trips)
+    report.gauge_records = rec.gauge_records
     if staging_sizes is not None and production_sizes is not None:
         report.estimates = estimate(plan, report, staging_sizes, production_sizes)
         report.estimate_method = ESTIMATE_METHOD

@@ -1,7 +1,8 @@
 """The rehearsal report: per step and pass, the checks, the diff, and a production estimate.
 
 ``RehearsalReport.text()`` is what the CLI prints, ``to_dict()`` what ``--json`` prints,
-``diff_lines`` what a UI shows as the final diff.
+``diff_lines`` what a UI shows as the final diff, ``gauge_series()`` what the plots draw
+(``rehearsal.markdown`` writes it as Markdown with the picture beside it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from migtui import fmt
 from migtui.lint.sizes import TableSizes
 from migtui.plan.model import Plan
+from migtui.plots import GaugeSeries, text_lines
 from migtui.rehearsal.diff import Difference, failures, short
 from migtui.rehearsal.fingerprint import step_relations
 
@@ -110,8 +112,15 @@ class RehearsalReport:
     notes: list[str] = field(default_factory=list)
     # the lock trace of each statement, forward and rollback (migtui.trace), as dicts
     traces: list[dict[str, Any]] = field(default_factory=list)
+    # the gauges over the rehearsal, as a run journals them: GaugeSample records, and the
+    # BaselineRecorded, trips and RollbackStarted the plots mark (empty: the gauges did not run)
+    gauge_records: list[dict[str, Any]] = field(default_factory=list)
 
     # ------------------------------------------------------------ reading
+
+    def gauge_series(self) -> GaugeSeries:
+        """The gauges over the rehearsal, for the plots (``migtui.plots``)."""
+        return GaugeSeries.from_records(self.gauge_records)
 
     def pass_(self, name: str) -> PassResult | None:
         return next((p for p in self.passes if p.name == name), None)
@@ -163,7 +172,9 @@ class RehearsalReport:
         d["diff"] = self.diff_lines
         return d
 
-    def text(self) -> str:
+    def text(self, *, gauges: bool = True) -> str:
+        """The report as text; ``gauges``: with the gauges over the rehearsal as sparklines
+        (the terminal's plot; the Markdown puts them under its picture instead)."""
         verdict = "CLEAN" if self.ok else "FAILED"
         out = [f"Rehearsal of {self.plan_id} on target {self.target} (database "
                f"{self.database}) by {self.operator}: {verdict} in {secs(self.duration)}",
@@ -180,6 +191,8 @@ class RehearsalReport:
             out.append(f"  gauges: TRIPPED: {'; '.join(self.trips)}")
         else:
             out.append("  gauges: ran throughout; no rollback trigger tripped")
+        if gauges:
+            out += [f"    {ln}" for ln in text_lines(self.gauge_series())]
         out += ["", *self._step_table()]
         if self.checks:
             out += ["", "Verification checks:"]

@@ -11,12 +11,12 @@ import pytest
 from migtui.cli import main
 from migtui.events import GaugeSample, StepProgress
 from migtui.execution import Run, execute
-from migtui.execution.gauge_samples import GaugeRecorder
 from migtui.journal import read_journal
 from migtui.plan import load_plan
 from migtui.plots import GaugeSeries, text_lines
 from migtui.plots.series import Marker
 from migtui.plots.text import sparkline
+from migtui.sampler.gauge_samples import GaugeRecorder
 from migtui.sampler.snapshot import Snapshot
 from migtui.state import RunState
 from tests.metrics.helpers import PLAN

@@ -68,3 +68,18 @@ def test_demo_tour(snap_compare, tmp_path: Path) -> None:
     plan.write_text(resources.files("migtui.demo").joinpath("plan.yaml").read_text())
     app = make_app(plan, None, operator="tester", frozen=True, demo=True, tour=True)
     assert snap_compare(app, terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_demo_final_screen(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """The gauges over a (recorded) demo run, plotted: shown after the report's export."""
+    from tests.tui.gauge_plot_helpers import demo_plan_with_run
+
+    app = make_app(demo_plan_with_run(tmp_path), None, operator="tester", frozen=True,
+                   demo=True)
+
+    async def plot(pilot) -> None:
+        pilot.app.main.show_gauges_plot()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=plot, terminal_size=size)

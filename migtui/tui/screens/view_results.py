@@ -1,5 +1,6 @@
 """The main screen's answers to its workers' results: the history read (and the resume
-offer after the first), a job's, a rollback's or an export's end, a rehearsal's report.
+offer after the first), a job's, a rollback's or an export's end (in the demo, the gauges
+over the run plotted: its final screen), a rehearsal's report.
 A mixin of ``RunView`` (``screens.view``); its ``Worker.StateChanged`` handler calls in."""
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migtui.plots import GaugeSeries, gauges_path
 from migtui.runner import Outcome, StepStatus
 from migtui.secrets import scrub
 from migtui.tui.model import Section, StepRow, phase_of, short
 from migtui.tui.screens import workers
+from migtui.tui.screens.gauges_plot import GaugesPlotScreen
 from migtui.tui.screens.modals import ConfirmModal, ReportModal
 from migtui.tui.screens.resume import resume_offer
 from migtui.tui.screens.workers import Finished
@@ -46,6 +49,7 @@ class ResultsView:
     rolling_back: bool
     rehearsal_stage: str
     statuses_known: bool
+    demo: bool
     _shown_report: object
     query_one: Any
     notify: Any
@@ -112,7 +116,10 @@ class ResultsView:
             if o.ok:
                 shown = shown_path(o.message)
                 self._log(f"report written: {shown}", "bold green")
-                self.notify(shown, title="Report exported", timeout=10)
+                if self.demo:  # the final screen names the report (a toast would cover it)
+                    self.show_gauges_plot(o.message)
+                else:
+                    self.notify(shown, title="Report exported", timeout=10)
             else:
                 self._log(f"export failed: {o.message}", "bold red")
                 self.notify(short(o.message, 200), title="Export failed", severity="error")
@@ -130,6 +137,14 @@ class ResultsView:
             self.query_one(BackfillProgress).finish()
             self._show_rehearsal_report()
         self._refresh_views()
+
+    def show_gauges_plot(self, report: str = "") -> None:
+        """The gauges over this session's run, plotted (the series the PNG is drawn from)."""
+        picture = gauges_path(report) if report else None
+        self.app.push_screen(GaugesPlotScreen(
+            GaugeSeries.from_state(self.session.state),
+            report=shown_path(report) if report else "",
+            picture=picture.name if picture is not None and picture.exists() else ""))
 
     def _show_rehearsal_report(self) -> None:
         report = self.session.last_rehearsal

@@ -1,0 +1,40 @@
+"""The terminal plot's panels hold the numbers the PNG is drawn from."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from migtui.events import GaugeSample
+from migtui.plots import GaugeSeries
+from migtui.plots.gauges import panels as picture_panels
+from migtui.plots.terminal import moments_text, panels, segments
+from tests.tui.gauge_plot_helpers import demo_run_events
+
+
+def test_the_panels_are_the_pictures_with_its_numbers():
+    series = GaugeSeries.from_records([e.to_record() for e in demo_run_events()])
+    got = panels(series)
+    assert [p.key for p in got] == picture_panels(series) == ["latency", "backfill", "lag"]
+    latency, backfill, lag = got
+    (probe,) = latency.lines
+    assert probe.points == [(t, v * 1000) for t, v in series.series("latency")]
+    assert {lv.label: lv.y for lv in latency.levels} == {"baseline": 4.0, "trip limit": 6.0}
+    assert [(m.kind, m.t) for m in latency.moments] == [("trip", 125.0), ("rollback", 150.0)]
+    assert backfill.lines[0].label == "backfill backfill_status"
+    assert backfill.lines[0].points == series.backfill["backfill_status"]
+    assert lag.lines[0].points == series.series("replication_lag")
+    assert moments_text(series) == [
+        "T 2:05 trip: Performance degradation >50%",
+        "R 2:30 rollback: rollback of drop_customer_index, backfill_status"]
+    assert panels(GaugeSeries()) == []
+
+
+def test_a_line_is_cut_where_no_sample_came():
+    t0 = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC)
+    times = [0, 5, 10, 15, 60, 65, 70]
+    series = GaugeSeries.from_records([
+        GaugeSample(at=t0 + dt.timedelta(seconds=s), values={"latency": 0.001}).to_record()
+        for s in times])
+    assert segments(series.series("latency"), 1000) == (
+        ((0.0, 1.0), (5.0, 1.0), (10.0, 1.0), (15.0, 1.0)), ((60.0, 1.0), (65.0, 1.0),
+                                                             (70.0, 1.0)))
