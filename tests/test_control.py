@@ -29,11 +29,16 @@ def test_reset_waits_for_a_cancel_hook_still_in_flight() -> None:
     t.join(5)
 
 
-def test_reset_does_not_wait_without_a_cancel() -> None:
+def test_hooks_run_only_on_cancel_and_a_removed_hook_never_runs() -> None:
     control = RunControl()
-    control.on_cancel(lambda: time.sleep(5))
-    control.reset()  # returns at once: no hook is running
-    assert not control.cancelled
+    ran: list[str] = []
+    control.on_cancel(lambda: ran.append("kept"))
+    remove = control.on_cancel(lambda: ran.append("removed"))
+    control.reset()  # no cancel in flight: nothing runs, nothing to wait for
+    assert ran == []
+    remove()
+    control.cancel("operator")
+    assert ran == ["kept"] and control.cancel_reason == "operator"
 
 
 def test_a_failing_hook_does_not_leave_reset_waiting() -> None:

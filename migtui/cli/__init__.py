@@ -112,3 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         common.error("interrupted")
         return 130
+    except OSError as e:  # a file that could not be read or written, found late
+        where = f"{e.filename}: " if e.filename else ""
+        common.error(f"{where}{e.strerror or e}")
+        return common.EXIT_FAILED

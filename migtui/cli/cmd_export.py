@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui import lint
-from migtui.cli.common import load, plan_path
+from migtui.cli.common import load, output_file, plan_path
 from migtui.document import export_markdown
 from migtui.journal import journal_path, read_journal
 from migtui.plan import plan_checksum
@@ -34,6 +34,7 @@ def lint_context(plan: Any, dsn: str | None) -> tuple[list[Any], dict[str, Any],
 
 
 def run(args: argparse.Namespace) -> int:
+    output_file(args.output)
     path = plan_path(args.plan)
     plan = load(str(path))
     assert plan.id is not None

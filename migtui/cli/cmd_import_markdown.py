@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from migtui.cli.common import EXIT_USAGE, CliError
+from migtui.cli.common import EXIT_USAGE, CliError, output_file
 from migtui.document.importer import ImportError_, import_markdown, to_yaml
 from migtui.plan import PlanError, load_plan_text
 
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_file(args.output)
     src = Path(args.markdown)
     try:
         text = src.read_text(encoding="utf-8")

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import psycopg
 
-from migtui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, operator
+from migtui.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    operator,
+    output_file,
+)
 from migtui.importers.prisma import (
     PrismaImportError,
     build_plan,
@@ -65,6 +72,7 @@ def _applied(dsn: str) -> dict[str, AppliedRow]:
 
 
 def run(args: argparse.Namespace) -> int:
+    output_file(args.output)
     try:
         migrations = discover([Path(d) for d in args.migrations])
     except PrismaImportError as e:

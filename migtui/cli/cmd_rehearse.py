@@ -21,6 +21,7 @@ from migtui.cli.common import (
     CliError,
     load,
     operator,
+    output_file,
     plan_path,
 )
 from migtui.cli.printer import Printer
@@ -118,6 +119,7 @@ class RehearsalPrinter(Printer):
 
 
 def run(args: argparse.Namespace) -> int:
+    output_file(args.output)
     path = plan_path(args.plan)
     plan = load(args.plan)
     plan_id = plan.id or path.stem

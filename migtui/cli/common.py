@@ -50,3 +50,20 @@ def plan_path(path: str) -> Path:
     if not p.exists():
         raise CliError(f"{path}: no such plan file", EXIT_USAGE)
     return p
+
+
+def output_file(path: str | None) -> str | None:
+    """Check an ``-o`` path before any work: its folder exists and can be written, and it is
+    not a folder. A bad one is a usage error (exit 2), said in one line."""
+    if not path:
+        return path
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise CliError(f"{path}: is a directory; expected a file to write", EXIT_USAGE)
+    if not folder.is_dir():
+        raise CliError(f"{path}: the folder {folder} does not exist", EXIT_USAGE)
+    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CliError(f"{path}: cannot write there (permission denied)", EXIT_USAGE)
+    return path
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,22 @@ def test_every_command_has_help():
 def test_missing_plan_file_is_a_usage_error(capsys):
     assert main(["check", "/nonexistent.yaml"]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["export", str(PLANS / "add-order-status.yaml")],
+    ["rehearse", str(PLANS / "add-order-status.yaml"), "--dsn", "postgresql://u@127.0.0.1:1/x"],
+    ["import-markdown", str(PLANS.parent / "docs" / "migration-plan-template.md")],
+    ["import-prisma", str(PLANS)],
+])
+def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    missing = tmp_path / "no-such-folder" / "out.md"
+    assert main([*command, "-o", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        f"migtui: error: {missing}: the folder {missing.parent} does not exist"]
+    assert main([*command, "-o", str(tmp_path)]) == 2  # a folder, not a file
+    assert "is a directory" in capsys.readouterr().err
+    assert not missing.parent.exists()
+
