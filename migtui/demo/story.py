@@ -120,7 +120,8 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
         if leftovers:
             say("an earlier demo left steps behind: rolling them back first")
             runner.rollback(reason="clean start for the demo")
-            times.clear()
+            times.clear()  # the clean-up is not the story's rollback
+            report.rollback_ok = False
         watch.start()
         # the application was running before the window opened: let caches warm up so
         # the baseline measures the steady state, not the first seconds of traffic
@@ -146,7 +147,7 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
             report.reaction_seconds = times["first_rollback_stmt"] - times["trip"]
         if "rollback_start" in times and "rollback_done" in times:
             report.rollback_seconds = times["rollback_done"] - times["rollback_start"]
-        if report.rollback_ok:
+        if report.rollback_ok and "rollback_done" in times:
             say("waiting for the gauges to recover …")
             report.recovered = _wait(lambda: watch.guard.states["latency"].state == "ok",
                                      recovery_wait)
