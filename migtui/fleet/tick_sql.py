@@ -78,17 +78,19 @@ BEGIN
     WITH busy AS (
         SELECT b.server, b.lock_group FROM migtui_fleet.member b
         WHERE b.rollout = p_rollout AND b.state IN ('running', 'rolling_back')
-          AND NOT b.{STALE}
+          AND (NOT b.{STALE} OR b.worker = p_worker)  -- its own: it still runs them
     ), cand AS (
         SELECT c.name, c.server, c.lock_group, c.state, c.ord,
                c.state IN ('rollback_pending', 'rolling_back') AS rb
         FROM migtui_fleet.member c
         WHERE c.rollout = p_rollout AND (c.state = 'rollback_pending'
-              OR (c.state = 'rolling_back' AND c.{STALE})
+              -- a stale member is another worker's: never hand a worker back its own
+              OR (c.state = 'rolling_back' AND c.{STALE} AND c.worker <> p_worker)
               OR (r.state = 'running' AND c.wave = p_wave
                   AND EXISTS (SELECT 1 FROM migtui_fleet.wave w WHERE w.rollout = p_rollout
                               AND w.n = p_wave AND w.state = 'running')
-                  AND (c.state = 'pending' OR (c.state = 'running' AND c.{STALE}))))
+                  AND (c.state = 'pending' OR (c.state = 'running' AND c.{STALE}
+                                               AND c.worker <> p_worker))))
         ORDER BY rb DESC, c.ord
         LIMIT greatest(64, 4 * p_free)
         FOR UPDATE OF c SKIP LOCKED

@@ -266,6 +266,8 @@ class Worker:
     def _start(self, name: str, action: str, takeover: bool) -> None:
         a = Active(self.members[name], action, RunControl())
         with self._lock:
+            if name in self.active:  # its thread still runs it (the claim never hands a
+                return               # worker its own member; this only guards)
             self.active[name] = a
         verb = "takes over" if takeover else "starts"
         self.o.log(f"{name}: {verb} {'apply' if action == 'apply' else 'rollback'}")

@@ -1,0 +1,20 @@
+"""The claim, driven directly against a control database: a worker is never handed back
+its own member (one whose heartbeat it let lapse), which it still runs."""
+
+from __future__ import annotations
+
+from migtui.fleet import scheduler
+from tests.fleet.helpers import control_rollout
+
+
+def test_a_worker_does_not_take_over_its_own_member(db_url: str) -> None:
+    db, r = control_rollout(db_url, [2], timeout=1.0)
+    t = scheduler.tick(db, r.id, "A", [], 1)
+    assert [c.name for c in t.claims] == ["m1"]
+    # A's heartbeat of m1 lapsed (its control connection was slow), but A still runs it
+    db.q("UPDATE migtui_fleet.member SET heartbeat = now() - interval '1 minute' "
+         "WHERE name = 'm1'")
+    t = scheduler.tick(db, r.id, "A", [], 1)
+    assert [(c.name, c.takeover) for c in t.claims] == [("m2", False)]
+    t = scheduler.tick(db, r.id, "B", [], 1)  # another worker takes it over
+    assert [(c.name, c.takeover) for c in t.claims] == [("m1", True)]
