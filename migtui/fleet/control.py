@@ -236,6 +236,26 @@ class ControlDb:
                       " WHERE id = %s RETURNING id", (state, message, rollout_id))
         return bool(rows)
 
+    def resume(self, rollout_id: str, message: str) -> str | None:
+        """Continue a paused rollout, or retry a failed one: its failed and rolled-back
+        members become pending and its failed (or stopped) waves run again. The state it
+        had (None: no such rollout)."""
+        with self.tx():
+            rows = self.q("SELECT state FROM migtui_fleet.rollout WHERE id = %s FOR UPDATE",
+                          (rollout_id,))
+            if not rows:
+                return None
+            if rows[0]["state"] == "failed":
+                self.q("UPDATE migtui_fleet.member SET state = 'pending', worker = NULL, "
+                       "error = NULL WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
+                       (rollout_id,))
+                self.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL, "
+                       "message = NULL WHERE rollout = %s AND state IN ('failed', 'stopped')",
+                       (rollout_id,))
+            self.q("UPDATE migtui_fleet.rollout SET state = 'running', finished_at = NULL, "
+                   "message = %s WHERE id = %s", (message, rollout_id))
+            return str(rows[0]["state"])
+
     def request_rollback(self, rollout_id: str, wave: int | None = None,
                          member: str | None = None) -> int:
         """Mark applied (or failed, partly applied) members for rollback; stop forward work."""

@@ -123,7 +123,7 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
     whose members may be claimed, the wave whose soak this worker just took, and how many
     members the failure policy just marked for rollback (claimable on this same tick)."""
     if r.state == "failed":
-        return r, None, None, _settle_failed(db, r, waves)
+        return r, None, None, settle_failed(db, r, waves)
     if r.state != "running":
         return r, None, None, 0
     for w in waves:
@@ -171,20 +171,29 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
     return r, None, None, 0
 
 
-def _settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
+STILL_FAILED = ("EXISTS (SELECT 1 FROM migtui_fleet.rollout WHERE id = %(r)s AND "
+                "state = 'failed')")
+
+
+def settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
     """A stopped rollout leaves no wave running or soaking; under rollback_wave, members of
-    the failed wave that finished after it failed are rolled back too (how many)."""
+    the failed wave that finished after it failed are rolled back too (how many).
+
+    ``r`` and ``waves`` may be stale (read before an operator's ``fleet resume``): each
+    update applies only while the rollout is still failed, checked in the same statement,
+    so a wave that resume just set running is never stopped again."""
     if any(w.state in ("running", "soaking") for w in waves):
         db.q("UPDATE migtui_fleet.wave SET state = 'stopped', worker = NULL, finished_at = "
-             "coalesce(finished_at, now()), message = %s WHERE rollout = %s AND "
-             "state IN ('running', 'soaking')", (f"stopped: {r.message or 'rollout failed'}",
-                                                 r.id))
+             "coalesce(finished_at, now()), message = %(msg)s WHERE rollout = %(r)s AND "
+             f"state IN ('running', 'soaking') AND {STILL_FAILED}",
+             {"msg": f"stopped: {r.message or 'rollout failed'}", "r": r.id})
     if r.on_failure == "rollback_wave" and any(
             w.state == "failed" and w.members.get("applied") for w in waves):
         return len(db.q(
             "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-            "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
-            "WHERE rollout = %s AND state = 'failed') RETURNING name", (r.id, r.id)))
+            "rollout = %(r)s AND state = 'applied' AND wave IN (SELECT n FROM "
+            f"migtui_fleet.wave WHERE rollout = %(r)s AND state = 'failed') AND {STILL_FAILED} "
+            "RETURNING name", {"r": r.id}))
     return 0
 
 
