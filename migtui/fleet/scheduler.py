@@ -95,7 +95,9 @@ def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: in
     res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, worker, soaker)
     res.waiting_rollbacks = marked + sum(w.members.get(s, 0) for w in res.waves
                                          for s in ROLLBACK_WORK)
-    if free > 0 and r.state != "paused" and (marked or _claimable(res, wave)):
+    # paused, only rollback work is claimed (the claim takes members to apply only from a
+    # running rollout's current wave)
+    if free > 0 and (marked or _claimable(res, wave)):
         res.claims = [Claim(c["name"], c["action"], c["takeover"])
                       for c in db.q(CLAIM, (rollout_id, worker, free, wave))]
     res.statements = db.queries - before
@@ -124,12 +126,18 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
     members the failure policy just marked for rollback (claimable on this same tick)."""
     if r.state == "failed":
         return r, None, None, settle_failed(db, r, waves)
-    if r.state != "running":
+    if r.state not in ("running", "paused"):
         return r, None, None, 0
+    paused = r.state == "paused"  # no wave starts, no member is claimed to apply
     for w in waves:
         if w.state == "done":
             continue
+        if w.state in ("failed", "stopped"):  # the rollout did not stop with it: stop it now
+            r = _stop_rollout(db, r, w.n)
+            return r, None, None, settle_failed(db, r, waves) if r.state == "failed" else 0
         if w.state == "pending":
+            if paused:
+                return r, None, None, 0
             db.q("UPDATE migtui_fleet.wave SET state = 'running', started_at = now() "
                  "WHERE rollout = %s AND n = %s AND state = 'pending'", (r.id, w.n))
             return r, w.n, None, 0  # its members are claimed on this same tick
@@ -164,7 +172,7 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
                            (worker, r.soak, r.id, w.n, w.soak_worker))
                 return r, None, (w.n if got else None), 0
             return r, None, None, 0
-        return r, (w.n if w.state == "running" else None), None, 0
+        return r, (w.n if w.state == "running" and not paused else None), None, 0
     if db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
             "'every wave applied' WHERE id = %s AND state = 'running' RETURNING id", (r.id,)):
         r = Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"})
@@ -197,10 +205,25 @@ def settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
     return 0
 
 
+def _stop_rollout(db: ControlDb, r: Rollout, n: int) -> Rollout:
+    """A running (or paused) rollout with a failed or stopped wave (a wave failed in a race
+    with the operator's resume or pause): the rollout fails too, with the wave's note, so
+    its state always converges and the failure policy applies."""
+    rows = db.q(
+        "UPDATE migtui_fleet.rollout r SET state = 'failed', finished_at = now(), message = "
+        "coalesce(w.message, 'wave ' || w.n || ' ' || w.state) FROM migtui_fleet.wave w "
+        "WHERE r.id = %s AND r.state IN ('running', 'paused') AND w.rollout = r.id AND "
+        "w.n = %s AND w.state IN ('failed', 'stopped') RETURNING r.state, r.message",
+        (r.id, n))
+    got = rows[0] if rows else db.q("SELECT state, message FROM migtui_fleet.rollout "
+                                    "WHERE id = %s", (r.id,))[0]
+    return Rollout(**{**r.__dict__, "state": got["state"], "message": got["message"]})
+
+
 def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> tuple[Rollout, int]:
-    """The wave failed: it is 'failed', the rollout stops, the failure policy marks members
-    for rollback — in one statement, done once whichever worker gets there first. The
-    rollout as it now stands, and how many members were marked."""
+    """The wave failed: it is 'failed', the rollout stops (also a paused one), the failure
+    policy marks members for rollback — in one statement, done once whichever worker gets
+    there first. The rollout as it now stands, and how many members were marked."""
     msg = (f"wave {n}: {why}; the rollout stopped before wave {n + 1}"
            f" (on_failure: {r.on_failure})")
     states = {"rollback_member": ["failed"], "rollback_wave": ["failed", "applied"]}.get(
@@ -213,13 +236,17 @@ def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> tuple[Rollout, int
         "WHERE rollout = %(r)s AND wave IN (SELECT n FROM w) AND state = ANY(%(states)s) "
         "RETURNING name), "
         "ro AS (UPDATE migtui_fleet.rollout SET state = 'failed', finished_at = now(), "
-        "message = %(msg)s WHERE id = %(r)s AND state = 'running' AND EXISTS "
+        "message = %(msg)s WHERE id = %(r)s AND state IN ('running', 'paused') AND EXISTS "
         "(SELECT 1 FROM w) RETURNING message) "
         "SELECT (SELECT message FROM ro) AS message, (SELECT count(*) FROM m) AS marked, "
-        "(SELECT message FROM migtui_fleet.rollout WHERE id = %(r)s) AS was",
+        "r.state AS was_state, r.message AS was FROM migtui_fleet.rollout r WHERE r.id = %(r)s",
         {"msg": msg, "r": r.id, "n": n, "states": states})
-    got = rows[0]["message"] or rows[0]["was"] or msg
-    return Rollout(**{**r.__dict__, "state": "failed", "message": got}), int(rows[0]["marked"])
+    got = rows[0]
+    if got["message"] is not None:  # this statement stopped the rollout
+        return Rollout(**{**r.__dict__, "state": "failed", "message": got["message"]}), int(
+            got["marked"])
+    return Rollout(**{**r.__dict__, "state": got["was_state"], "message": got["was"]}), int(
+        got["marked"])
 
 
 def release(db: ControlDb, rollout_id: str, name: str, worker: str, error: str) -> None:

@@ -71,7 +71,7 @@ BEGIN
     -- the rollout row serializes claims across workers; the query below takes its snapshot
     -- after the lock, so it sees every claim committed before
     SELECT * INTO r FROM migtui_fleet.rollout WHERE id = p_rollout FOR UPDATE;
-    IF NOT FOUND OR r.state = 'paused' THEN
+    IF NOT FOUND THEN  -- paused: rollback work only (members to apply need 'running')
         RETURN;
     END IF;
     RETURN QUERY

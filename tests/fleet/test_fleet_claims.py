@@ -34,3 +34,43 @@ def test_a_stale_settle_after_resume_stops_nothing(db_url: str) -> None:
     assert scheduler.settle_failed(db, stale.rollout, waves) == 0
     assert [w["state"] for w in db.waves(r.id)] == ["running", "pending"]
     assert db.rollout(r.id).state == "running"
+
+
+def test_a_soak_trip_while_paused_fails_the_rollout(db_url: str) -> None:
+    """A paused rollout keeps its soak sampling; a trip fails the wave and the rollout
+    (paused → failed), and the failure policy's rollback is claimed."""
+    from migtui.fleet.soak import SoakResult, record
+
+    db, r = control_rollout(db_url, [1, 1], on_failure="rollback_member", soak=60)
+    scheduler.tick(db, r.id, "A", [], 1, soaker=True)
+    t = scheduler.tick(db, r.id, "A", [scheduler.Held("m1", final="applied")], 1, soaker=True)
+    assert t.soak == 1
+    db.set_state(r.id, "paused", "paused by ann")
+    got = record(db, t.rollout, "A", SoakResult(1, ["m1"], 3.0, {"m1": "integrity tripped"}))
+    assert got is not None and got.state == "failed"
+    assert db.rollout(r.id).state == "failed"
+    assert [w["state"] for w in db.waves(r.id)] == ["failed", "pending"]
+    t = scheduler.tick(db, r.id, "A", [], 1, soaker=True)
+    assert [(c.name, c.action) for c in t.claims] == [("m1", "rollback")]
+
+
+def test_a_member_failing_while_paused_fails_the_rollout(db_url: str) -> None:
+    db, r = control_rollout(db_url, [1, 1], on_failure="stop")
+    scheduler.tick(db, r.id, "A", [], 1)
+    db.set_state(r.id, "paused", "paused by ann")
+    t = scheduler.tick(db, r.id, "A", [scheduler.Held("m1", final="failed", error="x")], 1)
+    assert t.rollout.state == "failed" and db.rollout(r.id).state == "failed"
+    assert t.waiting_rollbacks == 0 and not t.claims
+
+
+def test_a_failed_wave_under_a_running_rollout_converges(db_url: str) -> None:
+    """However it came about (a race with resume or pause), a running rollout with a failed
+    wave fails too: the tick never returns its local state alone, and never loops."""
+    db, r = control_rollout(db_url, [1, 1], on_failure="stop")
+    scheduler.tick(db, r.id, "A", [], 1)
+    db.q("UPDATE migtui_fleet.wave SET state = 'failed', message = 'wave 1: broken' "
+         "WHERE n = 1")
+    t = scheduler.tick(db, r.id, "A", [scheduler.Held("m1", final="applied")], 1)
+    assert t.rollout.state == "failed" and t.rollout.message == "wave 1: broken"
+    assert db.rollout(r.id).state == "failed"
+    assert [w["state"] for w in db.waves(r.id)] == ["failed", "pending"]
