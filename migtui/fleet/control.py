@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.member (
 -- what the app's fleet view shows per member, sent with the heartbeat
 ALTER TABLE migtui_fleet.member ADD COLUMN IF NOT EXISTS progress text,
     ADD COLUMN IF NOT EXISTS gauge text;
+-- a rollback of the member was tried since it last ran forward: a member whose rollback
+-- failed ('failed' again) is not marked for rollback again by the failure policy
+ALTER TABLE migtui_fleet.member ADD COLUMN IF NOT EXISTS rollback_tried boolean NOT NULL
+    DEFAULT false;
 CREATE INDEX IF NOT EXISTS member_wave_idx ON migtui_fleet.member (rollout, wave, ord);
 CREATE TABLE IF NOT EXISTS migtui_fleet.worker (
     id         text PRIMARY KEY,
@@ -247,7 +251,7 @@ class ControlDb:
                 return None
             if rows[0]["state"] == "failed":
                 self.q("UPDATE migtui_fleet.member SET state = 'pending', worker = NULL, "
-                       "error = NULL WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
+                       "error = NULL, rollback_tried = false WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
                        (rollout_id,))
                 self.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL, "
                        "message = NULL WHERE rollout = %s AND state IN ('failed', 'stopped')",

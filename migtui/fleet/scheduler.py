@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from migtui.fleet.control import ACTIVE, ControlDb, Rollout
-from migtui.fleet.tick_sql import CLAIM, SYNC
+from migtui.fleet.tick_sql import CLAIM, SETTLE_MEMBERS, SYNC
 
 ROLLOUT_FIELDS = ("id", "fleet", "plan_id", "state", "on_failure", "concurrency", "per_server",
                   "soak", "timeout", "message")
@@ -53,6 +53,8 @@ class Wave:
     soak_stale: bool
     members: dict[str, int] = field(default_factory=dict)  # member state -> count
     live: int = 0  # members running or rolling back under a live heartbeat
+    stale_running: int = 0  # members 'running' whose heartbeat stopped (a dead worker's)
+    untried_failed: int = 0  # members 'failed' with no rollback tried since they ran
 
     @property
     def total(self) -> int:
@@ -91,10 +93,18 @@ def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: in
         if c["state"] is not None:
             w.members[c["state"]] = int(c["members"])
             w.live += int(c["live"])
+            if c["state"] == "running":
+                w.stale_running = int(c["members"]) - int(c["live"])
+            elif c["state"] == "failed":
+                w.untried_failed = int(c["untried"])
     res = TickResult(r, [waves[n] for n in sorted(waves)], recorded=list(row["recorded"]))
     res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, worker, soaker)
     res.waiting_rollbacks = marked + sum(w.members.get(s, 0) for w in res.waves
                                          for s in ROLLBACK_WORK)
+    if res.rollout.state == "failed":  # members still in flight (a dead worker's, until it
+        # goes stale and settle_failed settles it) may need their rollback too
+        res.waiting_rollbacks += sum(w.members.get("running", 0) - w.stale_running
+                                     for w in res.waves)
     # paused, only rollback work is claimed (the claim takes members to apply only from a
     # running rollout's current wave)
     if free > 0 and (marked or _claimable(res, wave)):
@@ -184,8 +194,9 @@ STILL_FAILED = ("EXISTS (SELECT 1 FROM migtui_fleet.rollout WHERE id = %(r)s AND
 
 
 def settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
-    """A stopped rollout leaves no wave running or soaking; under rollback_wave, members of
-    the failed wave that finished after it failed are rolled back too (how many).
+    """A stopped rollout leaves no wave running or soaking, and no member to a dead worker
+    (``SETTLE_MEMBERS``); the failure policy also covers members of the failed wave that
+    finished after it failed. How many members were marked for rollback.
 
     ``r`` and ``waves`` may be stale (read before an operator's ``fleet resume``): each
     update applies only while the rollout is still failed, checked in the same statement,
@@ -195,14 +206,13 @@ def settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
              "coalesce(finished_at, now()), message = %(msg)s WHERE rollout = %(r)s AND "
              f"state IN ('running', 'soaking') AND {STILL_FAILED}",
              {"msg": f"stopped: {r.message or 'rollout failed'}", "r": r.id})
-    if r.on_failure == "rollback_wave" and any(
-            w.state == "failed" and w.members.get("applied") for w in waves):
-        return len(db.q(
-            "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-            "rollout = %(r)s AND state = 'applied' AND wave IN (SELECT n FROM "
-            f"migtui_fleet.wave WHERE rollout = %(r)s AND state = 'failed') AND {STILL_FAILED} "
-            "RETURNING name", {"r": r.id}))
-    return 0
+    policy = r.on_failure
+    if not any(w.stale_running or (w.state == "failed" and (
+            (policy != "stop" and w.untried_failed)
+            or (policy == "rollback_wave" and w.members.get("applied")))) for w in waves):
+        return 0
+    rows = db.q(SETTLE_MEMBERS, {"r": r.id, "policy": policy})
+    return sum(1 for row in rows if row["state"] == "rollback_pending")
 
 
 def _stop_rollout(db: ControlDb, r: Rollout, n: int) -> Rollout:

@@ -47,7 +47,8 @@ WITH beat AS (
            w.worker AS soak_worker, coalesce(w.{STALE}, true) AS soak_stale,
            coalesce(b.state, m.state) AS state, count(m.name) AS members,
            count(m.name) FILTER (WHERE coalesce(b.state, m.state) IN ('running', 'rolling_back')
-                                 AND (b.name IS NOT NULL OR NOT m.{STALE})) AS live
+                                 AND (b.name IS NOT NULL OR NOT m.{STALE})) AS live,
+           count(m.name) FILTER (WHERE NOT m.rollback_tried) AS untried
     FROM migtui_fleet.rollout r JOIN migtui_fleet.wave w ON w.rollout = r.id
     LEFT JOIN migtui_fleet.member m ON m.rollout = r.id AND m.wave = w.n
     LEFT JOIN beat b ON b.name = m.name
@@ -57,6 +58,28 @@ SELECT (SELECT to_jsonb(r) FROM migtui_fleet.rollout r WHERE r.id = %(rollout)s)
        (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.n), '[]') FROM counts c) AS counts,
        ARRAY(SELECT name FROM beat WHERE state NOT IN ('running', 'rolling_back')) AS recorded,
        (SELECT count(*) FROM soak) + (SELECT count(*) FROM me) AS beats
+"""
+
+# Members a stopped rollout leaves to the failure policy, one statement: a dead worker's
+# 'running' member (no one takes it over once the rollout stopped) is rolled back when its
+# wave failed under a rollback policy, else it is 'failed' with why; under rollback_member
+# and rollback_wave, a member of the failed wave that failed after the wave did (it was in
+# flight) is rolled back, as is, under rollback_wave, one that was applied after it.
+SETTLE_MEMBERS = """
+UPDATE migtui_fleet.member m SET worker = NULL,
+    state = CASE WHEN m.state = 'running' AND NOT (w.state = 'failed' AND %(policy)s <> 'stop')
+            THEN 'failed' ELSE 'rollback_pending' END,
+    error = CASE WHEN m.state = 'running' THEN 'its worker stopped while it ran (step '
+                 || coalesce(m.step, '-') || '), after the rollout stopped' ELSE m.error END,
+    finished_at = CASE WHEN m.state = 'running' THEN now() ELSE m.finished_at END
+FROM migtui_fleet.wave w, migtui_fleet.rollout r
+WHERE m.rollout = %(r)s AND w.rollout = m.rollout AND w.n = m.wave AND r.id = m.rollout
+  AND r.state = 'failed' AND (
+      (m.state = 'running' AND m.heartbeat < now() - make_interval(secs => r.timeout))
+      OR (w.state = 'failed' AND m.state = 'failed' AND NOT m.rollback_tried
+          AND %(policy)s <> 'stop')
+      OR (w.state = 'failed' AND m.state = 'applied' AND %(policy)s = 'rollback_wave'))
+RETURNING m.state
 """
 
 CLAIM = "SELECT name, action, takeover FROM migtui_fleet.claim(%s, %s, %s, %s)"
@@ -107,7 +130,7 @@ BEGIN
     )
     UPDATE migtui_fleet.member m
     SET state = CASE WHEN p.rb THEN 'rolling_back' ELSE 'running' END, worker = p_worker,
-        heartbeat = now(), attempts = m.attempts + 1,
+        heartbeat = now(), attempts = m.attempts + 1, rollback_tried = m.rollback_tried OR p.rb,
         started_at = coalesce(m.started_at, now()), finished_at = NULL,
         error = CASE WHEN p.rb THEN m.error END
     FROM picked p
