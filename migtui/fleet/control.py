@@ -92,6 +92,9 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.worker (
     queries    bigint NOT NULL DEFAULT 0
 );
 ALTER TABLE migtui_fleet.worker ADD COLUMN IF NOT EXISTS ticks bigint NOT NULL DEFAULT 0;
+-- the worker samples gauges (the plan has some, no --no-gauges): it can take a soak
+ALTER TABLE migtui_fleet.worker ADD COLUMN IF NOT EXISTS soaker boolean NOT NULL
+    DEFAULT false;
 -- the soak gate: the worker sampling a soaking wave's gauges, and its heartbeat; a wave
 -- left running or soaking by a stopped rollout is 'stopped'
 ALTER TABLE migtui_fleet.wave ADD COLUMN IF NOT EXISTS worker text,
@@ -212,9 +215,11 @@ class ControlDb:
                    (rollout.id, names, ords, wave_ns, servers, dbs, schemas, groups))
             return True
 
-    def register_worker(self, worker: str, rollout_id: str, host: str, pid: int) -> None:
-        self.q("INSERT INTO migtui_fleet.worker (id, rollout, host, pid) VALUES (%s, %s, %s, %s) "
-               "ON CONFLICT (id) DO NOTHING", (worker, rollout_id, host, pid))
+    def register_worker(self, worker: str, rollout_id: str, host: str, pid: int,
+                        soaker: bool = False) -> None:
+        self.q("INSERT INTO migtui_fleet.worker (id, rollout, host, pid, soaker) VALUES "
+               "(%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+               (worker, rollout_id, host, pid, soaker))
 
     # ---------------------------------------------------------------- reading
 

@@ -51,6 +51,7 @@ class Wave:
     gate_passed: bool
     soak_worker: str | None
     soak_stale: bool
+    gate_lapsed: bool = False  # the gate's deadline passed by more than the timeout
     members: dict[str, int] = field(default_factory=dict)  # member state -> count
     live: int = 0  # members running or rolling back under a live heartbeat
     stale_running: int = 0  # members 'running' whose heartbeat stopped (a dead worker's)
@@ -73,14 +74,18 @@ class TickResult:
 
 
 def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: int, *,
-         beat: bool = True, ticks: int = 0, sent: int = 0, soaker: bool = False) -> TickResult:
+         beat: bool = True, ticks: int = 0, sent: int = 0, soaker: bool = False,
+         soaking: int | None = None, cannot_soak: frozenset[int] = frozenset()) -> TickResult:
     """``held``: the members this worker reports (heartbeat due, changed, or finished);
     ``free``: how many more it may take now; ``beat``: heartbeat the soak and the worker
     row too (with ``ticks`` and ``sent``, its ticks and control statements so far);
-    ``soaker``: this worker can sample a soaking wave's gauges."""
+    ``soaker``: this worker can sample a soaking wave's gauges (but not those of the waves
+    in ``cannot_soak``: it reaches none of their members); ``soaking``: the wave whose
+    soak this worker's thread samples now (only its heartbeat is kept)."""
     before = db.queries
     row = db.q(SYNC, {
         "rollout": rollout_id, "worker": worker, "beat": beat, "ticks": ticks,
+        "soaking": soaking,
         "queries": sent + 1, "names": [h.name for h in held],
         "steps": [h.step for h in held], "shown": [h.shown for h in held],
         "progress": [h.progress for h in held], "gauges": [h.gauge for h in held],
@@ -89,7 +94,8 @@ def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: in
     waves: dict[int, Wave] = {}
     for c in row["counts"]:
         w = waves.setdefault(int(c["n"]), Wave(int(c["n"]), c["wave_state"], c["gate_passed"],
-                                               c["soak_worker"], c["soak_stale"]))
+                                               c["soak_worker"], c["soak_stale"],
+                                               c["gate_lapsed"]))
         if c["state"] is not None:
             w.members[c["state"]] = int(c["members"])
             w.live += int(c["live"])
@@ -98,7 +104,8 @@ def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: in
             elif c["state"] == "failed":
                 w.untried_failed = int(c["untried"])
     res = TickResult(r, [waves[n] for n in sorted(waves)], recorded=list(row["recorded"]))
-    res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, worker, soaker)
+    gate = Gate(worker, soaker, cannot_soak, int(row["soakers"]))
+    res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, gate)
     res.waiting_rollbacks = marked + sum(w.members.get(s, 0) for w in res.waves
                                          for s in ROLLBACK_WORK)
     if res.rollout.state == "failed":  # members still in flight (a dead worker's, until it
@@ -129,7 +136,29 @@ def _claimable(res: TickResult, wave: int | None) -> bool:
     return False
 
 
-def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: bool
+@dataclass(frozen=True)
+class Gate:
+    """Who may take a soak: this worker (when it samples gauges and reaches some of the
+    wave's members), and how many other live workers sample gauges."""
+
+    worker: str
+    soaker: bool
+    cannot_soak: frozenset[int]
+    soakers: int
+
+    def can_soak(self, n: int) -> bool:
+        return self.soaker and n not in self.cannot_soak
+
+    def timer_only(self, w: Wave) -> bool:
+        """No worker that samples gauges is left to take this soak (or none did within
+        the timeout past its deadline): the gate may pass on its timer alone."""
+        return not self.soakers or w.gate_lapsed
+
+
+TIMER_NOTE = "soaking: timer only, no gauges sampled ({why})"
+
+
+def _advance(db: ControlDb, r: Rollout, waves: list[Wave], g: Gate
              ) -> tuple[Rollout, int | None, int | None, int]:
     """Wave transitions and the failure policy: the rollout as it now stands, the wave
     whose members may be claimed, the wave whose soak this worker just took, and how many
@@ -161,27 +190,26 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
                      "message = 'gate passed' WHERE rollout = %s AND n = %s AND "
                      "state = 'running'", (r.id, w.n))
                 continue  # the next wave starts on this same tick
+            mine = g.can_soak(w.n)
+            if not mine and g.soakers:  # a worker that samples gauges takes it
+                return r, None, None, 0
             got = db.q(
                 "UPDATE migtui_fleet.wave SET state = 'soaking', gate_until = now() + "
                 "make_interval(secs => %s), worker = %s, heartbeat = now(), message = %s "
                 "WHERE rollout = %s AND n = %s AND state = 'running' RETURNING n",
-                (r.soak, worker if soaker else None, None if soaker else
-                 "soaking: no gauges sampled (the plan has none, or --no-gauges)", r.id, w.n))
-            return r, None, (w.n if got and soaker else None), 0
+                (r.soak, g.worker if mine else None, None if mine else TIMER_NOTE.format(
+                    why="the plan has none, or no worker samples them"), r.id, w.n))
+            return r, None, (w.n if got and mine else None), 0
         if w.state == "soaking":
-            if w.soak_worker is None and w.gate_passed:  # a soak that only waits
+            if (w.soak_worker is None and w.gate_passed and not g.can_soak(w.n)
+                    and g.timer_only(w)):  # a soak no one samples: its timer is the gate
                 db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), "
-                     "message = 'gate passed' WHERE rollout = %s AND n = %s AND "
-                     "state = 'soaking' AND worker IS NULL", (r.id, w.n))
+                     "message = 'gate passed: timer only, no gauges sampled' WHERE "
+                     "rollout = %s AND n = %s AND state = 'soaking' AND worker IS NULL",
+                     (r.id, w.n))
                 continue
-            if (w.soak_worker is not None and w.soak_worker != worker and w.soak_stale
-                    and soaker):  # its sampler's worker died: sample again, from the start
-                got = db.q("UPDATE migtui_fleet.wave SET worker = %s, heartbeat = now(), "
-                           "gate_until = now() + make_interval(secs => %s) WHERE rollout = %s "
-                           "AND n = %s AND state = 'soaking' AND worker = %s RETURNING n",
-                           (worker, r.soak, r.id, w.n, w.soak_worker))
-                return r, None, (w.n if got else None), 0
-            return r, None, None, 0
+            return r, None, _soak_gate(db, r, w, g), 0
+
         return r, (w.n if w.state == "running" and not paused else None), None, 0
     if db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
             "'every wave applied' WHERE id = %s AND state = 'running' RETURNING id", (r.id,)):
@@ -213,6 +241,26 @@ def settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
         return 0
     rows = db.q(SETTLE_MEMBERS, {"r": r.id, "policy": policy})
     return sum(1 for row in rows if row["state"] == "rollback_pending")
+
+
+def _soak_gate(db: ControlDb, r: Rollout, w: Wave, g: Gate) -> int | None:
+    """A soaking wave no live worker samples: a worker that can samples it, from the start
+    (the wave, when this one took it); else, once no worker with gauges is left, its timer
+    alone is the gate, and the wave's note says so."""
+    if w.soak_worker is None or (w.soak_worker != g.worker and w.soak_stale):
+        if g.can_soak(w.n):
+            got = db.q("UPDATE migtui_fleet.wave SET worker = %s, heartbeat = now(), "
+                       "gate_until = now() + make_interval(secs => %s), message = NULL "
+                       "WHERE rollout = %s AND n = %s AND state = 'soaking' AND worker "
+                       "IS NOT DISTINCT FROM %s RETURNING n",
+                       (g.worker, r.soak, r.id, w.n, w.soak_worker))
+            return w.n if got else None
+        if w.soak_worker is not None and g.timer_only(w):
+            db.q("UPDATE migtui_fleet.wave SET worker = NULL, heartbeat = NULL, message = %s "
+                 "WHERE rollout = %s AND n = %s AND state = 'soaking' AND worker = %s",
+                 (TIMER_NOTE.format(why="its sampling worker stopped, and no worker with "
+                                        "gauges is left"), r.id, w.n, w.soak_worker))
+    return None
 
 
 def _stop_rollout(db: ControlDb, r: Rollout, n: int) -> Rollout:

@@ -38,6 +38,7 @@ WITH beat AS (
 ), soak AS (
     UPDATE migtui_fleet.wave SET heartbeat = now()
     WHERE rollout = %(rollout)s AND worker = %(worker)s AND state = 'soaking' AND %(beat)s
+      AND n = %(soaking)s  -- only while its sampling thread is alive
     RETURNING n
 ), me AS (
     UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %(queries)s, ticks = %(ticks)s
@@ -45,6 +46,8 @@ WITH beat AS (
 ), counts AS (
     SELECT w.n, w.state AS wave_state, coalesce(w.gate_until <= now(), false) AS gate_passed,
            w.worker AS soak_worker, coalesce(w.{STALE}, true) AS soak_stale,
+           coalesce(w.gate_until + make_interval(secs => r.timeout) <= now(), false)
+               AS gate_lapsed,
            coalesce(b.state, m.state) AS state, count(m.name) AS members,
            count(m.name) FILTER (WHERE coalesce(b.state, m.state) IN ('running', 'rolling_back')
                                  AND (b.name IS NOT NULL OR NOT m.{STALE})) AS live,
@@ -52,12 +55,16 @@ WITH beat AS (
     FROM migtui_fleet.rollout r JOIN migtui_fleet.wave w ON w.rollout = r.id
     LEFT JOIN migtui_fleet.member m ON m.rollout = r.id AND m.wave = w.n
     LEFT JOIN beat b ON b.name = m.name
-    WHERE r.id = %(rollout)s GROUP BY 1, 2, 3, 4, 5, 6
+    WHERE r.id = %(rollout)s GROUP BY 1, 2, 3, 4, 5, 6, 7
 )
 SELECT (SELECT to_jsonb(r) FROM migtui_fleet.rollout r WHERE r.id = %(rollout)s) AS rollout,
        (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.n), '[]') FROM counts c) AS counts,
        ARRAY(SELECT name FROM beat WHERE state NOT IN ('running', 'rolling_back')) AS recorded,
-       (SELECT count(*) FROM soak) + (SELECT count(*) FROM me) AS beats
+       (SELECT count(*) FROM soak) + (SELECT count(*) FROM me) AS beats,
+       -- other workers alive that sample gauges: they, not a timer, should take a soak
+       (SELECT count(*) FROM migtui_fleet.worker k JOIN migtui_fleet.rollout r
+               ON r.id = k.rollout WHERE k.rollout = %(rollout)s AND k.soaker
+               AND k.id <> %(worker)s AND NOT k.{STALE}) AS soakers
 """
 
 # Members a stopped rollout leaves to the failure policy, one statement: a dead worker's

@@ -147,3 +147,45 @@ def test_a_trip_while_paused_stops_the_rollout(tmp_path: Path, pg_admin_url: str
             (1, "failed"), (2, "pending")]
         members = dict(q(ctl, "SELECT name, state FROM migtui_fleet.member"))
         assert members == {names[0]: "applied", names[1]: "rolled_back", names[2]: "pending"}
+
+
+def test_a_member_gone_during_the_soak_fails_the_gate(tmp_path: Path, pg_admin_url: str) -> None:
+    """A member's database is dropped while its wave soaks: the soak cannot read its gauges,
+    so the gate fails saying so, in one line; it never passes as 'healthy' on it."""
+    with databases(pg_admin_url, 3, seed=SEED + "CREATE TABLE poison (x int);") as (
+            pattern, names):
+        ctl = _with_db(pg_admin_url, names[0])
+        f = write_fleet(tmp_path, f"""\
+            fleet: 1
+            name: gone-{pattern.rstrip('%')}
+            members:
+              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
+            waves: [2, rest]
+            concurrency: {{overall: 2}}
+            gate: {{soak: 4s}}
+            workers: {{heartbeat: 0.2s, timeout: 10s}}
+            """)
+        plan = write_plan(tmp_path, extra=GAUGES)
+        plan.write_text(plan.read_text().replace("settings:\n",
+                                                 "settings:\n  sample_interval: 250ms\n"))
+        w = spawn("fleet", "run", str(f), str(plan))
+        try:
+            deadline = time.monotonic() + 60
+            row = wave_row(ctl, 1)
+            while (row is None or row[0] != "soaking" or row[1] is None) and (
+                    time.monotonic() < deadline and w.poll() is None):
+                time.sleep(0.05)
+                row = wave_row(ctl, 1)
+            assert row and row[0] == "soaking", row
+            admin(pg_admin_url, f'DROP DATABASE "{names[1]}" WITH (FORCE)')
+            out, _ = w.communicate(timeout=90)
+        finally:
+            if w.poll() is None:
+                w.kill()
+        assert w.returncode == 1, out
+        assert "Traceback" not in out, out
+        waves = q(ctl, "SELECT n, state, message FROM migtui_fleet.wave ORDER BY n")
+        assert waves[0][:2] == (1, "failed") and waves[1][1] == "pending", waves
+        assert f"{names[1]} could not be watched during the soak" in waves[0][2], waves
+        error = q(ctl, "SELECT error FROM migtui_fleet.member WHERE name = %s", (names[1],))[0][0]
+        assert error.startswith("not watched: its gauges could not be read"), error
