@@ -304,16 +304,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
     else:
         if r.state == "done":
             raise CliError(f"rollout {r.id} is done; nothing to resume", EXIT_USAGE)
-        with db.tx():
-            if r.state == "failed":  # retry: the failed wave runs again, its failures too
-                db.q("UPDATE migtui_fleet.member SET state = 'pending', worker = NULL, "
-                     "error = NULL WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
-                     (r.id,))
-                db.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL, "
-                     "message = NULL WHERE rollout = %s AND state IN ('failed', 'stopped')",
-                     (r.id,))
-            db.q("UPDATE migtui_fleet.rollout SET state = 'running', finished_at = NULL, "
-                 "message = %s WHERE id = %s", (f"resumed by {operator()}", r.id))
+        db.resume(r.id, f"resumed by {operator()}")
     print(f"rollout {r.id}: {'paused' if args.action == 'pause' else 'running'}")
     return EXIT_OK
 

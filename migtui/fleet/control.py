@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.member (
 -- what the app's fleet view shows per member, sent with the heartbeat
 ALTER TABLE migtui_fleet.member ADD COLUMN IF NOT EXISTS progress text,
     ADD COLUMN IF NOT EXISTS gauge text;
+-- a rollback of the member was tried since it last ran forward: a member whose rollback
+-- failed ('failed' again) is not marked for rollback again by the failure policy
+ALTER TABLE migtui_fleet.member ADD COLUMN IF NOT EXISTS rollback_tried boolean NOT NULL
+    DEFAULT false;
 CREATE INDEX IF NOT EXISTS member_wave_idx ON migtui_fleet.member (rollout, wave, ord);
 CREATE TABLE IF NOT EXISTS migtui_fleet.worker (
     id         text PRIMARY KEY,
@@ -88,6 +92,9 @@ CREATE TABLE IF NOT EXISTS migtui_fleet.worker (
     queries    bigint NOT NULL DEFAULT 0
 );
 ALTER TABLE migtui_fleet.worker ADD COLUMN IF NOT EXISTS ticks bigint NOT NULL DEFAULT 0;
+-- the worker samples gauges (the plan has some, no --no-gauges): it can take a soak
+ALTER TABLE migtui_fleet.worker ADD COLUMN IF NOT EXISTS soaker boolean NOT NULL
+    DEFAULT false;
 -- the soak gate: the worker sampling a soaking wave's gauges, and its heartbeat; a wave
 -- left running or soaking by a stopped rollout is 'stopped'
 ALTER TABLE migtui_fleet.wave ADD COLUMN IF NOT EXISTS worker text,
@@ -208,9 +215,11 @@ class ControlDb:
                    (rollout.id, names, ords, wave_ns, servers, dbs, schemas, groups))
             return True
 
-    def register_worker(self, worker: str, rollout_id: str, host: str, pid: int) -> None:
-        self.q("INSERT INTO migtui_fleet.worker (id, rollout, host, pid) VALUES (%s, %s, %s, %s) "
-               "ON CONFLICT (id) DO NOTHING", (worker, rollout_id, host, pid))
+    def register_worker(self, worker: str, rollout_id: str, host: str, pid: int,
+                        soaker: bool = False) -> None:
+        self.q("INSERT INTO migtui_fleet.worker (id, rollout, host, pid, soaker) VALUES "
+               "(%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+               (worker, rollout_id, host, pid, soaker))
 
     # ---------------------------------------------------------------- reading
 
@@ -235,6 +244,26 @@ class ControlDb:
         rows = self.q("UPDATE migtui_fleet.rollout SET state = %s, message = coalesce(%s, message)"
                       " WHERE id = %s RETURNING id", (state, message, rollout_id))
         return bool(rows)
+
+    def resume(self, rollout_id: str, message: str) -> str | None:
+        """Continue a paused rollout, or retry a failed one: its failed and rolled-back
+        members become pending and its failed (or stopped) waves run again. The state it
+        had (None: no such rollout)."""
+        with self.tx():
+            rows = self.q("SELECT state FROM migtui_fleet.rollout WHERE id = %s FOR UPDATE",
+                          (rollout_id,))
+            if not rows:
+                return None
+            if rows[0]["state"] == "failed":
+                self.q("UPDATE migtui_fleet.member SET state = 'pending', worker = NULL, "
+                       "error = NULL, rollback_tried = false WHERE rollout = %s AND state IN ('failed', 'rolled_back')",
+                       (rollout_id,))
+                self.q("UPDATE migtui_fleet.wave SET state = 'running', finished_at = NULL, "
+                       "message = NULL WHERE rollout = %s AND state IN ('failed', 'stopped')",
+                       (rollout_id,))
+            self.q("UPDATE migtui_fleet.rollout SET state = 'running', finished_at = NULL, "
+                   "message = %s WHERE id = %s", (message, rollout_id))
+            return str(rows[0]["state"])
 
     def request_rollback(self, rollout_id: str, wave: int | None = None,
                          member: str | None = None) -> int:

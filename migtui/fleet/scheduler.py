@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from migtui.fleet.control import ACTIVE, ControlDb, Rollout
-from migtui.fleet.tick_sql import CLAIM, SYNC
+from migtui.fleet.tick_sql import CLAIM, SETTLE_MEMBERS, SYNC
 
 ROLLOUT_FIELDS = ("id", "fleet", "plan_id", "state", "on_failure", "concurrency", "per_server",
                   "soak", "timeout", "message")
@@ -51,8 +51,11 @@ class Wave:
     gate_passed: bool
     soak_worker: str | None
     soak_stale: bool
+    gate_lapsed: bool = False  # the gate's deadline passed by more than the timeout
     members: dict[str, int] = field(default_factory=dict)  # member state -> count
     live: int = 0  # members running or rolling back under a live heartbeat
+    stale_running: int = 0  # members 'running' whose heartbeat stopped (a dead worker's)
+    untried_failed: int = 0  # members 'failed' with no rollback tried since they ran
 
     @property
     def total(self) -> int:
@@ -71,14 +74,18 @@ class TickResult:
 
 
 def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: int, *,
-         beat: bool = True, ticks: int = 0, sent: int = 0, soaker: bool = False) -> TickResult:
+         beat: bool = True, ticks: int = 0, sent: int = 0, soaker: bool = False,
+         soaking: int | None = None, cannot_soak: frozenset[int] = frozenset()) -> TickResult:
     """``held``: the members this worker reports (heartbeat due, changed, or finished);
     ``free``: how many more it may take now; ``beat``: heartbeat the soak and the worker
     row too (with ``ticks`` and ``sent``, its ticks and control statements so far);
-    ``soaker``: this worker can sample a soaking wave's gauges."""
+    ``soaker``: this worker can sample a soaking wave's gauges (but not those of the waves
+    in ``cannot_soak``: it reaches none of their members); ``soaking``: the wave whose
+    soak this worker's thread samples now (only its heartbeat is kept)."""
     before = db.queries
     row = db.q(SYNC, {
         "rollout": rollout_id, "worker": worker, "beat": beat, "ticks": ticks,
+        "soaking": soaking,
         "queries": sent + 1, "names": [h.name for h in held],
         "steps": [h.step for h in held], "shown": [h.shown for h in held],
         "progress": [h.progress for h in held], "gauges": [h.gauge for h in held],
@@ -87,15 +94,27 @@ def tick(db: ControlDb, rollout_id: str, worker: str, held: list[Held], free: in
     waves: dict[int, Wave] = {}
     for c in row["counts"]:
         w = waves.setdefault(int(c["n"]), Wave(int(c["n"]), c["wave_state"], c["gate_passed"],
-                                               c["soak_worker"], c["soak_stale"]))
+                                               c["soak_worker"], c["soak_stale"],
+                                               c["gate_lapsed"]))
         if c["state"] is not None:
             w.members[c["state"]] = int(c["members"])
             w.live += int(c["live"])
+            if c["state"] == "running":
+                w.stale_running = int(c["members"]) - int(c["live"])
+            elif c["state"] == "failed":
+                w.untried_failed = int(c["untried"])
     res = TickResult(r, [waves[n] for n in sorted(waves)], recorded=list(row["recorded"]))
-    res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, worker, soaker)
+    gate = Gate(worker, soaker, cannot_soak, int(row["soakers"]))
+    res.rollout, wave, res.soak, marked = _advance(db, r, res.waves, gate)
     res.waiting_rollbacks = marked + sum(w.members.get(s, 0) for w in res.waves
                                          for s in ROLLBACK_WORK)
-    if free > 0 and r.state != "paused" and (marked or _claimable(res, wave)):
+    if res.rollout.state == "failed":  # members still in flight (a dead worker's, until it
+        # goes stale and settle_failed settles it) may need their rollback too
+        res.waiting_rollbacks += sum(w.members.get("running", 0) - w.stale_running
+                                     for w in res.waves)
+    # paused, only rollback work is claimed (the claim takes members to apply only from a
+    # running rollout's current wave)
+    if free > 0 and (marked or _claimable(res, wave)):
         res.claims = [Claim(c["name"], c["action"], c["takeover"])
                       for c in db.q(CLAIM, (rollout_id, worker, free, wave))]
     res.statements = db.queries - before
@@ -117,19 +136,47 @@ def _claimable(res: TickResult, wave: int | None) -> bool:
     return False
 
 
-def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: bool
+@dataclass(frozen=True)
+class Gate:
+    """Who may take a soak: this worker (when it samples gauges and reaches some of the
+    wave's members), and how many other live workers sample gauges."""
+
+    worker: str
+    soaker: bool
+    cannot_soak: frozenset[int]
+    soakers: int
+
+    def can_soak(self, n: int) -> bool:
+        return self.soaker and n not in self.cannot_soak
+
+    def timer_only(self, w: Wave) -> bool:
+        """No worker that samples gauges is left to take this soak (or none did within
+        the timeout past its deadline): the gate may pass on its timer alone."""
+        return not self.soakers or w.gate_lapsed
+
+
+TIMER_NOTE = "soaking: timer only, no gauges sampled ({why})"
+
+
+def _advance(db: ControlDb, r: Rollout, waves: list[Wave], g: Gate
              ) -> tuple[Rollout, int | None, int | None, int]:
     """Wave transitions and the failure policy: the rollout as it now stands, the wave
     whose members may be claimed, the wave whose soak this worker just took, and how many
     members the failure policy just marked for rollback (claimable on this same tick)."""
     if r.state == "failed":
-        return r, None, None, _settle_failed(db, r, waves)
-    if r.state != "running":
+        return r, None, None, settle_failed(db, r, waves)
+    if r.state not in ("running", "paused"):
         return r, None, None, 0
+    paused = r.state == "paused"  # no wave starts, no member is claimed to apply
     for w in waves:
         if w.state == "done":
             continue
+        if w.state in ("failed", "stopped"):  # the rollout did not stop with it: stop it now
+            r = _stop_rollout(db, r, w.n)
+            return r, None, None, settle_failed(db, r, waves) if r.state == "failed" else 0
         if w.state == "pending":
+            if paused:
+                return r, None, None, 0
             db.q("UPDATE migtui_fleet.wave SET state = 'running', started_at = now() "
                  "WHERE rollout = %s AND n = %s AND state = 'pending'", (r.id, w.n))
             return r, w.n, None, 0  # its members are claimed on this same tick
@@ -143,55 +190,98 @@ def _advance(db: ControlDb, r: Rollout, waves: list[Wave], worker: str, soaker: 
                      "message = 'gate passed' WHERE rollout = %s AND n = %s AND "
                      "state = 'running'", (r.id, w.n))
                 continue  # the next wave starts on this same tick
+            mine = g.can_soak(w.n)
+            if not mine and g.soakers:  # a worker that samples gauges takes it
+                return r, None, None, 0
             got = db.q(
                 "UPDATE migtui_fleet.wave SET state = 'soaking', gate_until = now() + "
                 "make_interval(secs => %s), worker = %s, heartbeat = now(), message = %s "
                 "WHERE rollout = %s AND n = %s AND state = 'running' RETURNING n",
-                (r.soak, worker if soaker else None, None if soaker else
-                 "soaking: no gauges sampled (the plan has none, or --no-gauges)", r.id, w.n))
-            return r, None, (w.n if got and soaker else None), 0
+                (r.soak, g.worker if mine else None, None if mine else TIMER_NOTE.format(
+                    why="the plan has none, or no worker samples them"), r.id, w.n))
+            return r, None, (w.n if got and mine else None), 0
         if w.state == "soaking":
-            if w.soak_worker is None and w.gate_passed:  # a soak that only waits
+            if (w.soak_worker is None and w.gate_passed and not g.can_soak(w.n)
+                    and g.timer_only(w)):  # a soak no one samples: its timer is the gate
                 db.q("UPDATE migtui_fleet.wave SET state = 'done', finished_at = now(), "
-                     "message = 'gate passed' WHERE rollout = %s AND n = %s AND "
-                     "state = 'soaking' AND worker IS NULL", (r.id, w.n))
+                     "message = 'gate passed: timer only, no gauges sampled' WHERE "
+                     "rollout = %s AND n = %s AND state = 'soaking' AND worker IS NULL",
+                     (r.id, w.n))
                 continue
-            if (w.soak_worker is not None and w.soak_worker != worker and w.soak_stale
-                    and soaker):  # its sampler's worker died: sample again, from the start
-                got = db.q("UPDATE migtui_fleet.wave SET worker = %s, heartbeat = now(), "
-                           "gate_until = now() + make_interval(secs => %s) WHERE rollout = %s "
-                           "AND n = %s AND state = 'soaking' AND worker = %s RETURNING n",
-                           (worker, r.soak, r.id, w.n, w.soak_worker))
-                return r, None, (w.n if got else None), 0
-            return r, None, None, 0
-        return r, (w.n if w.state == "running" else None), None, 0
+            return r, None, _soak_gate(db, r, w, g), 0
+
+        return r, (w.n if w.state == "running" and not paused else None), None, 0
     if db.q("UPDATE migtui_fleet.rollout SET state = 'done', finished_at = now(), message = "
             "'every wave applied' WHERE id = %s AND state = 'running' RETURNING id", (r.id,)):
         r = Rollout(**{**r.__dict__, "state": "done", "message": "every wave applied"})
     return r, None, None, 0
 
 
-def _settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
-    """A stopped rollout leaves no wave running or soaking; under rollback_wave, members of
-    the failed wave that finished after it failed are rolled back too (how many)."""
+STILL_FAILED = ("EXISTS (SELECT 1 FROM migtui_fleet.rollout WHERE id = %(r)s AND "
+                "state = 'failed')")
+
+
+def settle_failed(db: ControlDb, r: Rollout, waves: list[Wave]) -> int:
+    """A stopped rollout leaves no wave running or soaking, and no member to a dead worker
+    (``SETTLE_MEMBERS``); the failure policy also covers members of the failed wave that
+    finished after it failed. How many members were marked for rollback.
+
+    ``r`` and ``waves`` may be stale (read before an operator's ``fleet resume``): each
+    update applies only while the rollout is still failed, checked in the same statement,
+    so a wave that resume just set running is never stopped again."""
     if any(w.state in ("running", "soaking") for w in waves):
         db.q("UPDATE migtui_fleet.wave SET state = 'stopped', worker = NULL, finished_at = "
-             "coalesce(finished_at, now()), message = %s WHERE rollout = %s AND "
-             "state IN ('running', 'soaking')", (f"stopped: {r.message or 'rollout failed'}",
-                                                 r.id))
-    if r.on_failure == "rollback_wave" and any(
-            w.state == "failed" and w.members.get("applied") for w in waves):
-        return len(db.q(
-            "UPDATE migtui_fleet.member SET state = 'rollback_pending', worker = NULL WHERE "
-            "rollout = %s AND state = 'applied' AND wave IN (SELECT n FROM migtui_fleet.wave "
-            "WHERE rollout = %s AND state = 'failed') RETURNING name", (r.id, r.id)))
-    return 0
+             "coalesce(finished_at, now()), message = %(msg)s WHERE rollout = %(r)s AND "
+             f"state IN ('running', 'soaking') AND {STILL_FAILED}",
+             {"msg": f"stopped: {r.message or 'rollout failed'}", "r": r.id})
+    policy = r.on_failure
+    if not any(w.stale_running or (w.state == "failed" and (
+            (policy != "stop" and w.untried_failed)
+            or (policy == "rollback_wave" and w.members.get("applied")))) for w in waves):
+        return 0
+    rows = db.q(SETTLE_MEMBERS, {"r": r.id, "policy": policy})
+    return sum(1 for row in rows if row["state"] == "rollback_pending")
+
+
+def _soak_gate(db: ControlDb, r: Rollout, w: Wave, g: Gate) -> int | None:
+    """A soaking wave no live worker samples: a worker that can samples it, from the start
+    (the wave, when this one took it); else, once no worker with gauges is left, its timer
+    alone is the gate, and the wave's note says so."""
+    if w.soak_worker is None or (w.soak_worker != g.worker and w.soak_stale):
+        if g.can_soak(w.n):
+            got = db.q("UPDATE migtui_fleet.wave SET worker = %s, heartbeat = now(), "
+                       "gate_until = now() + make_interval(secs => %s), message = NULL "
+                       "WHERE rollout = %s AND n = %s AND state = 'soaking' AND worker "
+                       "IS NOT DISTINCT FROM %s RETURNING n",
+                       (g.worker, r.soak, r.id, w.n, w.soak_worker))
+            return w.n if got else None
+        if w.soak_worker is not None and g.timer_only(w):
+            db.q("UPDATE migtui_fleet.wave SET worker = NULL, heartbeat = NULL, message = %s "
+                 "WHERE rollout = %s AND n = %s AND state = 'soaking' AND worker = %s",
+                 (TIMER_NOTE.format(why="its sampling worker stopped, and no worker with "
+                                        "gauges is left"), r.id, w.n, w.soak_worker))
+    return None
+
+
+def _stop_rollout(db: ControlDb, r: Rollout, n: int) -> Rollout:
+    """A running (or paused) rollout with a failed or stopped wave (a wave failed in a race
+    with the operator's resume or pause): the rollout fails too, with the wave's note, so
+    its state always converges and the failure policy applies."""
+    rows = db.q(
+        "UPDATE migtui_fleet.rollout r SET state = 'failed', finished_at = now(), message = "
+        "coalesce(w.message, 'wave ' || w.n || ' ' || w.state) FROM migtui_fleet.wave w "
+        "WHERE r.id = %s AND r.state IN ('running', 'paused') AND w.rollout = r.id AND "
+        "w.n = %s AND w.state IN ('failed', 'stopped') RETURNING r.state, r.message",
+        (r.id, n))
+    got = rows[0] if rows else db.q("SELECT state, message FROM migtui_fleet.rollout "
+                                    "WHERE id = %s", (r.id,))[0]
+    return Rollout(**{**r.__dict__, "state": got["state"], "message": got["message"]})
 
 
 def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> tuple[Rollout, int]:
-    """The wave failed: it is 'failed', the rollout stops, the failure policy marks members
-    for rollback — in one statement, done once whichever worker gets there first. The
-    rollout as it now stands, and how many members were marked."""
+    """The wave failed: it is 'failed', the rollout stops (also a paused one), the failure
+    policy marks members for rollback — in one statement, done once whichever worker gets
+    there first. The rollout as it now stands, and how many members were marked."""
     msg = (f"wave {n}: {why}; the rollout stopped before wave {n + 1}"
            f" (on_failure: {r.on_failure})")
     states = {"rollback_member": ["failed"], "rollback_wave": ["failed", "applied"]}.get(
@@ -204,13 +294,17 @@ def fail_wave(db: ControlDb, r: Rollout, n: int, why: str) -> tuple[Rollout, int
         "WHERE rollout = %(r)s AND wave IN (SELECT n FROM w) AND state = ANY(%(states)s) "
         "RETURNING name), "
         "ro AS (UPDATE migtui_fleet.rollout SET state = 'failed', finished_at = now(), "
-        "message = %(msg)s WHERE id = %(r)s AND state = 'running' AND EXISTS "
+        "message = %(msg)s WHERE id = %(r)s AND state IN ('running', 'paused') AND EXISTS "
         "(SELECT 1 FROM w) RETURNING message) "
         "SELECT (SELECT message FROM ro) AS message, (SELECT count(*) FROM m) AS marked, "
-        "(SELECT message FROM migtui_fleet.rollout WHERE id = %(r)s) AS was",
+        "r.state AS was_state, r.message AS was FROM migtui_fleet.rollout r WHERE r.id = %(r)s",
         {"msg": msg, "r": r.id, "n": n, "states": states})
-    got = rows[0]["message"] or rows[0]["was"] or msg
-    return Rollout(**{**r.__dict__, "state": "failed", "message": got}), int(rows[0]["marked"])
+    got = rows[0]
+    if got["message"] is not None:  # this statement stopped the rollout
+        return Rollout(**{**r.__dict__, "state": "failed", "message": got["message"]}), int(
+            got["marked"])
+    return Rollout(**{**r.__dict__, "state": got["was_state"], "message": got["was"]}), int(
+        got["marked"])
 
 
 def release(db: ControlDb, rollout_id: str, name: str, worker: str, error: str) -> None:

@@ -93,12 +93,6 @@ def view_row(m: dict[str, Any], trip_width: int | None = TRIP_WIDTH) -> tuple[st
             str(m.get("attempts") or 0))
 
 
-def member_view_table(members: list[dict[str, Any]]) -> StatusTable:
-    """Every member with its state, current step, backfill progress, worst gauge and trip."""
-    rows = tuple(view_row(m) for m in members)
-    return StatusTable("members", VIEW_HEADERS, rows, f"{len(rows)} member(s)")
-
-
 def gate_text(waves: list[dict[str, Any]], now: datetime | None,
               rollout_state: str = "running", message: str | None = None) -> str:
     """The gate countdown: the soaking wave and how long until the next one may start."""

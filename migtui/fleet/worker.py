@@ -121,6 +121,7 @@ class Worker:
         self._sent: dict[str, tuple[str | None, ...]] = {}  # what the view was last sent
         self._soak: Soak | None = None
         self._soaks_done: set[int] = set()  # waves whose soak outcome this worker recorded
+        self._cannot_soak: set[int] = set()  # waves none of whose members this worker knows
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -138,12 +139,13 @@ class Worker:
 
     def run(self) -> WorkerResult:
         t0, q0 = time.monotonic(), self.db.queries
-        self.db.register_worker(self.id, self.rollout_id, socket.gethostname(), os.getpid())
-        res = WorkerResult(rollout=self.db.rollout(self.rollout_id))  # type: ignore[arg-type]
-        self.result = res
         from migtui.watch import has_gauges
 
         soaker = self.o.gauges and not self.o.only_rollbacks and has_gauges(self.plan)
+        self.db.register_worker(self.id, self.rollout_id, socket.gethostname(), os.getpid(),
+                                soaker)
+        res = WorkerResult(rollout=self.db.rollout(self.rollout_id))  # type: ignore[arg-type]
+        self.result = res
         last_beat = 0.0
         while True:
             now = time.monotonic()
@@ -156,7 +158,9 @@ class Worker:
             res.ticks += 1
             t = scheduler.tick(self.db, self.rollout_id, self.id, held, free, beat=beat,
                                ticks=res.ticks, sent=self.db.queries - q0,
-                               soaker=soaker and not self._stop.is_set())
+                               soaker=soaker and not self._stop.is_set(),
+                               soaking=self._soak.wave if self._soak and self._soak.running
+                               else None, cannot_soak=frozenset(self._cannot_soak))
             if beat:
                 last_beat = now
             self._recorded(ended, set(t.recorded))
@@ -225,7 +229,12 @@ class Worker:
             return
         if s is not None:
             s.stop()
-        members, total = soak_members(self.db, self.rollout_id, n, self.members)
+        members, total = soak_members(self.db, self.rollout_id, n, self.members, self.id)
+        if not members:  # it would watch nothing: give the soak up to a worker that can
+            self._cannot_soak.add(n)
+            self.o.log(f"wave {n}: this worker knows none of its {total} member(s); the "
+                       f"soak is left to a worker that does (else its timer alone)")
+            return
         self.o.log(f"wave {n}: soaking {t.rollout.soak:g}s, gauges on {len(members)} "
                    f"of {total} member(s)")
         self._soak = Soak(self.plan, n, members, t.rollout.soak, self._soaked).start()
@@ -241,9 +250,9 @@ class Worker:
             got = None
         if got is not None:
             self.o.log(f"wave {res.wave}: " + (
-                f"the gate failed: {', '.join(res.tripped)} tripped during the soak"
-                if res.tripped else f"the gate passed ({len(res.sampled)} member(s) "
-                                    f"watched for {res.seconds:.0f}s)"))
+                f"the gate failed: {res.why}" if res.failed else
+                f"the gate passed ({len(res.sampled)} member(s) watched for "
+                f"{res.seconds:.0f}s)"))
         self._wake.set()
 
     def _finished(self, t: scheduler.TickResult) -> bool:
@@ -266,6 +275,8 @@ class Worker:
     def _start(self, name: str, action: str, takeover: bool) -> None:
         a = Active(self.members[name], action, RunControl())
         with self._lock:
+            if name in self.active:  # its thread still runs it (the claim never hands a
+                return               # worker its own member; this only guards)
             self.active[name] = a
         verb = "takes over" if takeover else "starts"
         self.o.log(f"{name}: {verb} {'apply' if action == 'apply' else 'rollback'}")

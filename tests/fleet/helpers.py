@@ -100,3 +100,23 @@ def q(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as c:
         cur = c.execute(query, params)
         return cur.fetchall() if cur.description else []
+
+
+def control_rollout(url: str, waves: list[int], *, on_failure: str = "stop",
+                    soak: float = 0.0, timeout: float = 30.0,
+                    concurrency: int = 4) -> tuple[Any, Any]:
+    """A rollout in the control database at ``url`` (no member database behind it: for
+    driving the scheduler's ticks directly), members named m1, m2, … wave by wave."""
+    from migtui.fleet.control import ControlDb, Rollout
+    from migtui.fleet.members import Member
+
+    db = ControlDb(url)
+    db.ensure_schema()
+    cut, i = [], 0
+    for size in waves:
+        cut.append([Member(f"m{i + k + 1}", "dbname=unused", "h:5432", f"d{i + k + 1}")
+                    for k in range(size)])
+        i += size
+    r = Rollout("f/p", "f", "p", "running", on_failure, concurrency, None, soak, timeout, None)
+    db.create_rollout(r, "x", cut)
+    return db, db.rollout(r.id)

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _with_db
-from tests.fleet.helpers import SEED, admin, databases, q, spawn, write_fleet, write_plan
+from tests.fleet.helpers import (
+    SEED,
+    admin,
+    databases,
+    migtui,
+    q,
+    spawn,
+    write_fleet,
+    write_plan,
+)
 
 GAUGES = """\
 risks:
@@ -93,3 +102,90 @@ def test_the_soak_samples_the_waves_gauges(tmp_path: Path, pg_admin_url: str,
             for nm in names[:2]:
                 assert not q(_with_db(pg_admin_url, nm), "SELECT 1 FROM information_schema."
                              "columns WHERE table_name = 'accounts' AND column_name = 'tier'")
+
+
+def test_a_trip_while_paused_stops_the_rollout(tmp_path: Path, pg_admin_url: str) -> None:
+    """The operator pauses during the soak (a gauge looks bad); the soak keeps sampling and
+    trips: the rollout fails (paused → failed), the policy rolls the member back, and the
+    worker exits instead of waiting for a resume that would find nothing to do."""
+    with databases(pg_admin_url, 3, seed=SEED + "CREATE TABLE poison (x int);") as (
+            pattern, names):
+        ctl = _with_db(pg_admin_url, names[0])
+        f = write_fleet(tmp_path, f"""\
+            fleet: 1
+            name: psoak-{pattern.rstrip('%')}
+            members:
+              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
+            waves: [2, rest]
+            concurrency: {{overall: 2}}
+            gate: {{soak: 60s}}
+            on_failure: rollback_member
+            workers: {{heartbeat: 0.2s, timeout: 10s}}
+            """)
+        plan = write_plan(tmp_path, extra=GAUGES)
+        plan.write_text(plan.read_text().replace("settings:\n",
+                                                 "settings:\n  sample_interval: 250ms\n"))
+        w = spawn("fleet", "run", str(f), str(plan))
+        try:
+            deadline = time.monotonic() + 60
+            row = wave_row(ctl, 1)
+            while (row is None or row[0] != "soaking" or row[1] is None) and (
+                    time.monotonic() < deadline and w.poll() is None):
+                time.sleep(0.05)
+                row = wave_row(ctl, 1)
+            assert row and row[0] == "soaking", row
+            assert migtui("fleet", "pause", str(f)).returncode == 0
+            admin(_with_db(pg_admin_url, names[1]), "INSERT INTO poison VALUES (1)")
+            out, _ = w.communicate(timeout=90)
+        finally:
+            if w.poll() is None:
+                w.kill()
+        assert w.returncode == 3, out
+        (state, message), = q(ctl, "SELECT state, message FROM migtui_fleet.rollout")
+        assert state == "failed" and "the gate failed" in message, message
+        assert q(ctl, "SELECT n, state FROM migtui_fleet.wave ORDER BY n") == [
+            (1, "failed"), (2, "pending")]
+        members = dict(q(ctl, "SELECT name, state FROM migtui_fleet.member"))
+        assert members == {names[0]: "applied", names[1]: "rolled_back", names[2]: "pending"}
+
+
+def test_a_member_gone_during_the_soak_fails_the_gate(tmp_path: Path, pg_admin_url: str) -> None:
+    """A member's database is dropped while its wave soaks: the soak cannot read its gauges,
+    so the gate fails saying so, in one line; it never passes as 'healthy' on it."""
+    with databases(pg_admin_url, 3, seed=SEED + "CREATE TABLE poison (x int);") as (
+            pattern, names):
+        ctl = _with_db(pg_admin_url, names[0])
+        f = write_fleet(tmp_path, f"""\
+            fleet: 1
+            name: gone-{pattern.rstrip('%')}
+            members:
+              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
+            waves: [2, rest]
+            concurrency: {{overall: 2}}
+            gate: {{soak: 4s}}
+            workers: {{heartbeat: 0.2s, timeout: 10s}}
+            """)
+        plan = write_plan(tmp_path, extra=GAUGES)
+        plan.write_text(plan.read_text().replace("settings:\n",
+                                                 "settings:\n  sample_interval: 250ms\n"))
+        w = spawn("fleet", "run", str(f), str(plan))
+        try:
+            deadline = time.monotonic() + 60
+            row = wave_row(ctl, 1)
+            while (row is None or row[0] != "soaking" or row[1] is None) and (
+                    time.monotonic() < deadline and w.poll() is None):
+                time.sleep(0.05)
+                row = wave_row(ctl, 1)
+            assert row and row[0] == "soaking", row
+            admin(pg_admin_url, f'DROP DATABASE "{names[1]}" WITH (FORCE)')
+            out, _ = w.communicate(timeout=90)
+        finally:
+            if w.poll() is None:
+                w.kill()
+        assert w.returncode == 1, out
+        assert "Traceback" not in out, out
+        waves = q(ctl, "SELECT n, state, message FROM migtui_fleet.wave ORDER BY n")
+        assert waves[0][:2] == (1, "failed") and waves[1][1] == "pending", waves
+        assert f"{names[1]} could not be watched during the soak" in waves[0][2], waves
+        error = q(ctl, "SELECT error FROM migtui_fleet.member WHERE name = %s", (names[1],))[0][0]
+        assert error.startswith("not watched: its gauges could not be read"), error

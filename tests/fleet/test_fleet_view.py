@@ -332,3 +332,23 @@ async def test_quitting_during_a_rollback_asks_first() -> None:
         assert app.rolling is None
         await pilot.press("q")
     assert app.return_value is None
+
+
+@asynctest
+async def test_tables_built_before_a_resize_are_refitted() -> None:
+    """The poll thread built the tables for 120 columns; the terminal shrank to 80 before
+    they landed: the view shows the 80-column tables, not the old ones."""
+    app = FleetApp(fixed, frozen=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.fleet
+        await wait_polls(pilot, screen, 1)
+        snap = fixed()
+        late = screen._tables(snap)  # as the poll thread builds them, at 120 columns
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        screen.show(snap, late)
+        await pilot.pause()
+        table = screen.query_one("#members", DataTable)
+        keys = [str(c.key.value) for c in table.ordered_columns]
+        assert keys == list(member_rows(snap.members, 80).headers)
+        assert keys != list(member_rows(snap.members, 120).headers)

@@ -74,3 +74,51 @@ def test_two_workers_one_killed_mid_step(tmp_path: Path, pg_admin_url: str) -> N
         workers = {r[0] for r in q(ctl, "SELECT DISTINCT worker FROM migtui_fleet.member "
                                         "WHERE rollout = %s", (rid,))}
         assert any(f":{b.pid}:" in w for w in workers)
+
+
+def test_a_killed_workers_member_is_rolled_back_with_its_wave(tmp_path: Path,
+                                                               pg_admin_url: str) -> None:
+    """rollback_wave: worker A is killed mid-step; the wave then fails (B's next member
+    cannot apply). No one takes A's member over once the rollout stopped, but it must not
+    stay 'running': once its heartbeat times out, B rolls it back with the wave."""
+    with databases(pg_admin_url, 3) as (pattern, names):
+        ctl = _with_db(pg_admin_url, names[0])
+        q(_with_db(pg_admin_url, names[2]), "ALTER TABLE accounts ADD COLUMN tier int")
+        f = write_fleet(tmp_path, f"""\
+            fleet: 1
+            name: killrb-{pattern.rstrip('%')}
+            members:
+              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
+            waves: [rest]
+            concurrency: {{overall: 2}}
+            on_failure: rollback_wave
+            workers: {{heartbeat: 0.3s, timeout: 4s}}
+            """)
+        plan = write_plan(tmp_path, SLOW_STEPS)
+        a = spawn("fleet", "run", str(f), str(plan), "--no-gauges", "--threads", "1")
+        b = spawn("fleet", "run", str(f), str(plan), "--no-gauges", "--threads", "1")
+        victim: list[str] = []
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not victim:
+                rows = q(ctl, "SELECT name FROM migtui_fleet.member WHERE state = 'running' "
+                              "AND step = 'slow' AND worker LIKE %s",
+                         (f"%:{a.pid}:%",)) if q(
+                    ctl, "SELECT to_regclass('migtui_fleet.member') IS NOT NULL")[0][0] else []
+                victim = [r[0] for r in rows]
+                time.sleep(0.05)
+            assert victim, "worker A never got to the slow step"
+            os.kill(a.pid, signal.SIGKILL)
+            a.wait(timeout=30)
+            out_b, _ = b.communicate(timeout=120)
+        finally:
+            for p in (a, b):
+                if p.poll() is None:
+                    p.kill()
+        members = dict(q(ctl, "SELECT name, state FROM migtui_fleet.member"))
+        assert members[victim[0]] == "rolled_back", (members, out_b)
+        assert b.returncode == 3, out_b
+        assert set(members.values()) == {"rolled_back"}, members
+        for nm in names[:2]:
+            assert not q(_with_db(pg_admin_url, nm), "SELECT 1 FROM information_schema."
+                         "columns WHERE table_name = 'accounts' AND column_name = 'tier'")

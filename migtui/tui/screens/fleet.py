@@ -28,6 +28,16 @@ from migtui.secrets import scrub
 ROLLBACK_STATES = ("applied", "failed")  # what `fleet rollback` marks
 
 
+@dataclass(frozen=True)
+class Built:
+    """The tables of one read, and the terminal width they were fitted to: a read that
+    lands after a resize is refitted, not shown at the old width."""
+
+    width: int | None
+    waves: StatusTable
+    members: StatusTable
+
+
 @dataclass
 class TableStats:
     """How the tables changed: rows added, cells updated (never a row removed)."""
@@ -112,8 +122,7 @@ class FleetScreen(Screen[None]):
         self.query_one("#fleet-gate", Static).update(
             f"cannot read the control database: {why.splitlines()[0][:200]} (retrying)")
 
-    def show(self, snap: FleetSnapshot,
-             tables: tuple[StatusTable, StatusTable] | None = None) -> None:
+    def show(self, snap: FleetSnapshot, tables: Built | None = None) -> None:
         """Apply one read to the tables, in place."""
         self._reading = False
         self.snapshot = snap
@@ -121,9 +130,10 @@ class FleetScreen(Screen[None]):
         self.stats.polls += 1
         self._fill(snap, tables)
 
-    def _fill(self, snap: FleetSnapshot,
-                tables: tuple[StatusTable, StatusTable] | None = None) -> None:
-        wt, mt = tables or self._tables(snap)
+    def _fill(self, snap: FleetSnapshot, tables: Built | None = None) -> None:
+        if tables is None or tables.width != self._width:  # built before a resize
+            tables = self._tables(snap)
+        wt, mt = tables.waves, tables.members
         r = snap.rollout  # its message is on the gate line
         self.query_one("#fleet-title", Static).update(
             f"rollout {r['id']}: {r['state']} · {len(snap.members)} members: {wt.summary}")
@@ -135,10 +145,10 @@ class FleetScreen(Screen[None]):
                     [(m["name"], r) for m, r in zip(snap.members, mt.rows, strict=True)],
                     mt.headers)
 
-    def _tables(self, snap: FleetSnapshot) -> tuple[StatusTable, StatusTable]:
+    def _tables(self, snap: FleetSnapshot) -> Built:
         width = self._width
-        return (wave_rows(snap.rollout, snap.waves, snap.members, width),
-                member_rows(snap.members, width))
+        return Built(width, wave_rows(snap.rollout, snap.waves, snap.members, width),
+                     member_rows(snap.members, width))
 
     def on_resize(self) -> None:
         width = self.app.size.width
