@@ -33,6 +33,7 @@ from migtui.cli.common import (
     CliError,
     load,
     operator,
+    output_file,
     plan_path,
 )
 from migtui.plan import PlanError, plan_checksum
@@ -313,6 +314,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from migtui.fleet.report import write_report
 
+    output_file(args.output)
     db, r = _open_existing(args)
     path = plan_path(args.plan)
     plan = load(args.plan)

@@ -68,6 +68,7 @@ def test_missing_plan_file_is_a_usage_error(capsys):
     ["rehearse", str(PLANS / "add-order-status.yaml"), "--dsn", "postgresql://u@127.0.0.1:1/x"],
     ["import-markdown", str(PLANS.parent / "docs" / "migration-plan-template.md")],
     ["import-prisma", str(PLANS)],
+    ["fleet", "export", str(PLANS / "fleet.yaml"), str(PLANS / "add-order-status.yaml")],
 ])
 def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
