@@ -57,6 +57,10 @@ def threshold_line(e: ThresholdChanged) -> str:
     if e.state == "warn":
         base = (f", baseline {format_value(e.metric, e.baseline)}"
                 if e.baseline is not None else "")
+        if e.previous == "trip":  # stepping down: the figure is back under the limits
+            return (f"{mark} {e.metric} trip cleared, the warning holds until its recovery "
+                    f"period ends: {format_value(e.metric, e.value)} (warn limit "
+                    f"{format_value(e.metric, e.limit)}, {e.threshold}{base})")
         return (f"{mark} {e.metric} warn: {format_value(e.metric, e.value)} over "
                 f"{format_value(e.metric, e.limit)} ({e.threshold}{base})")
     return f"{mark} {e.metric} back to {e.state} ({format_value(e.metric, e.value)})"

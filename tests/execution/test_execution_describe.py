@@ -71,3 +71,13 @@ def test_progress_is_a_line_off_a_terminal_and_styles_follow_the_outcome() -> No
     assert style(RollbackFinished(plan_id="p", ok=False, rolled_back=(), message="x")) == "bold red"
     assert style(EVENTS[10]) == "bold red"
     assert style(EVENTS[0]) == ""
+
+
+def test_a_trip_stepping_down_to_warn_does_not_say_over_its_limit() -> None:
+    down = ThresholdChanged(metric="latency", state="warn", previous="trip", value=0.0005,
+                            threshold="+25%", limit=0.003, baseline=0.0005, since=None)
+    up = ThresholdChanged(metric="latency", state="warn", previous="ok", value=0.005,
+                          threshold="+25%", limit=0.003, baseline=0.0005, since=None)
+    assert describe(down) == ("⚠ latency trip cleared, the warning holds until its recovery "
+                              "period ends: 0.5ms (warn limit 3.0ms, +25%, baseline 0.5ms)")
+    assert describe(up) == "⚠ latency warn: 5.0ms over 3.0ms (+25%, baseline 0.5ms)"
