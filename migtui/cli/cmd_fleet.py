@@ -171,6 +171,7 @@ def _open_existing(args: argparse.Namespace) -> tuple[Any, Any]:
 @_guarded
 def cmd_run(args: argparse.Namespace) -> int:
     from migtui.fleet import Worker, WorkerOptions, open_rollout
+    from migtui.fleet.rollout import without_baseline
 
     loaded = _fleet(args.fleet)
     path = plan_path(args.plan)
@@ -191,6 +192,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                   gauges=not args.no_gauges, log=log, max_threads=args.threads))
     log(f"rollout {opened.rollout.id}: {'created' if opened.created else 'joined'} "
         f"({len(opened.members)} members); worker {worker.id}")
+    relative = without_baseline(plan) if not args.no_gauges else []
+    if relative:
+        log(f"warning: relative limits stay inactive in a fleet (a member's run takes no "
+            f"baseline): {'; '.join(relative)}; write them as absolute limits (e.g. 50ms)")
     interrupted = []
 
     def on_signal(_sig: int, _frame: Any) -> None:

@@ -13,6 +13,17 @@ from migtui.fleet.members import Member, resolve, resolve_waves
 from migtui.plan.model import Plan
 
 
+def without_baseline(plan: Plan) -> list[str]:
+    """The plan's relative limits (``+50%``): a member's run takes no baseline, so in a
+    fleet they stay inactive (while it runs and during the soak). Absolute limits, smoke
+    and integrity checks act."""
+    out = [t.label for t in plan.risks.rollback_triggers
+           if t.above is not None and t.above.kind == "relative"]
+    out += [f"{a.metric.value} alert {a.alert}" for a in plan.monitoring.metrics
+            if a.alert.kind == "relative"]
+    return out
+
+
 def rollout_id(fleet_name: str, plan_id: str) -> str:
     return f"{fleet_name}/{plan_id}"
 

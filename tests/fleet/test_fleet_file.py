@@ -155,3 +155,22 @@ def test_a_failed_discovery_never_shows_the_password(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert f"{f}:5:" in res.stderr and "cannot run the discovery" in res.stderr, res.stderr
     assert "s3cr3t-fleet-pw" not in res.stderr + res.stdout
+
+
+def test_relative_limits_are_named_as_inactive_in_a_fleet(tmp_path: Path) -> None:
+    from migtui.fleet.rollout import without_baseline
+    from migtui.plan import load_plan
+
+    relative = load_plan(write_plan(tmp_path, extra="""\
+risks:
+  rollback_triggers:
+    - {text: Slow, metric: latency, above: +50%, for: 2s}
+    - {text: Very slow, metric: latency, above: 200ms, for: 2s}
+monitoring:
+  probes: ["SELECT 1"]
+  metrics:
+    - {metric: latency, alert: +25%, for: 1s}
+    - {metric: error_rate, alert: 5%, for: 1s}
+"""))
+    assert without_baseline(relative) == ["Slow", "latency alert +25%"]
+    assert without_baseline(load_plan(write_plan(tmp_path))) == []
