@@ -35,6 +35,11 @@ def parse_at(rec: Mapping[str, Any]) -> dt.datetime | None:
     return d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
 
 
+# the journal records the series are made of (trips only, of the ThresholdChanged)
+RECORD_KINDS = frozenset({"GaugeSample", "BaselineRecorded", "ThresholdChanged",
+                          "RollbackStarted"})
+
+
 @dataclass(frozen=True)
 class Marker:
     t: float  # seconds since the series' start
@@ -67,6 +72,14 @@ class GaugeSeries:
     @staticmethod
     def from_state(st: Any) -> GaugeSeries:
         return from_state(st)
+
+    @staticmethod
+    def reads(record: Mapping[str, Any]) -> bool:
+        """Whether ``from_records`` uses this record: a sample, a baseline, a trip, a
+        rollback (what a listener keeps to plot the gauges without a journal)."""
+        kind = record.get("kind")
+        return kind in RECORD_KINDS and (kind != "ThresholdChanged"
+                                         or record.get("state") == "trip")
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> GaugeSeries:

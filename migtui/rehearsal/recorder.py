@@ -19,14 +19,12 @@ from migtui.events import (
 )
 from migtui.lint import TableSizes
 from migtui.plan import Plan
+from migtui.plots.series import RECORD_KINDS, GaugeSeries
 from migtui.rehearsal.report import PassResult, StepStats
 from migtui.runner.context import Timeouts
 from migtui.sampler.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.trace import project_cost
 from migtui.trace.model import StatementTrace
-
-# what the gauge plots read besides the samples (``migtui.plots.series``)
-PLOTTED = frozenset({"GaugeSample", "BaselineRecorded", "ThresholdChanged", "RollbackStarted"})
 
 
 class Recorder:
@@ -51,8 +49,8 @@ class Recorder:
 
     def __call__(self, e: Event) -> None:
         self.gauges.on_event(e)
-        if e.kind in PLOTTED and (not isinstance(e, ThresholdChanged) or e.state == "trip"):
-            self._plotted.append(e.to_record())
+        if e.kind in RECORD_KINDS and GaugeSeries.reads(rec := e.to_record()):
+            self._plotted.append(rec)
         p = self.current
         if p is not None:
             if isinstance(e, StepStarted):
