@@ -65,14 +65,12 @@ class SoakResult:
     @property
     def why(self) -> str:
         """Why the gate failed, in one line."""
-        if self.tripped:
-            first, text = next(iter(self.tripped.items()))
-            more = f" and {len(self.tripped) - 1} more" if len(self.tripped) > 1 else ""
-            return f"{first}{more} tripped during the soak ({text})"
-        if self.unwatched:
-            first, text = next(iter(self.unwatched.items()))
-            more = f" and {len(self.unwatched) - 1} more" if len(self.unwatched) > 1 else ""
-            return f"{first}{more} could not be watched during the soak ({text})"
+        for members, what in ((self.tripped, "tripped"),
+                              (self.unwatched, "could not be watched")):
+            if members:
+                first, text = next(iter(members.items()))
+                more = f" and {len(members) - 1} more" if len(members) > 1 else ""
+                return f"{first}{more} {what} during the soak ({text})"
         return f"the soak could not run: {self.error}"
 
 
