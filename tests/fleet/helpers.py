@@ -46,6 +46,19 @@ SEED = """CREATE TABLE accounts (id int PRIMARY KEY, name text);
 INSERT INTO accounts SELECT g, 'a' || g FROM generate_series(1, 50) g;"""
 
 
+def slow_steps(seconds: float) -> str:
+    """Steps for ``write_plan``: a column, then a step that takes ``seconds`` (one row
+    updated after a ``pg_sleep``), so a member is caught mid-step."""
+    return f"""\
+  - id: add_col
+    sql: ALTER TABLE accounts ADD COLUMN tier int
+    rollback: ALTER TABLE accounts DROP COLUMN tier
+  - id: slow
+    sql: UPDATE accounts SET tier = 1 WHERE id = 1 AND pg_sleep({seconds:g}) IS NOT NULL
+    rollback: UPDATE accounts SET tier = NULL
+"""
+
+
 def write_plan(tmp: Path, steps: str = THREE_STEPS, extra: str = "") -> Path:
     p = tmp / "plan.yaml"
     p.write_text(PLAN.format(steps=steps.rstrip()) + extra, encoding="utf-8")

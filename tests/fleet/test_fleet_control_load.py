@@ -15,16 +15,9 @@ import time
 from pathlib import Path
 
 from tests.conftest import _with_db
-from tests.fleet.helpers import databases, migtui, q, write_fleet, write_plan
+from tests.fleet.helpers import databases, migtui, q, slow_steps, write_fleet, write_plan
 
-STEPS = """\
-  - id: add_col
-    sql: ALTER TABLE accounts ADD COLUMN tier int
-    rollback: ALTER TABLE accounts DROP COLUMN tier
-  - id: slow
-    sql: UPDATE accounts SET tier = 1 WHERE id = 1 AND pg_sleep(1) IS NOT NULL
-    rollback: UPDATE accounts SET tier = NULL
-"""
+STEPS = slow_steps(1)
 
 
 def transactions(url: str) -> int:

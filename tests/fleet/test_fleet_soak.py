@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -38,36 +39,51 @@ def wave_row(ctl: str, n: int) -> tuple[str, str | None, str | None] | None:
     return rows[0] if rows else None
 
 
+def start_soak_fleet(tmp_path: Path, pg_admin_url: str, pattern: str, name: str, *,
+                     soak: str, on_failure: str = "stop") -> Popen[str]:
+    """A worker on a fleet of the ``pattern`` databases (waves [2, rest], concurrency 2)
+    whose plan's gauges (an integrity check on ``poison``) are sampled every 250 ms."""
+    f = write_fleet(tmp_path, f"""\
+        fleet: 1
+        name: {name}-{pattern.rstrip('%')}
+        members:
+          discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
+        waves: [2, rest]
+        concurrency: {{overall: 2}}
+        gate: {{soak: {soak}}}
+        on_failure: {on_failure}
+        workers: {{heartbeat: 0.2s, timeout: 10s}}
+        """)
+    plan = write_plan(tmp_path, extra=GAUGES)
+    plan.write_text(plan.read_text().replace("settings:\n",
+                                             "settings:\n  sample_interval: 250ms\n"))
+    return spawn("fleet", "run", str(f), str(plan))
+
+
+def wait_soaking(ctl: str, w: Popen[str]) -> tuple[str, str | None, str | None]:
+    """Wave 1's row once a worker samples its soak (bounded; the worker still running)."""
+    deadline = time.monotonic() + 60
+    row = wave_row(ctl, 1)
+    while (row is None or row[0] != "soaking" or row[1] is None) and (
+            time.monotonic() < deadline and w.poll() is None):
+        time.sleep(0.05)
+        row = wave_row(ctl, 1)
+    assert row and row[0] == "soaking", row
+    return row
+
+
 @pytest.mark.parametrize("policy", ["stop", "rollback_wave", "clean"])
 def test_the_soak_samples_the_waves_gauges(tmp_path: Path, pg_admin_url: str,
                                            policy: str) -> None:
     with databases(pg_admin_url, 4, seed=SEED + "CREATE TABLE poison (x int);") as (
             pattern, names):
         ctl = _with_db(pg_admin_url, names[0])
-        soak = "3s" if policy == "clean" else "60s"
-        f = write_fleet(tmp_path, f"""\
-            fleet: 1
-            name: soak-{pattern.rstrip('%')}
-            members:
-              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
-            waves: [2, rest]
-            concurrency: {{overall: 2}}
-            gate: {{soak: {soak}}}
-            on_failure: {'stop' if policy == 'clean' else policy}
-            workers: {{heartbeat: 0.2s, timeout: 10s}}
-            """)
-        plan = write_plan(tmp_path, extra=GAUGES)
-        plan.write_text(plan.read_text().replace("settings:\n",
-                                                 "settings:\n  sample_interval: 250ms\n"))
-        w = spawn("fleet", "run", str(f), str(plan))
+        w = start_soak_fleet(tmp_path, pg_admin_url, pattern, "soak",
+                             soak="3s" if policy == "clean" else "60s",
+                             on_failure="stop" if policy == "clean" else policy)
         try:
-            deadline = time.monotonic() + 60
-            row = wave_row(ctl, 1)
-            while (row is None or row[0] != "soaking" or row[1] is None) and (
-                    time.monotonic() < deadline and w.poll() is None):
-                time.sleep(0.05)
-                row = wave_row(ctl, 1)
-            assert row and row[0] == "soaking" and row[1], row
+            row = wait_soaking(ctl, w)
+            assert row[1], row
             assert row[2] == "soaking: gauges on 2 of 2 member(s)"
             if policy != "clean":  # wave 1's second member goes bad while soaking
                 admin(_with_db(pg_admin_url, names[1]), "INSERT INTO poison VALUES (1)")
@@ -111,30 +127,11 @@ def test_a_trip_while_paused_stops_the_rollout(tmp_path: Path, pg_admin_url: str
     with databases(pg_admin_url, 3, seed=SEED + "CREATE TABLE poison (x int);") as (
             pattern, names):
         ctl = _with_db(pg_admin_url, names[0])
-        f = write_fleet(tmp_path, f"""\
-            fleet: 1
-            name: psoak-{pattern.rstrip('%')}
-            members:
-              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
-            waves: [2, rest]
-            concurrency: {{overall: 2}}
-            gate: {{soak: 60s}}
-            on_failure: rollback_member
-            workers: {{heartbeat: 0.2s, timeout: 10s}}
-            """)
-        plan = write_plan(tmp_path, extra=GAUGES)
-        plan.write_text(plan.read_text().replace("settings:\n",
-                                                 "settings:\n  sample_interval: 250ms\n"))
-        w = spawn("fleet", "run", str(f), str(plan))
+        w = start_soak_fleet(tmp_path, pg_admin_url, pattern, "psoak", soak="60s",
+                             on_failure="rollback_member")
         try:
-            deadline = time.monotonic() + 60
-            row = wave_row(ctl, 1)
-            while (row is None or row[0] != "soaking" or row[1] is None) and (
-                    time.monotonic() < deadline and w.poll() is None):
-                time.sleep(0.05)
-                row = wave_row(ctl, 1)
-            assert row and row[0] == "soaking", row
-            assert migtui("fleet", "pause", str(f)).returncode == 0
+            wait_soaking(ctl, w)
+            assert migtui("fleet", "pause", str(tmp_path / "fleet.yaml")).returncode == 0
             admin(_with_db(pg_admin_url, names[1]), "INSERT INTO poison VALUES (1)")
             out, _ = w.communicate(timeout=90)
         finally:
@@ -155,28 +152,9 @@ def test_a_member_gone_during_the_soak_fails_the_gate(tmp_path: Path, pg_admin_u
     with databases(pg_admin_url, 3, seed=SEED + "CREATE TABLE poison (x int);") as (
             pattern, names):
         ctl = _with_db(pg_admin_url, names[0])
-        f = write_fleet(tmp_path, f"""\
-            fleet: 1
-            name: gone-{pattern.rstrip('%')}
-            members:
-              discover: [{{dsn: "{pg_admin_url}", pattern: "{pattern}"}}]
-            waves: [2, rest]
-            concurrency: {{overall: 2}}
-            gate: {{soak: 4s}}
-            workers: {{heartbeat: 0.2s, timeout: 10s}}
-            """)
-        plan = write_plan(tmp_path, extra=GAUGES)
-        plan.write_text(plan.read_text().replace("settings:\n",
-                                                 "settings:\n  sample_interval: 250ms\n"))
-        w = spawn("fleet", "run", str(f), str(plan))
+        w = start_soak_fleet(tmp_path, pg_admin_url, pattern, "gone", soak="4s")
         try:
-            deadline = time.monotonic() + 60
-            row = wave_row(ctl, 1)
-            while (row is None or row[0] != "soaking" or row[1] is None) and (
-                    time.monotonic() < deadline and w.poll() is None):
-                time.sleep(0.05)
-                row = wave_row(ctl, 1)
-            assert row and row[0] == "soaking", row
+            wait_soaking(ctl, w)
             admin(pg_admin_url, f'DROP DATABASE "{names[1]}" WITH (FORCE)')
             out, _ = w.communicate(timeout=90)
         finally:

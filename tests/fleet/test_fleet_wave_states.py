@@ -10,16 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _with_db
-from tests.fleet.helpers import databases, migtui, q, spawn, write_fleet, write_plan
+from tests.fleet.helpers import databases, migtui, q, slow_steps, spawn, write_fleet, write_plan
 
-SLOW_STEPS = """\
-  - id: add_col
-    sql: ALTER TABLE accounts ADD COLUMN tier int
-    rollback: ALTER TABLE accounts DROP COLUMN tier
-  - id: slow
-    sql: UPDATE accounts SET tier = 1 WHERE id = 1 AND pg_sleep(0.7) IS NOT NULL
-    rollback: UPDATE accounts SET tier = NULL
-"""
+SLOW_STEPS = slow_steps(0.7)
 
 
 def waves(ctl: str) -> list[tuple[int, str]]:

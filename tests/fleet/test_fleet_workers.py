@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from subprocess import Popen
 
 from tests.conftest import _with_db
 from tests.fleet.helpers import databases, q, spawn, write_fleet, write_plan
@@ -21,6 +22,30 @@ SLOW_STEPS = """\
     rollback: UPDATE accounts SET tier = NULL
 """
 
+
+
+def two_workers(fleet: Path, plan: Path, *, threads: int) -> tuple[Popen[str], Popen[str]]:
+    """Workers A and B on one rollout, without gauges, ``threads`` members each."""
+    a, b = (spawn("fleet", "run", str(fleet), str(plan), "--no-gauges", "--threads",
+                  str(threads)) for _ in range(2))
+    return a, b
+
+
+def kill_in_slow_step(ctl: str, a: Popen[str]) -> list[str]:
+    """``kill -9`` worker A once it runs a member's slow step; the members it held."""
+    victim: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not victim:
+        rows = q(ctl, "SELECT name FROM migtui_fleet.member WHERE state = 'running' "
+                      "AND step = 'slow' AND worker LIKE %s",
+                 (f"%:{a.pid}:%",)) if q(
+            ctl, "SELECT to_regclass('migtui_fleet.member') IS NOT NULL")[0][0] else []
+        victim = [r[0] for r in rows]
+        time.sleep(0.05)
+    assert victim, "worker A never got to the slow step"
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait(timeout=30)
+    return victim
 
 def test_two_workers_one_killed_mid_step(tmp_path: Path, pg_admin_url: str) -> None:
     with databases(pg_admin_url, 12) as (pattern, names):
@@ -37,21 +62,9 @@ def test_two_workers_one_killed_mid_step(tmp_path: Path, pg_admin_url: str) -> N
             workers: {{heartbeat: 0.3s, timeout: 3s}}
             """)
         plan = write_plan(tmp_path, SLOW_STEPS)  # 'slow' takes about a second per member
-        a = spawn("fleet", "run", str(f), str(plan), "--no-gauges", "--threads", "2")
-        b = spawn("fleet", "run", str(f), str(plan), "--no-gauges", "--threads", "2")
-        victim: list[str] = []
+        a, b = two_workers(f, plan, threads=2)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not victim:
-                rows = q(ctl, "SELECT name FROM migtui_fleet.member WHERE state = 'running' "
-                              "AND step = 'slow' AND worker LIKE %s",
-                         (f"%:{a.pid}:%",)) if q(
-                    ctl, "SELECT to_regclass('migtui_fleet.member') IS NOT NULL")[0][0] else []
-                victim = [r[0] for r in rows]
-                time.sleep(0.05)
-            assert victim, "worker A never got to the slow step"
-            os.kill(a.pid, signal.SIGKILL)
-            a.wait(timeout=30)
+            victim = kill_in_slow_step(ctl, a)
             out_b, _ = b.communicate(timeout=240)
         finally:
             for p in (a, b):
@@ -95,21 +108,9 @@ def test_a_killed_workers_member_is_rolled_back_with_its_wave(tmp_path: Path,
             workers: {{heartbeat: 0.3s, timeout: 4s}}
             """)
         plan = write_plan(tmp_path, SLOW_STEPS)
-        a = spawn("fleet", "run", str(f), str(plan), "--no-gauges", "--threads", "1")
-        b = spawn("fleet", "run", str(f), str(plan), "--no-gauges", "--threads", "1")
-        victim: list[str] = []
+        a, b = two_workers(f, plan, threads=1)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not victim:
-                rows = q(ctl, "SELECT name FROM migtui_fleet.member WHERE state = 'running' "
-                              "AND step = 'slow' AND worker LIKE %s",
-                         (f"%:{a.pid}:%",)) if q(
-                    ctl, "SELECT to_regclass('migtui_fleet.member') IS NOT NULL")[0][0] else []
-                victim = [r[0] for r in rows]
-                time.sleep(0.05)
-            assert victim, "worker A never got to the slow step"
-            os.kill(a.pid, signal.SIGKILL)
-            a.wait(timeout=30)
+            victim = kill_in_slow_step(ctl, a)
             out_b, _ = b.communicate(timeout=120)
         finally:
             for p in (a, b):
