@@ -7,7 +7,7 @@ The demo touches no database but its own unless --dsn is given.
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
 import signal
 import sys
 from collections.abc import Iterator
@@ -18,7 +18,7 @@ from types import FrameType
 
 from migtui.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from migtui.cli.metrics_args import add_metrics_args, start_metrics
-from migtui.dsn import DsnError, conninfo
+from migtui.dsn import DsnError, conninfo, database_name
 from migtui.embedded import EmbeddedError, default_home
 from migtui.plan import load_plan
 
@@ -58,14 +58,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def demo_plan_path(home: Path) -> Path:
-    """A working copy of the packaged demo plan, so its journal lives in the demo's home."""
+DEMO_TARGET = "  demo: {dsn_env: MIGTUI_DEMO_DSN, environment: development, database: shop}\n"
+
+
+def demo_plan_path(home: Path, database: str | None = None) -> Path:
+    """A working copy of the packaged demo plan, so its journal lives in the demo's home.
+    ``database``: the one ``--dsn`` names, which the copy's target expects instead of
+    ``shop`` (else the app would warn, rightly for a real plan, that it is the wrong one)."""
     run_dir = home / "demo-run"
     run_dir.mkdir(parents=True, exist_ok=True)
     dst = run_dir / "demo.yaml"
     src = resources.files("migtui.demo").joinpath("plan.yaml")
-    with resources.as_file(src) as path:
-        shutil.copyfile(path, dst)
+    text = src.read_text(encoding="utf-8")
+    if database and database != "shop":
+        assert DEMO_TARGET in text, "the packaged demo plan's target line changed"
+        target = json.dumps(database)  # a YAML flow scalar, quoted
+        text = text.replace(DEMO_TARGET, DEMO_TARGET.replace("database: shop",
+                                                             f"database: {target}"))
+    dst.write_text(text, encoding="utf-8")
     return dst
 
 
@@ -100,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             dsn = conninfo(args.dsn)
         except DsnError as e:
             raise CliError(f"--dsn: {e}", EXIT_USAGE) from None
-    plan_file = demo_plan_path(home)
+    plan_file = demo_plan_path(home, database_name(dsn) if dsn else None)
     plan = load_plan(plan_file)
     exporter = None if args.reset else start_metrics(args, plan)  # a port in use: exit 2 first
     db = DemoDatabase(dsn=dsn, home=home, orders=args.orders,
