@@ -69,12 +69,15 @@ def write_gauges(series: GaugeSeries, path: str | Path, *, title: str = "") -> P
     return path
 
 
-def broken(pts: list[tuple[float, float]], scale: float = 1.0
+def broken(pts: list[tuple[float, float]], scale: float = 1.0, usual: float | None = None
            ) -> tuple[list[float], list[float]]:
     """x and y for a line, with a gap (NaN) where no sample came for over three times
-    the usual step: a line must not pretend to know what happened in between."""
-    steps = sorted(b[0] - a[0] for a, b in zip(pts, pts[1:], strict=False))
-    usual = steps[len(steps) // 2] if steps else 0.0
+    the usual step (``usual``: the series' sampling cadence, ``GaugeSeries.cadence``; by
+    default the line's own median step): a line must not pretend to know what happened
+    in between."""
+    if usual is None:
+        steps = sorted(b[0] - a[0] for a, b in zip(pts, pts[1:], strict=False))
+        usual = steps[len(steps) // 2] if steps else 0.0
     xs: list[float] = []
     ys: list[float] = []
     for i, (t, v) in enumerate(pts):
@@ -100,7 +103,7 @@ def _latency(ax: Any, s: GaugeSeries) -> None:
         if not pts:
             continue
         name = "probe latency p95" if metric == "latency" else "app latency (mean/stmt)"
-        ax.plot(*broken(pts, MS), color=COLORS[metric],
+        ax.plot(*broken(pts, MS, s.cadence), color=COLORS[metric],
                 lw=1.3, marker="." if len(pts) < 40 else None, label=name)
     if "latency" in s.baseline:
         med, sigma = s.baseline["latency"]
@@ -116,7 +119,7 @@ def _latency(ax: Any, s: GaugeSeries) -> None:
 
 def _backfill(ax: Any, s: GaugeSeries) -> None:
     for step, pts in s.backfill.items():  # broken where it did not run (a rollback between)
-        ax.plot(*broken(pts), lw=1.3, drawstyle="steps-post",
+        ax.plot(*broken(pts, usual=s.cadence), lw=1.3, drawstyle="steps-post",
                 marker="o" if len(pts) < 10 else None, ms=3, label=f"backfill {step}")
     ax.set_ylabel("rows / s")
     ax.set_ylim(bottom=0)
@@ -124,7 +127,7 @@ def _backfill(ax: Any, s: GaugeSeries) -> None:
 
 def _lag(ax: Any, s: GaugeSeries) -> None:
     pts = s.series(LAG)
-    ax.plot(*broken(pts), color="#ff7f0e", lw=1.3,
+    ax.plot(*broken(pts, usual=s.cadence), color="#ff7f0e", lw=1.3,
             label="replica replay lag")
     ax.set_ylabel("lag (s)")
     ax.set_ylim(bottom=0)

@@ -69,6 +69,16 @@ class GaugeSeries:
     def series(self, metric: str) -> list[tuple[float, float]]:
         return self.values.get(metric, [])
 
+    @property
+    def cadence(self) -> float:
+        """The usual time between two samples (the median step over every sample taken):
+        what a line's gaps are measured against, so a series present in only some samples
+        (a backfill's rate, while it ran) is cut where it was absent."""
+        ts = sorted({t for pts in (*self.values.values(), *self.backfill.values())
+                     for t, _v in pts})
+        steps = sorted(b - a for a, b in zip(ts, ts[1:], strict=False))
+        return steps[len(steps) // 2] if steps else 0.0
+
     @staticmethod
     def from_state(st: Any) -> GaugeSeries:
         return from_state(st)

@@ -55,11 +55,11 @@ class Panel:
         return max(ys, default=0.0)
 
 
-def segments(points: list[tuple[float, float]], scale: float = 1.0
-             ) -> tuple[tuple[tuple[float, float], ...], ...]:
+def segments(points: list[tuple[float, float]], scale: float = 1.0,
+             usual: float | None = None) -> tuple[tuple[tuple[float, float], ...], ...]:
     """The series cut where the PNG cuts it (``gauges.broken``: a gap of over three
-    usual steps), in the panel's unit."""
-    xs, ys = broken(points, scale)
+    usual steps, ``usual`` the series' cadence), in the panel's unit."""
+    xs, ys = broken(points, scale, usual)
     out: list[tuple[tuple[float, float], ...]] = []
     run: list[tuple[float, float]] = []
     for x, y in zip(xs, ys, strict=True):
@@ -81,13 +81,14 @@ def panels(series: GaugeSeries) -> list[Panel]:
             out.append(_latency(series))
         elif key == "backfill":
             lines = tuple(Line(f"backfill {step}", BACKFILL_COLORS[i % len(BACKFILL_COLORS)],
-                               segments(pts))
+                               segments(pts, usual=series.cadence))
                           for i, (step, pts) in enumerate(series.backfill.items()))
             out.append(Panel("backfill", "backfill rate", "rows/s", lines,
                              moments=tuple(series.markers)))
         elif key == "lag":
             out.append(Panel("lag", "replica replay lag", "s",
-                             (Line("replica lag", COLORS["lag"], segments(series.series(LAG))),),
+                             (Line("replica lag", COLORS["lag"],
+                                   segments(series.series(LAG), usual=series.cadence)),),
                              moments=tuple(series.markers)))
     return out
 
@@ -98,7 +99,7 @@ def _latency(s: GaugeSeries) -> Panel:
         pts = s.series(metric)
         if pts:
             name = "probe latency p95" if metric == "latency" else "app latency"
-            lines.append(Line(name, COLORS[metric], segments(pts, MS)))
+            lines.append(Line(name, COLORS[metric], segments(pts, MS, s.cadence)))
     levels = []
     if "latency" in s.baseline:
         med, _sigma = s.baseline["latency"]

@@ -6,6 +6,7 @@ import datetime as dt
 
 from migtui.events import GaugeSample
 from migtui.plots import GaugeSeries
+from migtui.plots.gauges import broken
 from migtui.plots.gauges import panels as picture_panels
 from migtui.plots.terminal import moments_text, panels, segments
 from tests.tui.gauge_plot_helpers import demo_run_events
@@ -38,3 +39,20 @@ def test_a_line_is_cut_where_no_sample_came():
     assert segments(series.series("latency"), 1000) == (
         ((0.0, 1.0), (5.0, 1.0), (10.0, 1.0), (15.0, 1.0)), ((60.0, 1.0), (65.0, 1.0),
                                                              (70.0, 1.0)))
+
+
+def test_a_backfill_is_cut_where_it_did_not_run():
+    """Two backfill passes (the apply, then its rollback a minute later), two samples and
+    one: the line breaks in between, measured against the samples' cadence (5 s), not
+    against the backfill's own few points."""
+    t0 = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC)
+    running = {55: 13000.0, 60: 13500.0, 120: 12600.0}
+    series = GaugeSeries.from_records([
+        GaugeSample(at=t0 + dt.timedelta(seconds=s), values={"latency": 0.001},
+                    backfill={"fill": running[s]} if s in running else {}).to_record()
+        for s in range(0, 130, 5)])
+    assert series.cadence == 5.0
+    (fill,) = next(p for p in panels(series) if p.key == "backfill").lines
+    assert fill.segments == (((55.0, 13000.0), (60.0, 13500.0)), ((120.0, 12600.0),))
+    xs, _ys = broken(series.backfill["fill"], usual=series.cadence)  # the PNG's line too
+    assert [x for x in xs if x == x] == [55.0, 60.0, 120.0] and any(x != x for x in xs)
