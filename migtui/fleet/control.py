@@ -11,6 +11,7 @@ No password is stored: members are known by name, server, database and schema.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -110,6 +111,9 @@ DO $$ BEGIN
 END $$;
 """
 DDL_LOCK = 0x6D696774  # pg_advisory_xact_lock(int4, int4): 'migt', 2 while creating tables
+# the schema's version, kept as its comment: a digest of what creates it
+SCHEMA_VERSION = "migtui fleet control " + hashlib.sha256(
+    (DDL + CLAIM_FUNCTION).encode()).hexdigest()[:16]
 
 ACTIVE = ("running", "rolling_back")
 
@@ -169,10 +173,18 @@ class ControlDb:
     # ---------------------------------------------------------------- setup
 
     def ensure_schema(self) -> None:
+        """Create or upgrade the control schema, once: a schema already at this version
+        is left alone, so a worker starting beside one that is creating the rollout takes
+        no table lock (the upgrade's ALTER TABLEs would deadlock with its inserts)."""
         with self.tx():
             self.q("SELECT pg_advisory_xact_lock(%s, 2)", (DDL_LOCK,))
+            got = self.q("SELECT obj_description(to_regnamespace('migtui_fleet'), "
+                         "'pg_namespace') AS v")
+            if got and got[0]["v"] == SCHEMA_VERSION:
+                return
             self.q(DDL)
             self.q(CLAIM_FUNCTION)
+            self.q(f"COMMENT ON SCHEMA migtui_fleet IS '{SCHEMA_VERSION}'")
 
     def rollout(self, rollout_id: str) -> Rollout | None:
         rows = self.q("SELECT id, fleet, plan_id, state, on_failure, concurrency, per_server, "

@@ -35,14 +35,18 @@ def kill_in_slow_step(ctl: str, a: Popen[str]) -> list[str]:
     """``kill -9`` worker A once it runs a member's slow step; the members it held."""
     victim: list[str] = []
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not victim:
+    while time.monotonic() < deadline and not victim and a.poll() is None:
         rows = q(ctl, "SELECT name FROM migtui_fleet.member WHERE state = 'running' "
                       "AND step = 'slow' AND worker LIKE %s",
                  (f"%:{a.pid}:%",)) if q(
             ctl, "SELECT to_regclass('migtui_fleet.member') IS NOT NULL")[0][0] else []
         victim = [r[0] for r in rows]
         time.sleep(0.05)
-    assert victim, "worker A never got to the slow step"
+    if not victim:
+        a.kill()
+        out_a, _ = a.communicate(timeout=30)
+        raise AssertionError(f"worker A never got to the slow step (exit {a.returncode}):\n"
+                             f"{out_a}")
     os.kill(a.pid, signal.SIGKILL)
     a.wait(timeout=30)
     return victim
