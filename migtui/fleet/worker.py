@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from migtui.control import RunControl
 from migtui.events import StepProgress, StepStarted, ThresholdChanged
 from migtui.fleet import scheduler
@@ -31,7 +33,8 @@ from migtui.fleet.soak import record as record_soak
 from migtui.journal import Journal
 from migtui.plan.model import Plan
 from migtui.runner import Runner
-from migtui.runner.errors import RunLocked
+from migtui.runner.conn import first_line
+from migtui.runner.errors import DatabaseUnavailable, RunLocked
 from migtui.runner.history import history_plan_id
 from migtui.sampler.snapshot import format_value
 from migtui.secrets import scrub
@@ -41,6 +44,9 @@ from migtui.secrets import scrub
 # worker sends at most ~2 statements per tick (the sync, and a claim when there is room),
 # whatever its concurrency. Without a finish, the loop ticks once per heartbeat.
 TICK = 1.0
+# control-database failures a tick survives (retried until the heartbeat timeout)
+TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback,
+             DatabaseUnavailable)
 
 
 def member_journal(workdir: Path, fleet: str, plan_id: str, member: str) -> Path:
@@ -147,6 +153,7 @@ class Worker:
         res = WorkerResult(rollout=self.db.rollout(self.rollout_id))  # type: ignore[arg-type]
         self.result = res
         last_beat = 0.0
+        down: float | None = None  # since when the control database fails
         while True:
             now = time.monotonic()
             beat = now - last_beat >= self.o.heartbeat * 0.9
@@ -156,11 +163,18 @@ class Worker:
                 running = len(self.active)
             free = 0 if self._stop.is_set() else max(0, limit - running)
             res.ticks += 1
-            t = scheduler.tick(self.db, self.rollout_id, self.id, held, free, beat=beat,
-                               ticks=res.ticks, sent=self.db.queries - q0,
-                               soaker=soaker and not self._stop.is_set(),
-                               soaking=self._soak.wave if self._soak and self._soak.running
-                               else None, cannot_soak=frozenset(self._cannot_soak))
+            try:
+                t = scheduler.tick(self.db, self.rollout_id, self.id, held, free, beat=beat,
+                                   ticks=res.ticks, sent=self.db.queries - q0,
+                                   soaker=soaker and not self._stop.is_set(),
+                                   soaking=self._soak.wave if self._soak and self._soak.running
+                                   else None, cannot_soak=frozenset(self._cannot_soak))
+            except TRANSIENT as e:
+                down = self._control_down(e, down, res.rollout.timeout)
+                continue
+            if down is not None:
+                self.o.log(f"control database: back after {time.monotonic() - down:.1f}s")
+                down = None
             if beat:
                 last_beat = now
             self._recorded(ended, set(t.recorded))
@@ -184,6 +198,29 @@ class Worker:
         self.db.q("UPDATE migtui_fleet.worker SET heartbeat = now(), queries = %s, ticks = %s "
                   "WHERE id = %s", (res.queries, res.ticks, self.id))
         return res
+
+    def _control_down(self, e: Exception, since: float | None, timeout: float) -> float:
+        """A tick failed on the control database (a dropped connection, a deadlock): the
+        members in flight go on and the tick is retried with backoff, for as long as the
+        rollout's heartbeat timeout. Past it, other workers take this one's members over,
+        so it stops them at their next safe point and gives up (exit 1)."""
+        now = time.monotonic()
+        since = now if since is None else since
+        why = first_line(e)
+        if now - since > timeout:
+            self.o.log(f"control database: {why}; unreachable for {now - since:.0f}s, past "
+                       f"the heartbeat timeout ({timeout:g}s): stopping this worker")
+            self.stop()
+            with self._lock:
+                threads = [a.thread for a in self.active.values() if a.thread]
+            for th in threads:
+                th.join(timeout=60)
+            raise e
+        wait = min(timeout / 3, 0.5 * 2 ** min(6, int(now - since)))
+        self.o.log(f"control database: {why}; retrying in {wait:.1f}s (members in flight "
+                   f"go on)")
+        time.sleep(wait)  # also when stopping: the finishes still have to be recorded
+        return since
 
     def _held(self, beat: bool) -> tuple[list[Held], list[str]]:
         """What this tick reports: every member held when the heartbeat is due, else only
