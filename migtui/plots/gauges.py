@@ -7,6 +7,8 @@ display). ``write_gauges`` writes a PNG (or an SVG, by the file's suffix).
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,21 +71,25 @@ def write_gauges(series: GaugeSeries, path: str | Path, *, title: str = "") -> P
     return path
 
 
-def broken(pts: list[tuple[float, float]], scale: float = 1.0, usual: float | None = None
-           ) -> tuple[list[float], list[float]]:
-    """x and y for a line, with a gap (NaN) where no sample came for over three times
-    the usual step (``usual``: the series' sampling cadence, ``GaugeSeries.cadence``; by
-    default the line's own median step): a line must not pretend to know what happened
-    in between."""
+def broken(pts: list[tuple[float, float]], scale: float = 1.0, usual: float | None = None,
+           times: Sequence[float] = ()) -> tuple[list[float], list[float]]:
+    """x and y for a line, with a gap (NaN) where it was absent: across a sample that
+    lacks it (``times``: every sample's time, ``GaugeSeries.times``), or where no sample
+    came for over three times the usual step (``usual``: the sampling cadence,
+    ``GaugeSeries.cadence``; by default the line's own median step). A line must not
+    pretend to know what happened in between."""
     if usual is None:
         steps = sorted(b[0] - a[0] for a, b in zip(pts, pts[1:], strict=False))
         usual = steps[len(steps) // 2] if steps else 0.0
     xs: list[float] = []
     ys: list[float] = []
     for i, (t, v) in enumerate(pts):
-        if i and usual > 0 and t - pts[i - 1][0] > 3 * usual:
-            xs.append(float("nan"))
-            ys.append(float("nan"))
+        if i:
+            before = pts[i - 1][0]
+            skipped = bisect.bisect_right(times, before) < bisect.bisect_left(times, t)
+            if skipped or (usual > 0 and t - before > 3 * usual):
+                xs.append(float("nan"))
+                ys.append(float("nan"))
         xs.append(t)
         ys.append(v * scale)
     return xs, ys
@@ -103,7 +109,7 @@ def _latency(ax: Any, s: GaugeSeries) -> None:
         if not pts:
             continue
         name = "probe latency p95" if metric == "latency" else "app latency (mean/stmt)"
-        ax.plot(*broken(pts, MS, s.cadence), color=COLORS[metric],
+        ax.plot(*broken(pts, MS, s.cadence, s.times), color=COLORS[metric],
                 lw=1.3, marker="." if len(pts) < 40 else None, label=name)
     if "latency" in s.baseline:
         med, sigma = s.baseline["latency"]
@@ -119,7 +125,7 @@ def _latency(ax: Any, s: GaugeSeries) -> None:
 
 def _backfill(ax: Any, s: GaugeSeries) -> None:
     for step, pts in s.backfill.items():  # broken where it did not run (a rollback between)
-        ax.plot(*broken(pts, usual=s.cadence), lw=1.3, drawstyle="steps-post",
+        ax.plot(*broken(pts, usual=s.cadence, times=s.times), lw=1.3, drawstyle="steps-post",
                 marker="o" if len(pts) < 10 else None, ms=3, label=f"backfill {step}")
     ax.set_ylabel("rows / s")
     ax.set_ylim(bottom=0)
@@ -127,7 +133,7 @@ def _backfill(ax: Any, s: GaugeSeries) -> None:
 
 def _lag(ax: Any, s: GaugeSeries) -> None:
     pts = s.series(LAG)
-    ax.plot(*broken(pts, usual=s.cadence), color="#ff7f0e", lw=1.3,
+    ax.plot(*broken(pts, usual=s.cadence, times=s.times), color="#ff7f0e", lw=1.3,
             label="replica replay lag")
     ax.set_ylabel("lag (s)")
     ax.set_ylim(bottom=0)

@@ -56,6 +56,9 @@ class GaugeSeries:
     baseline: dict[str, tuple[float, float]] = field(default_factory=dict)  # median, σ
     limits: dict[str, float] = field(default_factory=dict)  # a trip's limit, per metric
     markers: list[Marker] = field(default_factory=list)
+    # every sample's time: a line is cut across a sample that lacks it (a backfill's rate
+    # between its apply and its rollback)
+    times: list[float] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -74,8 +77,8 @@ class GaugeSeries:
         """The usual time between two samples (the median step over every sample taken):
         what a line's gaps are measured against, so a series present in only some samples
         (a backfill's rate, while it ran) is cut where it was absent."""
-        ts = sorted({t for pts in (*self.values.values(), *self.backfill.values())
-                     for t, _v in pts})
+        ts = sorted(set(self.times) | {t for pts in (*self.values.values(),
+                                                 *self.backfill.values()) for t, _v in pts})
         steps = sorted(b - a for a, b in zip(ts, ts[1:], strict=False))
         return steps[len(steps) // 2] if steps else 0.0
 
@@ -110,6 +113,7 @@ class GaugeSeries:
             return round((at - start).total_seconds(), 3)
 
         for at, r in window:
+            out.times.append(t(at))
             for metric, v in (r.get("values") or {}).items():
                 if isinstance(v, int | float):
                     out.values.setdefault(str(metric), []).append((t(at), float(v)))

@@ -2,13 +2,14 @@
 
 Pure (no plotting library): ``panels(series)`` gives, for each panel the picture has
 (``gauges.panels``: latency, backfill, replica lag), its lines in the panel's unit (cut
-where no sample came, as the PNG does), its levels (the baseline median, the trip limit)
+where a sample lacked them or none came, as the PNG does), its levels (the baseline median, the trip limit)
 and its moments (trips, rollbacks). The app's plot widget draws them with plotext; a test
 compares them with the series the PNG is drawn from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from migtui.plots.gauges import MS, broken
@@ -56,10 +57,11 @@ class Panel:
 
 
 def segments(points: list[tuple[float, float]], scale: float = 1.0,
-             usual: float | None = None) -> tuple[tuple[tuple[float, float], ...], ...]:
-    """The series cut where the PNG cuts it (``gauges.broken``: a gap of over three
-    usual steps, ``usual`` the series' cadence), in the panel's unit."""
-    xs, ys = broken(points, scale, usual)
+             usual: float | None = None, times: Sequence[float] = ()
+             ) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """The series cut where the PNG cuts it (``gauges.broken``: across a sample that
+    lacks it, or a gap of over three usual steps), in the panel's unit."""
+    xs, ys = broken(points, scale, usual, times)
     out: list[tuple[tuple[float, float], ...]] = []
     run: list[tuple[float, float]] = []
     for x, y in zip(xs, ys, strict=True):
@@ -81,14 +83,15 @@ def panels(series: GaugeSeries) -> list[Panel]:
             out.append(_latency(series))
         elif key == "backfill":
             lines = tuple(Line(f"backfill {step}", BACKFILL_COLORS[i % len(BACKFILL_COLORS)],
-                               segments(pts, usual=series.cadence))
+                               segments(pts, usual=series.cadence, times=series.times))
                           for i, (step, pts) in enumerate(series.backfill.items()))
             out.append(Panel("backfill", "backfill rate", "rows/s", lines,
                              moments=tuple(series.markers)))
         elif key == "lag":
             out.append(Panel("lag", "replica replay lag", "s",
                              (Line("replica lag", COLORS["lag"],
-                                   segments(series.series(LAG), usual=series.cadence)),),
+                                   segments(series.series(LAG), usual=series.cadence,
+                                            times=series.times)),),
                              moments=tuple(series.markers)))
     return out
 
@@ -99,7 +102,7 @@ def _latency(s: GaugeSeries) -> Panel:
         pts = s.series(metric)
         if pts:
             name = "probe latency p95" if metric == "latency" else "app latency"
-            lines.append(Line(name, COLORS[metric], segments(pts, MS, s.cadence)))
+            lines.append(Line(name, COLORS[metric], segments(pts, MS, s.cadence, s.times)))
     levels = []
     if "latency" in s.baseline:
         med, _sigma = s.baseline["latency"]

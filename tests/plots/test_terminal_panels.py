@@ -56,3 +56,24 @@ def test_a_backfill_is_cut_where_it_did_not_run():
     assert fill.segments == (((55.0, 13000.0), (60.0, 13500.0)), ((120.0, 12600.0),))
     xs, _ys = broken(series.backfill["fill"], usual=series.cadence)  # the PNG's line too
     assert [x for x in xs if x == x] == [55.0, 60.0, 120.0] and any(x != x for x in xs)
+
+
+def test_a_backfill_is_cut_across_one_sample_without_it():
+    """As the demo's final screen showed it: the apply's rate at 15 s and 20 s, one sample
+    at 25 s without a backfill (the bad step, the trip), the rollback's rate at 31 s and
+    37 s. The gap is twice the cadence, yet the line must not join the apply and the
+    rollback."""
+    t0 = dt.datetime(2026, 5, 1, 10, 0, tzinfo=dt.UTC)
+    running = {15: 67800.0, 20: 59700.0, 31: 52300.0, 37: 39000.0}
+    series = GaugeSeries.from_records([
+        GaugeSample(at=t0 + dt.timedelta(seconds=s), values={"latency": 0.001},
+                    backfill={"fill": running[s]} if s in running else {}).to_record()
+        for s in (0, 5, 10, 15, 20, 25, 31, 37, 43)])
+    assert series.times == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 31.0, 37.0, 43.0]
+    (fill,) = next(p for p in panels(series) if p.key == "backfill").lines
+    assert fill.segments == (((15.0, 67800.0), (20.0, 59700.0)),
+                             ((31.0, 52300.0), (37.0, 39000.0)))
+    xs, _ys = broken(series.backfill["fill"], usual=series.cadence, times=series.times)
+    assert sum(x != x for x in xs) == 1  # the PNG's line, cut once
+    (probe,) = next(p for p in panels(series) if p.key == "latency").lines
+    assert len(probe.segments) == 1  # the latency, present in every sample, is whole
