@@ -4,7 +4,8 @@ Takes the migrations folder (every migration in it, in Prisma's order) or single
 directories. Each migration becomes one SQL step: ``migration.sql`` as its SQL, ``down.sql``
 (if present) as its rollback, else the step is irreversible. Applying a step records the
 ``_prisma_migrations`` row ``prisma migrate deploy`` would. With ``--dsn``, migrations the
-database already has (same name and checksum) are left out; a changed checksum is refused.
+database already has (same name and checksum) are left out; a changed checksum is refused,
+with the diff when migtui applied it.
 Exit codes: 0 written, 2 usage error (or a checksum conflict), 1 the database could not
 be read.
 """
@@ -25,14 +26,16 @@ from migtui.cli.common import (
     output_file,
 )
 from migtui.importers.prisma import (
+    Migration,
     PrismaImportError,
     build_plan,
     discover,
     dump_plan,
     split_applied,
+    step_id,
 )
 from migtui.plan import PlanError, load_plan_text
-from migtui.runner.prisma import AppliedRow
+from migtui.runner.prisma import AppliedBody, AppliedRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,15 +58,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _applied(dsn: str) -> dict[str, AppliedRow]:
+def _applied(dsn: str, migrations: list[Migration]
+             ) -> tuple[dict[str, AppliedRow], dict[str, AppliedBody]]:
+    """The database's ``_prisma_migrations`` rows, and for each migration whose checksum
+    differs, the SQL migtui's history says it applied (for the diff), when it has it."""
     from migtui.db import DsnError, resolve_dsn
     from migtui.runner.conn import connect
-    from migtui.runner.prisma import applied_rows
+    from migtui.runner.prisma import applied_body, applied_rows
     from migtui.secrets import scrub
 
     try:
         with connect(resolve_dsn(dsn=dsn)) as conn:
-            return applied_rows(conn)
+            rows = applied_rows(conn)
+            bodies = {}
+            for m in migrations:
+                row = rows.get(m.name)
+                if row is not None and row.checksum != m.checksum and (
+                        got := applied_body(conn, step_id(m.name))) is not None:
+                    bodies[m.name] = got
+            return rows, bodies
     except DsnError as e:
         raise CliError(str(e), EXIT_USAGE) from None
     except psycopg.Error as e:
@@ -78,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except PrismaImportError as e:
         raise CliError(str(e), EXIT_USAGE) from None
     if args.dsn:
-        todo, done, conflicts = split_applied(migrations, _applied(args.dsn))
+        todo, done, conflicts = split_applied(migrations, *_applied(args.dsn, migrations))
         if conflicts:
             raise CliError("; ".join(conflicts), EXIT_USAGE)
         for m in done:

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from migtui.runner.prisma import AppliedRow, checksum_bytes, checksum_conflict
+from migtui.runner.prisma import (
+    AppliedBody,
+    AppliedRow,
+    checksum_bytes,
+    checksum_conflict,
+)
 from migtui.sql import split
 
 EMPTY_ROLLBACK = ("-- An empty migration: nothing to undo. Rolling it back removes its "
@@ -197,9 +203,11 @@ def dump_plan(plan: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- what the database has
 
 
-def split_applied(migrations: list[Migration], rows: dict[str, AppliedRow]
+def split_applied(migrations: list[Migration], rows: dict[str, AppliedRow],
+                  bodies: Mapping[str, AppliedBody] | None = None
                   ) -> tuple[list[Migration], list[Migration], list[str]]:
-    """(to import, already applied, checksum conflicts) against ``_prisma_migrations`` rows."""
+    """(to import, already applied, checksum conflicts) against ``_prisma_migrations`` rows;
+    ``bodies``: what migtui's history says it applied, by migration name (for the diff)."""
     todo: list[Migration] = []
     done: list[Migration] = []
     conflicts: list[str] = []
@@ -210,6 +218,8 @@ def split_applied(migrations: list[Migration], rows: dict[str, AppliedRow]
         elif row.checksum == m.checksum:
             done.append(m)
         else:
-            conflicts.append(checksum_conflict(m.name, row.checksum, m.checksum))
+            now = m.data.decode("utf-8", "replace").strip() + "\n"
+            conflicts.append(checksum_conflict(m.name, row.checksum, m.checksum,
+                                               (bodies or {}).get(m.name), now))
     return todo, done, conflicts
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psycopg
 
+from migtui.runner.history import body_diff, schema_exists
+
 # Prisma's DDL for PostgreSQL (prisma-engines, sql-migration-connector, postgres flavour).
 PRISMA_DDL = """
 CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -99,8 +101,43 @@ def applied_rows(conn: psycopg.Connection) -> dict[str, AppliedRow]:
     return {r[0]: AppliedRow(r[0], r[1], r[2]) for r in rows}
 
 
-def checksum_conflict(name: str, in_database: str, in_files: str) -> str:
-    return (f"migration {name} was modified after it was applied: _prisma_migrations has "
+def checksum_conflict(name: str, in_database: str, in_files: str,
+                      applied: AppliedBody | None = None, now: str | None = None) -> str:
+    """Refuse a migration changed after it was applied: with the diff when migtui applied
+    it (its history keeps the SQL it ran), else say why there is none (Prisma keeps only
+    a checksum)."""
+    head = (f"migration {name} was modified after it was applied: _prisma_migrations has "
             f"checksum {in_database[:16]}…, the migration now has {in_files[:16]}…. "
             f"Restore the applied migration.sql, or resolve it as Prisma would "
             f"('prisma migrate resolve')")
+    if applied is not None and now is not None:
+        return head + (f". What changed since migtui applied it (plan {applied.plan_id}"
+                       f"{applied.when}):\n" + body_diff(name, applied.body, now))
+    return head + (". Prisma keeps only the checksum of what it applied, so there is no "
+                   f"text to compare with here: see the file's history (git log -p -- "
+                   f"prisma/migrations/{name}/migration.sql)")
+
+
+@dataclass(frozen=True)
+class AppliedBody:
+    body: str
+    plan_id: str
+    when: str  # ', 2026-05-01 10:00' or ''
+
+
+def applied_body(conn: psycopg.Connection, step_id: str) -> AppliedBody | None:
+    """The SQL migtui's history recorded for step ``step_id``'s newest apply still in
+    force, in any plan (a re-imported folder is a new plan); None when migtui never
+    applied it."""
+    if not schema_exists(conn):
+        return None
+    row = conn.execute(
+        "SELECT step_body, plan_id, finished_at FROM migtui.history h WHERE step_id = %s "
+        "AND action = 'apply' AND status = 'applied' AND NOT EXISTS (SELECT 1 FROM "
+        "migtui.history r WHERE r.plan_id = h.plan_id AND r.step_id = h.step_id AND "
+        "r.action = 'rollback' AND r.status = 'rolled_back' AND r.id > h.id) "
+        "ORDER BY id DESC LIMIT 1", (step_id,)
+    ).fetchone()
+    if row is None or not row[0]:
+        return None
+    return AppliedBody(row[0], row[1], f", {row[2]:%Y-%m-%d %H:%M}" if row[2] else "")

@@ -218,8 +218,9 @@ class Runner(RollbackRunning):
                 step.prisma is not None and st.state != "applied") else None
             if row is not None and step.prisma is not None:
                 if row.checksum != step.prisma.checksum:
-                    msg = prisma.checksum_conflict(row.migration_name, row.checksum,
-                                                   step.prisma.checksum)
+                    msg = prisma.checksum_conflict(
+                        row.migration_name, row.checksum, step.prisma.checksum,
+                        prisma.applied_body(self._ctx.work.conn, step.id), history.step_body(step))
                     return Outcome("failed", msg, step.id, tuple(done))
                 when = row.finished_at.strftime("%Y-%m-%d %H:%M") if row.finished_at else "?"
                 self._emit(StepSkipped(step_id=step.id, reason=(

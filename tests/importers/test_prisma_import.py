@@ -184,6 +184,36 @@ def test_migrations_prisma_applied_are_skipped_and_changed_ones_refused(
     with Runner(plan, db_url) as r:
         outcome = r.apply()
     assert outcome.status == "failed" and "modified after it was applied" in outcome.message
+    assert "Prisma keeps only the checksum" in outcome.message  # nothing to diff against
+
+
+def test_a_migration_edited_after_migtui_applied_it_is_refused_with_the_diff(
+        tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """migtui applied the first migration (its history keeps the SQL), then someone edited
+    migration.sql: the import with --dsn refuses it with the diff, as does a run of a plan
+    imported again under another name."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(CORPUS / NAMES[0], folder / NAMES[0])
+    first = tmp_path / "first.yaml"
+    assert main(["import-prisma", str(folder), "-o", str(first)]) == 0
+    with Runner(load_plan(first), db_url) as r:
+        assert r.apply().status == "done"
+    sql = folder / NAMES[0] / "migration.sql"
+    sql.write_bytes(sql.read_bytes() + b"-- edited after it was applied\nSELECT 1;\n")
+    capsys.readouterr()
+    assert main(["import-prisma", str(folder), "-o", str(tmp_path / "x.yaml"),
+                 "--dsn", db_url]) == 2
+    err = capsys.readouterr().err
+    assert f"migration {NAMES[0]} was modified after it was applied" in err
+    assert "What changed since migtui applied it" in err
+    assert "+-- edited after it was applied" in err and "+SELECT 1;" in err
+    again = tmp_path / "again.yaml"  # a new plan (another id) over the edited folder
+    assert main(["import-prisma", str(folder), "-o", str(again)]) == 0
+    text = again.read_text().replace(f"id: {load_plan(again).id}", "id: edited-again", 1)
+    again.write_text(text)
+    with Runner(load_plan(again), db_url) as r:
+        outcome = r.apply()
+    assert outcome.status == "failed" and "+SELECT 1;" in outcome.message, outcome.message
 
 
 def test_not_a_prisma_folder_is_a_clear_error(tmp_path: Path,
