@@ -6,6 +6,8 @@ Never split on semicolons: strings, dollar quotes and comments make that wrong.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,8 +186,34 @@ def parse_statements(sql: str) -> tuple[Any, tuple[slice, ...]]:
     return raw, slices
 
 
+_memo = threading.local()
+
+
+@contextmanager
+def parse_once() -> Iterator[None]:
+    """Within it, ``split`` parses each distinct text once (this thread): ``check`` reads
+    every step twice, for what ``run`` would refuse and for the lint, and parsing is most
+    of its time. Statements are frozen; the lint builds new nodes, never edits these."""
+    outer = getattr(_memo, "texts", None)
+    _memo.texts = outer if outer is not None else {}
+    try:
+        yield
+    finally:
+        _memo.texts = outer
+
+
 def split(sql: str) -> list[Statement]:
     """Parse ``sql`` into statements. Raises SqlSyntaxError with the line of the error."""
+    texts: dict[str, tuple[Statement, ...]] | None = getattr(_memo, "texts", None)
+    if texts is None:
+        return _split(sql)
+    got = texts.get(sql)
+    if got is None:
+        got = texts[sql] = tuple(_split(sql))
+    return list(got)
+
+
+def _split(sql: str) -> list[Statement]:
     raw, slices = parse_statements(sql)
     out: list[Statement] = []
     line, counted = 1, 0

@@ -24,6 +24,7 @@ from migtui.lint.locate import field_line
 from migtui.plan import Plan, PlanError, load_plan
 from migtui.plan.errors import Problem
 from migtui.runnable import step_problems
+from migtui.sql import parse_once
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,15 +69,16 @@ def run(args: argparse.Namespace) -> int:
             if args.format == "text":
                 error(f"{path}: {e}")
             continue
-        unrunnable = _unrunnable(path, plan)
-        if unrunnable:
-            invalid = True
-            reports.append({"plan": path, "valid": False,
-                            "problems": [str(p) for p in unrunnable.problems]})
-            if args.format == "text":
-                error(f"{path}: {unrunnable}")
-            continue
-        findings = locate(lint_plan(plan, sizes), path)
+        with parse_once():  # what run refuses, then the lint: each SQL text parsed once
+            unrunnable = _unrunnable(path, plan)
+            if unrunnable:
+                invalid = True
+                reports.append({"plan": path, "valid": False,
+                                "problems": [str(p) for p in unrunnable.problems]})
+                if args.format == "text":
+                    error(f"{path}: {unrunnable}")
+                continue
+            findings = locate(lint_plan(plan, sizes), path)
         failing |= any(f.active and at_or_above(f.severity, args.fail_on) for f in findings)
         reports.append(_report(path, plan, findings))
         if args.format == "text":
