@@ -45,3 +45,20 @@ def test_the_lint_says_the_same_within_parse_once() -> None:
         once = [(f.rule, f.step_id, f.message) for f in lint_plan(plan)]
         twice = [(f.rule, f.step_id, f.message) for f in lint_plan(plan)]
     assert plain == once == twice and plain
+
+
+def test_check_composes_the_plan_once_for_all_its_problems(tmp_path) -> None:
+    """Every problem of a refused plan is located in the same text: composing the YAML once
+    per problem made 2,000 of them take minutes."""
+    from migtui.cli import main
+    from migtui.lint.locate import _step_marks
+
+    steps = "".join(f"  - id: s{i}\n    sql: ALTER TABLE t ADD COLUMN c{i} int; CREATE INDEX "
+                    f"CONCURRENTLY i{i} ON t (c{i})\n    rollback: SELECT 1\n" for i in range(50))
+    plan = tmp_path / "refused.yaml"
+    plan.write_text("migtui: 1\nid: refused\ntitle: T\ntype: schema_change\nagent: t\n"
+                    "targets: {dev: {environment: development}}\nsteps:\n" + steps)
+    _step_marks.cache_clear()
+    assert main(["check", str(plan)]) == 2
+    info = _step_marks.cache_info()
+    assert info.misses == 1 and info.hits >= 49, info

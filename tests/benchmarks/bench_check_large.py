@@ -10,15 +10,20 @@ is timed, each trial a fresh process, for:
 - ``migtui check`` on ``--compare REF`` (default: the commit before each text was parsed
   once, when ``check`` parsed every text twice: for what ``run`` refuses and for the lint).
 
+And a plan of ``--refused`` steps that ``run`` would refuse (an ALTER and a concurrent index
+build in one step), each problem located in the file: on both trees (before, the YAML was
+composed again for every problem).
+
 Usage::
 
     python tests/benchmarks/bench_check_large.py        # no database needed
-    options: --steps 20000 --trials 3 --compare REF --no-write
+    options: --steps 20000 --refused 500 --trials 3 --compare REF --no-write
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -29,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_startup import export, trial  # noqa: E402
+from bench_startup import export  # noqa: E402
 from common import REPO, machine, write_section  # noqa: E402
 
 SECTION = "bench_check_large"
@@ -46,11 +51,25 @@ for s in doc["steps"]:
 """
 
 
-def write_plan(path: Path, steps: int) -> None:
+def trial(tree: Path, args: list[str]) -> float:
+    """One fresh process, timed from spawn to exit (check exits 1 on findings, 2 on a
+    refused plan: both are full runs)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True,
+                         text=True, check=False, timeout=1800)
+    elapsed = time.perf_counter() - t0
+    if out.returncode not in (0, 1, 2) or "Traceback" in out.stderr:
+        sys.exit(f"{' '.join(args)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    return elapsed
+
+
+def write_plan(path: Path, steps: int, refused: bool = False) -> None:
     lines = ["migtui: 1", "id: large", "title: A large plan", "type: schema_change",
              "agent: bench", "targets: {dev: {environment: development}}", "steps:"]
     for i in range(steps):
-        lines += [f"  - id: s{i}", f"    sql: ALTER TABLE t{i % 50} ADD COLUMN c{i} int",
+        extra = f"; CREATE INDEX CONCURRENTLY i{i} ON t{i % 50} (c{i})" if refused else ""
+        lines += [f"  - id: s{i}", f"    sql: ALTER TABLE t{i % 50} ADD COLUMN c{i} int{extra}",
                   f"    rollback: ALTER TABLE t{i % 50} DROP COLUMN c{i}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -58,6 +77,7 @@ def write_plan(path: Path, steps: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=20_000)
+    ap.add_argument("--refused", type=int, default=500)
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--compare", metavar="REF", default=BEFORE)
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
@@ -65,13 +85,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="migtui-bench-") as tmp:
         plan = Path(tmp) / "large.yaml"
         write_plan(plan, opts.steps)
+        bad = Path(tmp) / "refused.yaml"
+        write_plan(bad, opts.refused, refused=True)
         floor = Path(tmp) / "floor.py"
         floor.write_text(FLOOR, encoding="utf-8")
+        before = export(opts.compare, Path(tmp))
         arms = {"floor: YAML read, every SQL text parsed once by pglast":
                 (REPO, [str(floor), str(plan)]),
                 "migtui check (this tree)": (REPO, ["-m", "migtui", "check", str(plan)]),
-                f"migtui check ({opts.compare})": (export(opts.compare, Path(tmp)),
-                                                    ["-m", "migtui", "check", str(plan)])}
+                f"migtui check ({opts.compare})": (before, ["-m", "migtui", "check", str(plan)]),
+                f"refused plan, {opts.refused} problems: migtui check (this tree)":
+                (REPO, ["-m", "migtui", "check", str(bad)]),
+                f"refused plan, {opts.refused} problems: migtui check ({opts.compare})":
+                (before, ["-m", "migtui", "check", str(bad)])}
         times: dict[str, list[float]] = {a: [] for a in arms}
         for i in range(opts.trials):
             for name, (root, args) in arms.items():
@@ -83,7 +109,7 @@ def main() -> None:
     here = rows["migtui check (this tree)"]["median_s"]
     result: dict[str, Any] = {
         "benchmark": SECTION, "date": time.strftime("%Y-%m-%d"), "machine": machine(),
-        "steps": opts.steps, "trials": opts.trials, "goal_s": GOAL_S,
+        "steps": opts.steps, "refused": opts.refused, "trials": opts.trials, "goal_s": GOAL_S,
         "met": here <= GOAL_S, "arms": rows,
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                  capture_output=True, text=True).stdout.strip()}
