@@ -32,13 +32,27 @@ class GaugeStates:
     states: Mapping[str, str]
 
 
-Fact = object  # an Event of migtui.events, or GaugeStates
+@dataclass(frozen=True)
+class StoryState:
+    """Where the story really stands when the app opens (an earlier demo left steps
+    applied, a baseline recorded): the tour starts there, not at 1."""
+
+    applied: frozenset[str]
+    baseline: bool
+
+
+Fact = object  # an Event of migtui.events, GaugeStates or StoryState
 Until = Callable[[Fact], bool]
 
 
 def step_applied(step_id: str) -> Until:
-    return lambda f: (isinstance(f, StepFinished) and f.step_id == step_id
-                      and f.action == "apply")
+    return lambda f: ((isinstance(f, StepFinished) and f.step_id == step_id
+                       and f.action == "apply")
+                      or (isinstance(f, StoryState) and step_id in f.applied))
+
+
+def baseline_known(f: Fact) -> bool:
+    return isinstance(f, BaselineRecorded) or (isinstance(f, StoryState) and f.baseline)
 
 
 def tripped(f: Fact) -> bool:
@@ -69,7 +83,7 @@ TOUR: tuple[Hint, ...] = (
     Hint("Capture a baseline",
          "j j j to Phase 1 · Tab · End (\"Monitor performance baseline\") · r",
          "the gauges learn normal latency (LAT); the trigger is +50% over it",
-         lambda f: isinstance(f, BaselineRecorded)),
+         baseline_known),
     Hint("A safe step",
          "Shift+Tab · j to Phase 2: Execution · x runs add_status",
          "ADD COLUMN with a constant default: instant, no table rewrite",
@@ -129,6 +143,14 @@ class Tour:
     def position(self) -> tuple[int, int]:
         """(1-based number of the current hint, how many)."""
         return min(self.index + 1, len(self.hints)), len(self.hints)
+
+    def follow(self, state: StoryState) -> bool:
+        """Start where the story stands: past every hint the state already completes, in
+        order (a baseline, then the steps applied). True when the tour moved."""
+        start = self.index
+        while self.current is not None and self.current.until(state):
+            self.index += 1
+        return self.index != start
 
     def advance(self, fact: Fact) -> bool:
         """Move on when ``fact`` completes the current hint, or a later anchor (a trip, a

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 
-from migtui.demo.tour import TOUR, GaugeStates, Tour
+from migtui.demo.tour import TOUR, GaugeStates, StoryState, Tour
 from migtui.demo.traffic import failing_transactions
 from migtui.events import (
     BaselineRecorded,
@@ -22,6 +22,7 @@ from migtui.events import (
 from migtui.journal import journal_path, read_journal
 from migtui.tui import make_app
 from migtui.tui.screens.modals import ConfirmModal
+from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.tour import TourPanel
 from tests.tui.helpers import asynctest, until
 
@@ -63,6 +64,23 @@ def test_a_trip_ahead_of_the_story_jumps_to_the_rollback() -> None:
     tour.advance(BaselineRecorded(seconds=2.0, metrics={}))
     assert tour.advance(threshold("latency", "trip"))  # tripped during the backfill
     assert tour.current.title == "R rolls back"
+
+
+def test_the_tour_starts_where_the_story_stands() -> None:
+    tour = Tour()
+    assert not tour.follow(StoryState(frozenset(), baseline=False))
+    assert tour.position == (1, 9)
+    # a baseline but no step: the first step is next
+    assert Tour().follow(StoryState(frozenset(), baseline=True))
+    # an earlier demo left three steps applied: the bad step is next
+    tour = Tour()
+    assert tour.follow(StoryState(frozenset({"add_status", "index_created_at",
+                                             "backfill_status"}), baseline=True))
+    assert tour.current.title == "The bad step" and tour.position == (5, 9)
+    # steps applied without a baseline: the baseline comes first, in the story's order
+    tour = Tour()
+    assert not tour.follow(StoryState(frozenset({"add_status"}), baseline=False))
+    assert tour.current is TOUR[0]
 
 
 def demo_plan(tmp_path: Path) -> Path:
@@ -121,9 +139,36 @@ async def test_the_tour_advances_on_real_events(shop_db: str, tmp_path: Path) ->
         await pilot.press("e")
         await until(pilot, lambda: tour.done)
         assert "demo.report.md" in str(panel.render())
+        banner = scr.query_one(TripBanner)  # nothing applied, nothing tripping: no TRIP
+        assert not banner.tripped and "TRIP" not in str(banner.render())
     report = tmp_path / "demo.report.md"
     assert report.exists() and "Add order status (demo)" in report.read_text()
     kinds = [r["kind"] for r in read_journal(journal_path(path, "demo"))]
     assert "ReportExported" in kinds and "RollbackFinished" in kinds
     with psycopg.connect(shop_db) as c:  # the rollback put the index back
         assert c.execute("SELECT to_regclass('orders_customer_id_idx')").fetchone()[0]
+
+
+@asynctest
+async def test_after_a_demo_left_steps_applied_the_tour_starts_there(
+        shop_db: str, tmp_path: Path) -> None:
+    """An earlier demo recorded its baseline and applied three steps, then its terminal
+    went away: the app offers to resume, and the tour says the bad step is next."""
+    from migtui.journal import Journal
+    from migtui.plan import load_plan
+    from migtui.runner import Runner
+
+    path = demo_plan(tmp_path)
+    with Runner(load_plan(path), shop_db) as r:
+        assert r.apply(["add_status", "index_created_at", "backfill_status"]).status == "done"
+    journal = Journal(journal_path(path, "demo"))
+    journal.record(BaselineRecorded(seconds=2.0, metrics={
+        "latency": {"median": 0.001, "mad": 0.0001, "p95": 0.002}}))
+    journal.close()
+    app = make_app(path, shop_db, operator="presenter", demo=True, tour=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = app.main
+        await until(pilot, lambda: scr.statuses_known)
+        panel = scr.query_one(TourPanel)
+        assert app.tour.current.title == "The bad step"
+        assert "TOUR 5/9" in str(panel.render()) and "drop_customer_index" in str(panel.render())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migtui.demo.tour import StoryState
 from migtui.plots import GaugeSeries, gauges_path
 from migtui.runner import Outcome, StepStatus
 from migtui.secrets import scrub
@@ -20,6 +21,7 @@ from migtui.tui.screens.workers import Finished
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.sections import SectionsNav
 from migtui.tui.widgets.steps import BackfillProgress
+from migtui.tui.widgets.tour import TourPanel
 
 if TYPE_CHECKING:
     from migtui.execution.session import Session
@@ -60,6 +62,7 @@ class ResultsView:
     _next_step: Any
     action_run_phase: Any
     _start_watching: Any
+    tour: Any
 
     def _statuses(self, statuses: list[StepStatus], first: bool) -> None:
         for st in statuses:
@@ -81,7 +84,20 @@ class ResultsView:
             self._log(f"connected: {self.session.database} · "
                       f"{sum(r.state == 'applied' for r in self.rows.values())}/"
                       f"{len(self.rows)} steps applied")
+            self._follow_story(statuses)
             self._offer_resume(statuses)
+
+    def _follow_story(self, statuses: list[StepStatus]) -> None:
+        """The demo's tour starts where the story stands (an earlier demo left steps
+        applied, a baseline recorded), not at its first hint."""
+        if self.tour is None:
+            return
+        applied = frozenset(st.step_id for st in statuses if st.state == "applied")
+        if self.tour.follow(StoryState(applied, self.session.baseline is not None)):
+            self.query_one(TourPanel).show_hint()
+            n, of = self.tour.position
+            self._log(f"tour: {n}/{of}, where the story stands (migtui demo --reset starts "
+                      f"it over)")
 
     def _offer_resume(self, statuses: list[StepStatus]) -> None:
         nxt = self._next_step(None)
