@@ -33,3 +33,28 @@ async def test_the_header_is_quiet_when_the_database_matches(shop_db: str,
         await connected(pilot)
         top = str(app.main.query_one("#top").render())
         assert "expects database" not in top and " production" in top
+
+
+@asynctest
+async def test_at_80_columns_a_running_step_on_production_still_shows_the_database(
+        shop_db: str, tmp_path: Path) -> None:
+    """Issue 15 item 9: the production header was cut before the host and database while a
+    job ran. Where comes right after PRODUCTION, then what runs."""
+    from migtui.tui.screens.header import Activity, header
+
+    path = tmp_path / "prod.yaml"
+    db = dbname(shop_db)
+    path.write_text(PROD.format(db=db))
+    app = make_app(path, shop_db, operator="tester", sample=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connected(pilot)
+        for activity in (Activity(job="step backfill_status_of_every_order"),
+                         Activity(job="phase Execution", paused=True,
+                                  pause_reason="Performance degradation >50% tripped"),
+                         Activity(rolling_back=True)):
+            line = header(app.main.session, activity, "ok").plain[:80]
+            assert line.startswith(" migtui  PRODUCTION "), line
+            assert f"127.0.0.1:5432/{db}" in line or f"/{db}" in line, line
+            assert activity.text()[:10] in line, line
+        top = str(app.main.query_one("#top").render())[:80]
+        assert f"/{db}" in top and "idle" in top

@@ -47,8 +47,9 @@ def where(display_dsn: str) -> str:
 def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False,
            lost: str = "") -> Text:
     """The top line, most important first, so a narrow terminal cuts only the tail:
-    PRODUCTION or DEMO, the run state, the target, where (host and database; or since
-    when the connection is lost), the rehearsal, the title."""
+    PRODUCTION or DEMO, where (host and database; a database that is not the target's; or
+    since when the connection is lost), the run state, the target, the rehearsal, the
+    title. At 80 columns a running step on production still shows which database."""
     plan = session.plan
     t = Text(no_wrap=True, overflow="ellipsis")
     state = short(activity.text(), 34)
@@ -59,24 +60,24 @@ def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool =
         t.append(" PRODUCTION ", style="bold reverse red")
     if demo:
         t.append(" DEMO ", style="bold reverse magenta")
-    t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
-    if activity.watching:  # whose run this is comes before where
-        t.append(f" {activity.watching} ", style="bold yellow")
     mismatch = session.database_mismatch
     if mismatch:  # it names the target and both databases: said before anything else
         t.append(" ")
         t.append(f" ✗ {mismatch} ", style="bold reverse red")
-    else:
-        t.append(f" {session.target}", style="bold")
-        if env != "production":
-            t.append(f" ({env})", style="dim")
-    if lost:
-        t.append(" · ")
+    elif lost:
+        t.append(" ")
         t.append(f" {lost} ", style="bold reverse red")
     elif session.online or session.watching is not None:
-        t.append(f" · {where(session.display_dsn)}")
+        t.append(f" {where(session.display_dsn)} ", style="bold")
     else:
-        t.append(" · no database", style="yellow")
+        t.append(" no database ", style="yellow")
+    t.append(f" {state} ", style="bold reverse yellow" if state != "idle" else "green")
+    if activity.watching:  # whose run this is
+        t.append(f" {activity.watching} ", style="bold yellow")
+    if not mismatch:
+        t.append(f" {session.target}", style="bold" if env != "production" else "")
+        if env != "production":
+            t.append(f" ({env})", style="dim")
     if rehearsal:
         t.append(" · rehearsal ")
         t.append(rehearsal, style={"ok": "bold green", "failed": "bold red"}.get(
