@@ -47,6 +47,8 @@ class RunStarted(Event):
     operator: str
     dry_run: bool = False
     action: str = "run"  # run | rollback: what this run does
+    pid: int = 0  # the migtui process, and the machine it runs on: who to stop to take over
+    host: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -57,12 +57,15 @@ class Holder:
     action: str = ""
     last_step: str = ""  # the step it finished last
     running: bool = False  # a RunStarted without its RunFinished
+    pid: int = 0  # its migtui process, and the machine it runs on (from RunStarted)
+    host: str = ""
 
     def apply(self, rec: dict[str, Any]) -> None:
         kind = rec.get("kind")
         if kind == "RunStarted":
             self.operator = str(rec.get("operator", ""))
             self.started = str(rec.get("at", ""))
+            self.pid, self.host = int(rec.get("pid") or 0), str(rec.get("host") or "")
             self.running = True
             self.step = self.action = ""
         elif kind == "RunFinished":

@@ -18,6 +18,8 @@ phases, rollback when asked, finish. No Textual here: the app subscribes to the 
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -126,7 +128,8 @@ class Run:
         self.started = True
         self._t0 = time.monotonic()
         self.emit(RunStarted(plan_id=self.plan_id, target=self.target,
-                             database=self.database, operator=self.operator, action=action))
+                             database=self.database, operator=self.operator, action=action,
+                             pid=os.getpid(), host=socket.gethostname()))
 
     def finish(self, outcome: str, message: str) -> None:
         """``RunFinished`` (only after ``start``)."""

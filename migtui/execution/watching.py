@@ -89,18 +89,43 @@ class WatchUpdate:
     holder: LockHolder | None  # None once the lock is free
     doing: str  # from the journal: "run by alice since ..., running step x (apply)"
     step: str  # the step the other run is on ("" between steps)
+    pid: int = 0  # its migtui process and machine, from its journal (0: not journaled)
+    host: str = ""
 
     @property
     def free(self) -> bool:
         return self.holder is None
 
+    @property
+    def process(self) -> str:
+        """'migtui pid 4242 on dba-laptop', '' when its journal does not say."""
+        if not self.pid:
+            return ""
+        return f"migtui pid {self.pid}" + (f" on {self.host}" if self.host else "")
+
     def summary(self) -> str:
-        """'running step fill (apply) · pid 4242 on 10.0.0.5 since 09:01:02' (what it does
-        first: a narrow header cuts the tail)."""
+        """'running step fill (apply) · migtui pid 4242 on dba-laptop since 09:01:02' (what
+        it does first: a narrow header cuts the tail); without its journal, its database
+        session: 'backend pid 5678 from 10.0.0.5'."""
         if self.holder is None:
             return "the other run ended: the lock is free"
         h = self.holder
-        return f"{self.doing} · pid {h.pid} on {h.client} since {h.since[11:] or h.since}"
+        who = self.process or f"backend pid {h.pid} from {h.client}"
+        return f"{self.doing} · {who} since {h.since[11:] or h.since}"
+
+    def how_to_stop(self) -> str:
+        """What the operator does to take over, naming the process when it is known."""
+        if self.holder is None:
+            return "the lock is free: take over"
+        if self.pid:
+            kill = f"kill {self.pid}" + (f" on {self.host}" if self.host else "")
+            where = f"{self.process}: q in its app, Ctrl+C in its terminal, or {kill}"
+        else:
+            where = "its migtui process where it runs (q in its app, Ctrl+C in its terminal)"
+        return (f"to take over, stop {where}; as a last resort, end its database session: "
+                f"SELECT pg_terminate_backend({self.holder.pid}) (it stops before its next "
+                f"step or batch, the history stays consistent). This app offers to take "
+                f"over once the lock is free")
 
 
 class Watching:
@@ -147,7 +172,8 @@ class Watching:
         # what it does: from its journal while a run is open there, else from pg_stat_activity
         what = h.doing() if h.running else (who.doing if who is not None else "")
         self.last = WatchUpdate(fresh, events, statuses, who, what,
-                                h.step if who is not None else "")
+                                h.step if who is not None else "",
+                                h.pid if who is not None and h.running else 0, h.host)
         return self.last
 
     def _backfill(self, step_id: str, action: str) -> StepProgress | None:

@@ -5,6 +5,8 @@ as they grow — and offers to take over once the lock is free."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from pathlib import Path
 
 from migtui.execution.run import Run
@@ -64,6 +66,10 @@ async def test_watching_another_run_then_taking_over(shop_db: str, tmp_path: Pat
             await until(pilot, lambda: s.watching is not None and "pid" in app.main.watch_text)
             assert "WATCHING" in top(app) and "pid" in top(app)
             assert "between steps (last: add_note)" in top(app)
+            # named by its migtui process (from its journal), and how to take over
+            assert f"migtui pid {os.getpid()} on {socket.gethostname()}" in app.main.watch_text
+            told = "".join(line.text for line in app.main.query_one("#run-log").lines)
+            assert f"kill {os.getpid()}" in told and "pg_terminate_backend(" in told
             assert app.main.rows["add_note"].state == "applied"
             assert not s.online  # read-only: x, a and R say why and do nothing
             await pilot.press("x")
@@ -99,7 +105,13 @@ def test_a_watch_update_says_who_holds_the_lock() -> None:
     u = WatchUpdate([], [], [], LockHolder(42, "local socket", "2026-12-03 09:01:02",
                                            "between steps"), "running step slow (apply)",
                     "slow")
-    assert u.summary() == "running step slow (apply) · pid 42 on local socket since 09:01:02"
+    assert u.summary() == ("running step slow (apply) · backend pid 42 from local socket "
+                           "since 09:01:02")  # no journal: its database session
+    assert "pg_terminate_backend(42)" in u.how_to_stop()
+    named = WatchUpdate([], [], [], u.holder, "between steps", "", 4242, "dba-laptop")
+    assert named.summary() == ("between steps · migtui pid 4242 on dba-laptop since "
+                               "09:01:02")
+    assert "kill 4242 on dba-laptop" in named.how_to_stop()
     assert WatchUpdate([], [], [], None, "", "").free
 
 

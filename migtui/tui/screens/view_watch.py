@@ -50,8 +50,8 @@ class WatchView:
         self.watch_text = "another migtui run holds this plan"
         self._log(f"watching: {scrub(w.locked)}", "bold yellow")
         self._log("read-only while that run holds the lock: x, a, R, ticks and notes are "
-                  "off. When it ends you are offered to take over (or stop it: its pid is "
-                  "above)", "yellow")
+                  "off. When it ends you are offered to take over", "yellow")
+        self._told_how = ""
         self.notify("Another migtui run holds this plan: watching it, read-only. You are "
                     "offered to take over when it ends.", title="Watching", timeout=10)
         self._takeover_offered = False
@@ -77,6 +77,10 @@ class WatchView:
             self.post_message(EventReceived(event))
         self._statuses(u.statuses, first=False)
         self.watch_text = scrub(u.summary())
+        how = u.how_to_stop()
+        if not u.free and how != getattr(self, "_told_how", ""):  # once, and when it changes
+            self._told_how = how
+            self._log(scrub(how), "yellow")
         self._top()
         self._banner()
         if not u.free:
