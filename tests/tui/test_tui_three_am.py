@@ -83,3 +83,18 @@ async def test_the_screenshot_goes_beside_the_journal(tmp_path: Path) -> None:
         saved = app.screenshot()
         assert saved is not None and saved.exists()
         assert saved.parent == tmp_path / ".migtui" / "screenshots"
+
+
+def test_plan_tables_wrap_whole_words_in_a_narrow_pane() -> None:
+    """Issue 15 item 10: in a 52-column pane the cells broke mid-word ("Perform/ance")."""
+    from rich.console import Console
+
+    table = PlanTable("Rollback Triggers", ["Trigger", "Threshold", "Action", "Owner"], [
+        ["Performance degradation", "latency +50% for 30s", "Immediate rollback", "dba"],
+        ["Error rate spike", "error_rate > 5%", "Pause the backfill", "oncall"]])
+    console = Console(width=52, record=True, color_system=None)
+    console.print(table._table())
+    text = console.export_text()
+    for word in ("Performance", "degradation", "Threshold", "Immediate", "rollback",
+                 "error_rate", "backfill"):
+        assert word in text, text

@@ -48,8 +48,14 @@ class PlanTable(Static):
         t = Table(title=str(self.border_title), title_justify="left", title_style="bold",
                   box=box.ROUNDED, border_style="grey50", expand=True, show_lines=False,
                   row_styles=["", "dim"] if len(self._plan_rows) > 3 else None)
-        for c in self._plan_columns:
-            t.add_column(c, overflow="fold", ratio=1)
+        for i, c in enumerate(self._plan_columns):
+            cells = [str(c), *(str(r[i]) for r in self._plan_rows if i < len(r))]
+            words = [w for cell in cells for w in cell.split()]
+            # a column is as wide as its longest word (up to 16: longer ones fold) and
+            # shares the rest by how much it holds, so words wrap whole
+            longest = min(max((len(w) for w in words), default=1), 16)
+            t.add_column(c, overflow="fold", min_width=longest,
+                         ratio=max(1, min(40, max(len(x) for x in cells))))
         for r in self._plan_rows:
             t.add_row(*r)
         return t
