@@ -158,3 +158,44 @@ async def test_a_lost_database_is_seen_everywhere_and_r_waits_for_it(
         await until(pilot, lambda: not gauges.has_class("-stale"))
         assert "connection lost" not in str(scr.query_one("#top", Static).render())
         await until(pilot, lambda: "R rolls back 1 step(s)" in banner_text(app))
+
+
+@asynctest
+async def test_a_database_down_when_the_app_opens_is_tried_again_until_it_opens(
+        shop_db: str, pg_admin_url: str, tmp_path: Path) -> None:
+    """The server was down when the DBA opened the plan: the app says so, x does nothing
+    and says why, and once the database is back the app opens it by itself."""
+    import psycopg
+    from psycopg import sql
+
+    db = shop_db.rsplit("/", 1)[-1].split("?")[0]
+
+    def allow(ok: bool) -> None:
+        with psycopg.connect(pg_admin_url, autocommit=True) as c:
+            c.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                sql.Identifier(db), sql.SQL("true" if ok else "false")))
+            if not ok:
+                c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (db,))
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    allow(False)
+    try:
+        app = make_app(path, shop_db, operator="tester", sample=False)
+        async with app.run_test(size=SIZE) as pilot:
+            scr = main(app)
+            await until(pilot, lambda: scr._open_tries >= 1)
+            assert not app.main.session.online and not scr.statuses_known
+            log = "".join(line.text for line in scr.query_one("#run-log").lines)
+            assert "cannot open the database" in log and "trying again in" in log
+            await pilot.press("x")
+            await pilot.pause()
+            assert scr.job is None
+            allow(True)
+            await until(pilot, lambda: scr.statuses_known and app.main.session.online,
+                        timeout=40)
+            log = "".join(line.text for line in scr.query_one("#run-log").lines)
+            assert "connected:" in log
+    finally:
+        allow(True)

@@ -87,8 +87,14 @@ class MainScreen(RunView):
         if self._read_only("Running and rolling back"):
             return False
         if not self.session.online:
-            self.notify("No database: open the plan with --dsn URL to run it.",
+            self.notify("Cannot open the database: trying again; nothing runs until it "
+                        "opens." if self._unopened is not None or self._open_tries else
+                        "No database: open the plan with --dsn URL to run it.",
                         severity="warning")
+            return False
+        if not self.statuses_known:
+            self.notify("Still opening the database: nothing runs until its history is "
+                        "read.", severity="warning")
             return False
         lost = self.connection_lost()
         if lost:

@@ -8,6 +8,7 @@ trip banner and the database link are ``view_link``'s, the workers' results ``vi
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -100,6 +101,8 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
         self.watch_text = ""  # watch mode: the holder and what it does (view_watch)
         self._watch_timer: Timer | None = None
         self._takeover_offered = False
+        self._unopened: Any = None  # a runner whose first open failed: tried again
+        self._open_tries = 0
 
     @property
     def confirmed_production(self) -> bool:
@@ -240,10 +243,7 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
         if done is None:
             return
         if done.group == workers.OPEN and done.error:
-            self._log(f"cannot open the database: {done.error}", "bold red")
-            self.query_one(GaugesPanel).set_status(Text(done.error, style="red"))
-            self.notify(done.error, title="Database", severity="error", timeout=10)
-            self.session.runner = None
+            self._open_failed(done.error)
         elif done.group == workers.WATCH:
             self._watched(done)
         elif done.group == workers.STATUS and done.error:
@@ -254,6 +254,29 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
             self._finished(done)
             if done.group in (workers.JOB, workers.ROLLBACK) and self.session.online:
                 self.jobs.statuses()
+
+    def _open_failed(self, error: str) -> None:
+        """The first open failed (the server is down, refuses the login...): nothing runs,
+        and it is tried again with a doubling backoff, up to 15 s, until it opens."""
+        if self.session.runner is not None:
+            self._unopened = self.session.runner
+            self.session.runner = None
+        self._open_tries += 1
+        delay = min(15.0, 2.0 ** min(self._open_tries, 4))
+        self._log(f"cannot open the database: {error}; trying again in {delay:g}s "
+                  f"(try {self._open_tries})", "bold red")
+        self.query_one(GaugesPanel).set_status(Text(error, style="red"))
+        if self._open_tries == 1:
+            self.notify(f"{error}\nTrying again every few seconds; nothing runs until it "
+                        f"opens.", title="Database", severity="error", timeout=10)
+        self._top()
+        self.set_timer(delay, self._open_again)
+
+    def _open_again(self) -> None:
+        if self._unopened is None or self.session.watching is not None:
+            return
+        self.session.runner, self._unopened = self._unopened, None
+        self.jobs.open()
 
     # ------------------------------------------------------------ events
 
