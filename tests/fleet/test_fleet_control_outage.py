@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 from psycopg import sql
 
@@ -55,53 +56,52 @@ def wait_slow(ctl: str, worker: Popen[str]) -> None:
                          f"{worker.communicate()[0]}")
 
 
-def test_a_short_control_outage_costs_a_worker_nothing(tmp_path: Path, pg_admin_url: str
-                                                       ) -> None:
-    with databases(pg_admin_url, 3) as (pattern, names), \
-            databases(pg_admin_url, 1, seed="SELECT 1") as (_p, (control,)):
-        ctl = _with_db(pg_admin_url, control)
-        w = start(tmp_path, pg_admin_url, pattern, ctl, "8s", 3)
+def outage(tmp: Path, admin_url: str, members: int, timeout: str, seconds: float,
+           outage_s: float | None) -> tuple[Any, dict[str, Any], dict[str, Any], int, str]:
+    """A worker on ``members`` members whose slow step takes ``seconds``; once one runs it,
+    the control database goes away for ``outage_s`` (None: for good). What is left, read
+    before the databases go: the members' states in the control database, each member's
+    apply history and its rows the slow step set, the worker's exit code and output."""
+    with databases(admin_url, members) as (pattern, names), \
+            databases(admin_url, 1, seed="SELECT 1") as (_p, (control,)):
+        ctl = _with_db(admin_url, control)
+        w = start(tmp, admin_url, pattern, ctl, timeout, seconds)
         try:
             wait_slow(ctl, w)
-            cut(pg_admin_url, control)
-            time.sleep(1.5)  # members go on meanwhile
-            restore(pg_admin_url, control)
+            cut(admin_url, control)
+            if outage_s is not None:
+                time.sleep(outage_s)  # members go on meanwhile
+                restore(admin_url, control)
             out, _ = w.communicate(timeout=120)
         finally:
-            restore(pg_admin_url, control)
+            restore(admin_url, control)
             if w.poll() is None:
                 w.kill()
-        assert w.returncode == 0, out
-        assert "control database:" in out and "retrying" in out and "back after" in out, out
         states = q(ctl, "SELECT state, count(*) FROM migtui_fleet.member GROUP BY 1")
-        assert states == [("applied", 3)], (states, out)
-        for nm in names:  # each applied exactly once
-            assert q(_with_db(pg_admin_url, nm), "SELECT step_id, count(*) FROM migtui.history"
-                     " WHERE status = 'applied' GROUP BY 1 ORDER BY 1") == [
-                ("add_col", 1), ("slow", 1)], (nm, out)
+        history = {nm: q(_with_db(admin_url, nm), "SELECT step_id, status FROM "
+                         "migtui.history WHERE action = 'apply' ORDER BY id") for nm in names}
+        tiers = {nm: q(_with_db(admin_url, nm), "SELECT count(*) FROM accounts WHERE tier = 1")
+                 for nm in names}
+        return states, history, tiers, w.returncode or 0, out
+
+
+def test_a_short_control_outage_costs_a_worker_nothing(tmp_path: Path, pg_admin_url: str
+                                                       ) -> None:
+    states, history, _tiers, code, out = outage(tmp_path, pg_admin_url, 3, "8s", 3, 1.5)
+    assert code == 0, out
+    assert "control database:" in out and "retrying" in out and "back after" in out, out
+    assert states == [("applied", 3)], (states, out)
+    for nm, rows in history.items():  # each step applied exactly once
+        assert sorted(s for s, st in rows if st == "applied") == ["add_col", "slow"], (nm, out)
 
 
 def test_a_control_database_gone_for_good_stops_the_worker(tmp_path: Path, pg_admin_url: str
                                                            ) -> None:
-    with databases(pg_admin_url, 2) as (pattern, names), \
-            databases(pg_admin_url, 1, seed="SELECT 1") as (_p, (control,)):
-        ctl = _with_db(pg_admin_url, control)
-        w = start(tmp_path, pg_admin_url, pattern, ctl, "2s", 8)
-        try:
-            wait_slow(ctl, w)
-            cut(pg_admin_url, control)
-            out, _ = w.communicate(timeout=120)
-        finally:
-            restore(pg_admin_url, control)
-            if w.poll() is None:
-                w.kill()
-        assert w.returncode == 1, out
-        assert "past the heartbeat timeout (2s): stopping this worker" in out, out
-        assert "Traceback" not in out, out
-        for nm in names:  # stopped at a safe point: nothing half-applied or left running
-            rows = q(_with_db(pg_admin_url, nm), "SELECT step_id, status FROM migtui.history "
-                     "WHERE action = 'apply' ORDER BY id")
-            assert ("slow", "applied") not in rows and all(
-                s != "running" for _, s in rows), (nm, rows, out)
-            assert q(_with_db(pg_admin_url, nm),
-                     "SELECT count(*) FROM accounts WHERE tier = 1") == [(0,)], (nm, out)
+    _states, history, tiers, code, out = outage(tmp_path, pg_admin_url, 2, "2s", 8, None)
+    assert code == 1, out
+    assert "past the heartbeat timeout (2s): stopping this worker" in out, out
+    assert "Traceback" not in out, out
+    for nm, rows in history.items():  # stopped at a safe point: nothing half-applied
+        assert ("slow", "applied") not in rows and all(
+            st != "running" for _, st in rows), (nm, rows, out)
+        assert tiers[nm] == [(0,)], (nm, out)
