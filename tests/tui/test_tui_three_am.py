@@ -85,16 +85,24 @@ async def test_the_screenshot_goes_beside_the_journal(tmp_path: Path) -> None:
         assert saved.parent == tmp_path / ".migtui" / "screenshots"
 
 
-def test_plan_tables_wrap_whole_words_in_a_narrow_pane() -> None:
-    """Issue 15 item 10: in a 52-column pane the cells broke mid-word ("Perform/ance")."""
+def test_plan_tables_keep_words_whole_at_every_width() -> None:
+    """Issue 15 item 10: cells broke mid-word ("Perform/ance", "I m p a c t"). Wide enough
+    for each column's longest word, a table whose words wrap whole; narrower, one record
+    per row, as psql's expanded display."""
     from rich.console import Console
 
-    table = PlanTable("Rollback Triggers", ["Trigger", "Threshold", "Action", "Owner"], [
-        ["Performance degradation", "latency +50% for 30s", "Immediate rollback", "dba"],
-        ["Error rate spike", "error_rate > 5%", "Pause the backfill", "oncall"]])
-    console = Console(width=52, record=True, color_system=None)
-    console.print(table._table())
-    text = console.export_text()
-    for word in ("Performance", "degradation", "Threshold", "Immediate", "rollback",
-                 "error_rate", "backfill"):
-        assert word in text, text
+    table = PlanTable("Rollback Triggers", ["Trigger", "Threshold", "Action", "Impact"], [
+        ["Performance degradation", "latency +50% for 30s", "Immediate rollback", "High"],
+        ["Error rate spike", "error_rate > 5%", "Pause the backfill", "Medium"]])
+    words = ("Performance", "degradation", "Threshold", "Immediate", "rollback",
+             "error_rate", "backfill", "Impact", "Medium")
+    for width in (52, 70, 30, 24):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(table._table())
+        text = console.export_text()
+        for word in words:
+            assert word in text, (width, text)
+        narrow = width < table._table().needed()
+        assert ("Trigger: Performance" in text) == narrow, (width, text)
+        assert ("│" in text) == (not narrow), (width, text)
+    assert table._table().needed() <= 52

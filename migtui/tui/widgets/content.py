@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich import box
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -44,21 +45,46 @@ class PlanTable(Static):
     def get_row_at(self, index: int) -> list[Text | str]:
         return self._plan_rows[index]
 
-    def _table(self) -> Table:
-        t = Table(title=str(self.border_title), title_justify="left", title_style="bold",
-                  box=box.ROUNDED, border_style="grey50", expand=True, show_lines=False,
-                  row_styles=["", "dim"] if len(self._plan_rows) > 3 else None)
-        for i, c in enumerate(self._plan_columns):
-            cells = [str(c), *(str(r[i]) for r in self._plan_rows if i < len(r))]
-            words = [w for cell in cells for w in cell.split()]
-            # a column is as wide as its longest word (up to 16: longer ones fold) and
-            # shares the rest by how much it holds, so words wrap whole
-            longest = min(max((len(w) for w in words), default=1), 16)
-            t.add_column(c, overflow="fold", min_width=longest,
-                         ratio=max(1, min(40, max(len(x) for x in cells))))
-        for r in self._plan_rows:
-            t.add_row(*r)
-        return t
+    def _table(self) -> PlanGrid:
+        return PlanGrid(str(self.border_title), self._plan_columns, self._plan_rows)
+
+
+class PlanGrid:
+    """A plan table that fits the width it is given: columns sized by Rich from their
+    words (no word is cut while the words fit), and, in a pane too narrow for every column's
+    longest word, one record per row ("Column: value" lines, as psql's expanded display)."""
+
+    def __init__(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                 ) -> None:
+        self.title, self.columns, self.rows = title, list(columns), rows
+
+    def needed(self) -> int:
+        """The narrowest width at which every column holds its longest word (up to 16)."""
+        longest = []
+        for i, c in enumerate(self.columns):
+            cells = [str(c), *(str(r[i]) for r in self.rows if i < len(r))]
+            longest.append(min(16, max((len(w) for x in cells for w in x.split()), default=1)))
+        return sum(longest) + 3 * len(self.columns) + 1
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width >= self.needed():
+            t = Table(title=self.title, title_justify="left", title_style="bold",
+                      box=box.ROUNDED, border_style="grey50", expand=True, show_lines=False,
+                      row_styles=["", "dim"] if len(self.rows) > 3 else None)
+            for c in self.columns:
+                t.add_column(c, overflow="fold")
+            for r in self.rows:
+                t.add_row(*r)
+            yield t
+            return
+        yield Text(self.title, style="bold")
+        for n, r in enumerate(self.rows, 1):
+            yield Text(f"─ {n} " + "─" * max(0, options.max_width - 4 - len(str(n))),
+                       style="grey50")
+            for c, v in zip(self.columns, r, strict=False):
+                line = Text(f"{c}: ", style="bold")
+                line.append(v if isinstance(v, Text) else str(v))
+                yield line
 
 
 class ContentPane(VerticalScroll, can_focus=False):
