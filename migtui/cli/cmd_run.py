@@ -162,19 +162,25 @@ def tty_confirm(prompt: str) -> bool:
 
 @contextmanager
 def interrupt_cancels(control: RunControl) -> Iterator[None]:
-    """Ctrl-C cancels the statement in flight (pg_cancel_backend) and stops at a safe point."""
-    def handler(_sig: int, _frame: Any) -> None:
-        control.cancel("interrupted (Ctrl-C)")
+    """Ctrl-C, ``kill`` (SIGTERM) and a dropped terminal (SIGHUP) cancel the statement in
+    flight (pg_cancel_backend) and stop at a safe point, journaled: dying at once would
+    leave the statement running on the server, holding the run lock, and nothing said."""
+    why = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
+           signal.SIGHUP: "the terminal hung up (SIGHUP)"}
+
+    def handler(sig: int, _frame: Any) -> None:
+        control.cancel(why.get(sig, f"signal {sig}"))
 
     try:
-        old = signal.signal(signal.SIGINT, handler)
+        old = {sig: signal.signal(sig, handler) for sig in why}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def open_run(setup: Setup, as_json: bool, control: RunControl, **kw: Any) -> Run:
