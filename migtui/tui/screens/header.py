@@ -36,12 +36,24 @@ class Activity:
 
 
 def where(display_dsn: str) -> str:
-    """user@host/db, the password never shown; a Unix socket as "(local socket)"."""
-    shown = display_dsn.split("://", 1)[-1]
-    rest, _, query = shown.partition("?")
-    if "host=%2F" in query or "host=/" in query:
-        return f"{rest} (local socket)"
-    return shown
+    """user@host:port/db whatever form the DSN was given in (a URL, a keyword string), the
+    password never shown; a Unix socket as "user@/db (socket)"."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        d = {k: str(v) for k, v in conninfo_to_dict(display_dsn).items() if v is not None}
+    except Exception:  # noqa: BLE001 - shown as given (it is already redacted)
+        return display_dsn.split("://", 1)[-1]
+    user = f"{d['user']}@" if d.get("user") else ""
+    host = d.get("host", "")
+    db = d.get("dbname", "")
+    if not host or host.startswith("/"):
+        return f"{user}/{db} (socket)"
+    port = f":{d['port']}" if d.get("port") else ""
+    schema = ""
+    if "options" in d and "search_path=" in d["options"]:
+        schema = " schema " + d["options"].split("search_path=", 1)[1].split()[0]
+    return f"{user}{host}{port}/{db}{schema}"
 
 
 def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False,
