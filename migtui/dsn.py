@@ -111,6 +111,16 @@ class Dsn:
         return make_conninfo("", **shown) or "(libpq defaults)"
 
 
+DEFAULT_SCHEMA = "public"
+
+
+def tenant_schema(schema: str | None) -> str | None:
+    """The schema a run is keyed by (its run lock, its history): None for the database's
+    own, and for ``public``: ``?schema=public`` (what ``prisma init`` writes) is where a
+    plain run works too, so the two must share one lock and one history."""
+    return None if not schema or schema == DEFAULT_SCHEMA else schema
+
+
 def search_path_option(schema: str) -> str:
     """``-c search_path="schema"`` escaped for libpq's ``options`` (spaces, backslashes)."""
     value = 'search_path="' + schema.replace('"', '""') + '"'

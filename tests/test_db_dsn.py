@@ -193,6 +193,26 @@ def test_a_prisma_schema_url_runs_the_plan_in_that_schema(db_url: str, tmp_path:
     assert one(db_url, "SELECT to_regclass('tenant1.\"Widget\"') IS NULL")
 
 
+def test_schema_public_is_the_plain_runs_lock_and_history(db_url: str,
+                                                         tmp_path: Path) -> None:
+    """?schema=public (what prisma init writes) works where a plain run does: it must wait
+    for a plain run's lock and read its history, never run the same steps beside it."""
+    from migtui.runner.errors import RunLocked
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan_text("- id: note\n  sql: CREATE TABLE note_t (id int);\n"
+                              "  rollback: DROP TABLE note_t;\n"))
+    public = db_url + ("&" if "?" in db_url else "?") + "schema=public"
+    with Runner(load_plan(plan), db_url) as plain:
+        assert plain.apply().status == "done"
+        with pytest.raises(RunLocked):  # the plain run holds the database's lock
+            Runner(load_plan(plan), public).open()
+    with Runner(load_plan(plan), public) as r:  # and sees the plain run's history
+        assert {s.step_id: s.state for s in r.status()} == {"note": "applied"}
+        assert r.rollback().status == "rolled_back"
+    assert one(db_url, "SELECT to_regclass('public.note_t') IS NULL")
+
+
 def test_a_command_step_gets_a_url_that_connects(db_url: str, tmp_path: Path) -> None:
     """DATABASE_URL (password-less, the schema as options) is a URL libpq clients accept."""
     q(db_url, "CREATE SCHEMA tenant1")

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from migtui.dsn import Dsn, DsnError, parse_dsn
+from migtui.dsn import Dsn, DsnError, parse_dsn, tenant_schema
 from migtui.fleet.loader import FleetError, LoadedFleet
 from migtui.fleet.model import Source, percent
 from migtui.plan.errors import Problem
@@ -33,7 +33,8 @@ class Member:
     def lock_group(self) -> str:
         """Members sharing one run lock: a database, or one tenant schema of it (the runner
         keys a ?schema= run's lock by the schema), run one at a time."""
-        return f"{self.server}/{self.database}" + (f"/{self.schema}" if self.schema else "")
+        schema = tenant_schema(self.schema)
+        return f"{self.server}/{self.database}" + (f"/{schema}" if schema else "")
 
 
 def _server(d: Dsn) -> str:

@@ -16,6 +16,7 @@ import hashlib
 
 import psycopg
 
+from migtui.dsn import tenant_schema
 from migtui.runner.errors import LockLost, RunLocked
 
 # pg_try_advisory_lock(int4, int4): 'migt' and 1. In pg_locks: classid, objid, objsubid=2.
@@ -26,6 +27,7 @@ LOCK_OBJ = 1
 def key_for(schema: str | None) -> int:
     """The lock's second int4: 1 for the database, a hash of the schema name for a tenant
     schema (never 1, so a schema run and a plain run do not share the key by chance)."""
+    schema = tenant_schema(schema)
     if not schema:
         return LOCK_OBJ
     digest = hashlib.sha256(b"migtui-schema\0" + schema.encode("utf-8")).digest()

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from migtui.dsn import tenant_schema
 from migtui.plan.model import Step
 
 SCHEMA_DDL = """
@@ -72,6 +73,7 @@ def history_plan_id(plan_id: str, schema: str | None) -> str:
     """The key a plan's rows are kept under: ``migtui.history`` is one table per database,
     so a run on a tenant schema (Prisma's ``?schema=``) keeps its history apart from the
     other schemas of that database, under ``PLAN-ID@SCHEMA``."""
+    schema = tenant_schema(schema)
     return f"{plan_id}@{schema}" if schema else plan_id
 
 STATES = ("pending", "applied", "failed", "rolled_back")
