@@ -66,7 +66,6 @@ from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
 from migtui.tui.widgets.log import LogPane
 from migtui.tui.widgets.sections import SectionsNav
 from migtui.tui.widgets.steps import BackfillProgress
-from migtui.tui.widgets.tour import TourPanel
 
 NARROW = 120  # below this width, gauges and log collapse behind g and l
 SPARK_SECONDS = 300.0
@@ -294,7 +293,7 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
         self.query_one(GaugeStrip).show(states, snap)
         if self.tour is not None and self.tour.advance(
                 GaugeStates({k: v.state for k, v in states.items()})):
-            self.query_one(TourPanel).show_hint()
+            self._tour_moved()
         if self.app.screen is not self:
             return  # a modal covers the gauges: skip the redraw
         gauges = self.query_one(GaugesPanel)
@@ -343,7 +342,7 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
                 for line in e.differences[:10]:
                     self._log(f"  {line}", "red")
         if self.tour is not None and self.tour.advance(e):
-            self.query_one(TourPanel).show_hint()
+            self._tour_moved()
         if not isinstance(e, StepProgress | StatementStarted):
             self._refresh_views()
             self._banner()

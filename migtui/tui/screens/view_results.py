@@ -99,6 +99,13 @@ class ResultsView:
             self._log(f"tour: {n}/{of}, where the story stands (migtui demo --reset starts "
                       f"it over)")
 
+    def _tour_moved(self) -> None:
+        """The tour moved on: past the beats the story already holds too (a baseline taken
+        again after a restart, with steps an earlier demo left applied)."""
+        applied = frozenset(k for k, r in self.rows.items() if r.state == "applied")
+        self.tour.follow(StoryState(applied, self.session.baseline is not None))
+        self.query_one(TourPanel).show_hint()
+
     def _offer_resume(self, statuses: list[StepStatus]) -> None:
         nxt = self._next_step(None)
         offer = resume_offer(statuses, self.session.database, nxt,
