@@ -14,12 +14,18 @@ from migtui.runner.history import StepStatus
 
 def needs_undo(step: Step, st: StepStatus, partial: set[str] | frozenset[str] = frozenset()
                ) -> bool:
-    if st.state == "applied":
+    return undoes(step, st.state, step.id in partial)
+
+
+def undoes(step: Step, state: str, partial: bool = False) -> bool:
+    """Whether a rollback undoes ``step`` in ``state``: applied, or a backfill that failed
+    or was killed part-way (its committed batches changed rows). What the app counts and
+    lists before R is this rule too."""
+    if state == "applied":
         return True
     if step.backfill is None:
         return False
-    # a backfill that failed, or whose process died, has committed batches to undo
-    return st.state == "failed" or step.id in partial
+    return state == "failed" or partial
 
 
 def rollback_order(plan: Plan, statuses: dict[str, StepStatus], to: str | None,

@@ -199,3 +199,24 @@ async def test_a_database_down_when_the_app_opens_is_tried_again_until_it_opens(
             assert "connected:" in log
     finally:
         allow(True)
+
+
+@asynctest
+async def test_r_counts_what_the_runner_would_roll_back(tmp_path: Path) -> None:
+    """Seen by hand: a cancelled SQL step (failed, nothing left behind) was listed as "R
+    rolls back 1 step(s)", then the rollback had nothing to do. The app lists what the
+    runner undoes: applied steps, and a failed backfill (its committed batches)."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN.replace("""risks:""", """  - id: fill
+    backfill: {table: orders, key: id, set: "note = 'x'", where: "note IS NULL"}
+    rollback: {backfill: {table: orders, key: id, set: "note = NULL", where: "note = 'x'"}}
+risks:"""))
+    app = make_app(path, None, operator="tester", sample=False)
+    async with app.run_test(size=SIZE) as pilot:
+        scr = main(app)
+        await pilot.pause()
+        scr.rows["add_note"].state = "failed"
+        assert scr.applied_steps() == []
+        scr.rows["add_memo"].state = "applied"
+        scr.rows["fill"].state = "failed"
+        assert scr.applied_steps() == ["add_memo", "fill"]

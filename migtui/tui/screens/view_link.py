@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from migtui.runner.rollback import undoes
 from migtui.tui.model import StepRow, secs
 from migtui.tui.widgets.banner import Context as BannerContext
 from migtui.tui.widgets.banner import TripBanner
@@ -30,9 +31,10 @@ class LinkView:
     query_one: Any
 
     def applied_steps(self) -> list[str]:
-        """What R would roll back, in plan order."""
+        """What R would roll back, in plan order: the runner's own rule (a failed SQL step
+        left nothing behind; a failed backfill did)."""
         return [s.id for s in self.plan.steps
-                if self.rows.get(s.id, StepRow()).state in ("applied", "failed")]
+                if undoes(s, self.rows.get(s.id, StepRow()).state)]
 
     def _banner(self) -> None:
         """The trip banner from the session's live trip state."""
