@@ -220,3 +220,19 @@ risks:"""))
         scr.rows["add_memo"].state = "applied"
         scr.rows["fill"].state = "failed"
         assert scr.applied_steps() == ["add_memo", "fill"]
+
+
+def test_the_banner_says_the_value_now_beside_the_value_at_the_trip() -> None:
+    """Seen by hand: the banner kept 77.6% from the moment of the trip, unlabelled, while
+    the gauge read 94.5%. It shows the gauge's value now and the trip's, each labelled;
+    without a live value (the connection is lost) only the trip's, said as such."""
+    from migtui.execution.trip import TripState
+    from migtui.tui.model import Clock
+    from migtui.tui.widgets.banner import Context, render
+
+    state = TripState()
+    state.apply(tc("trip", "ok"))
+    live = str(render(state, Clock(), Context(applied=("add_note",), now=94.5)))
+    assert "Error Rate 94.5% now (tripped at 12.0%) vs threshold > 5%" in live, live
+    old = str(render(state, Clock(), Context(applied=("add_note",), lost="connection lost")))
+    assert "Error Rate 12.0% at the trip vs threshold > 5%" in old, old

@@ -37,11 +37,15 @@ class LinkView:
                 if undoes(s, self.rows.get(s.id, StepRow()).state)]
 
     def _banner(self) -> None:
-        """The trip banner from the session's live trip state."""
+        """The trip banner from the session's live trip state, with the tripped gauge's
+        value now (none while the connection is lost: its last value is not now)."""
+        trip = self.session.trip.event
+        lost = self.connection_lost()
+        gauge = self.session.guard.states.get(trip.metric) if trip is not None else None
         self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
             applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
-            lost=self.connection_lost(),
-            watching=self.watch_text if self.session.watching is not None else ""))
+            lost=lost, watching=self.watch_text if self.session.watching is not None else "",
+            now=gauge.value if gauge is not None and not lost else None))
 
     def connection_lost(self) -> str:
         """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""

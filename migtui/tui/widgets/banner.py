@@ -27,6 +27,7 @@ class Context:
     paused: bool = False  # the trip paused the running job before its next step
     lost: str = ""  # "connection lost since 12:03:04": R waits for the database
     watching: str = ""  # watch mode: another migtui run holds the plan and decides
+    now: float | None = None  # the tripped metric's live value (the gauge's), if known
 
 
 class TripBanner(Static):
@@ -66,9 +67,16 @@ class TripBanner(Static):
         self.set_classes("")
 
 
-def _measure(t: Text, e: ThresholdChanged) -> None:
+def _measure(t: Text, e: ThresholdChanged, now: float | None = None) -> None:
+    """The value now (the gauge's) and at the trip, against the limit and the baseline:
+    a banner that kept only the trip's value read 77.6% while the gauge said 94.5%."""
     m = Metric(e.metric)
-    t.append(f"{m.label} {format_value(m, e.value)} vs threshold {e.threshold}")
+    if now is not None:
+        t.append(f"{m.label} {format_value(m, now)} now (tripped at "
+                 f"{format_value(m, e.value)}) vs threshold {e.threshold}")
+    else:
+        t.append(f"{m.label} {format_value(m, e.value)} at the trip vs threshold "
+                 f"{e.threshold}")
     if e.limit is not None:
         t.append(f" (limit {format_value(m, e.limit)})")
     t.append(f", baseline {format_value(m, e.baseline)}" if e.baseline is not None
@@ -85,7 +93,7 @@ def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
         if len(state.live) > 1:
             t.append(f" (+{len(state.live) - 1} more)")
         t.append("\n")
-        _measure(t, e)
+        _measure(t, e, ctx.now)
         t.append(f", for {secs(clock.since(e.since or e.at))}")
         if e.policy and e.policy != "offer":
             t.append(f" · policy: {e.policy}")
