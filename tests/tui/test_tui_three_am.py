@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from migtui.events import BaselineRecorded
 from migtui.tui import keys, make_app
 from migtui.tui.screens.modals import PromptModal
@@ -106,3 +108,31 @@ def test_plan_tables_keep_words_whole_at_every_width() -> None:
         assert ("Trigger: Performance" in text) == narrow, (width, text)
         assert ("│" in text) == (not narrow), (width, text)
     assert table._table().needed() <= 52
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+@asynctest
+async def test_a_note_written_while_the_log_is_hidden_reads_whole_when_shown(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """Seen by hand at 80x24: a note written while the log pane was behind `l` showed as
+    "16:15:44 Backfil" once shown (wrapped once, at the width it had then)."""
+    from textual.widgets import RichLog
+
+    note = "Backfill paused for stakeholders review at 03:10"
+    app = make_app(copy_plan(tmp_path), None, operator="tester", frozen=True)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n", *note, "tab", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, PromptModal))
+        if size[0] < 120:
+            await pilot.press("l")  # the log pane, hidden below 120 columns
+        await pilot.pause(0.5)
+        comm = app.main.query_one("#comm-log", RichLog)
+        width = comm.scrollable_content_region.width
+        assert width > 0
+        # no line wider than the pane (a wider one is cut on screen: "stakeholders rev")
+        assert all(line.cell_length <= width for line in comm.lines), (
+            width, [line.text for line in comm.lines])
+        shown = " ".join(" ".join(line.text.split()) for line in comm.lines)
+        assert " ".join(note.split()[:3]) in shown and "03:10" in shown, shown
+        for word in note.split():
+            assert word in shown.split(), (word, shown)
