@@ -79,7 +79,9 @@ async def test_new_work_during_a_trip_asks_naming_it_and_the_banner_follows(
         app.session.emit(tc("ok", "trip"))
         await until(pilot, lambda: "Recovered at" in banner_text(app))
         assert app.screen.query_one(TripBanner).has_class("-recovered")
-        assert "Still paused" in banner_text(app)
+        # idle: nothing was paused mid-run; new work is held until the operator says so
+        assert "New work is still held: x asks first, p releases" in banner_text(app)
+        assert "Paused before the next step" not in banner_text(app)
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal) and "it has recovered" in app.screen.body
@@ -236,3 +238,8 @@ def test_the_banner_says_the_value_now_beside_the_value_at_the_trip() -> None:
     assert "Error Rate 94.5% now (tripped at 12.0%) vs threshold > 5%" in live, live
     old = str(render(state, Clock(), Context(applied=("add_note",), lost="connection lost")))
     assert "Error Rate 12.0% at the trip vs threshold > 5%" in old, old
+    # paused: before the next step while a job runs; idle, new work is held
+    running = str(render(state, Clock(), Context(applied=("a",), paused=True, running=True)))
+    idle = str(render(state, Clock(), Context(applied=("a",), paused=True)))
+    assert "Paused before the next step · p resumes" in running, running
+    assert "New work is held: x asks first, p releases" in idle, idle

@@ -29,6 +29,8 @@ class LinkView:
     rows: dict[str, StepRow]
     watch_text: str
     query_one: Any
+    job: Any
+    rolling_back: bool
 
     def applied_steps(self) -> list[str]:
         """What R would roll back, in plan order: the runner's own rule (a failed SQL step
@@ -45,7 +47,8 @@ class LinkView:
         self.query_one(TripBanner).show(self.session.trip, self.clock, BannerContext(
             applied=tuple(self.applied_steps()), paused=self.session.paused_by_trip,
             lost=lost, watching=self.watch_text if self.session.watching is not None else "",
-            now=gauge.value if gauge is not None and not lost else None))
+            now=gauge.value if gauge is not None and not lost else None,
+            running=self.job is not None or self.rolling_back))
 
     def connection_lost(self) -> str:
         """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""

@@ -28,6 +28,7 @@ class Context:
     lost: str = ""  # "connection lost since 12:03:04": R waits for the database
     watching: str = ""  # watch mode: another migtui run holds the plan and decides
     now: float | None = None  # the tripped metric's live value (the gauge's), if known
+    running: bool = False  # a job runs (paused before its next step, when paused)
 
 
 class TripBanner(Static):
@@ -107,13 +108,16 @@ def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
             t.append("Nothing applied: nothing to roll back · Esc dismisses")
         else:
             if ctx.paused:
-                t.append("Paused before the next step · p resumes · ")
+                t.append("Paused before the next step · p resumes · " if ctx.running else
+                         "New work is held: x asks first, p releases · ")
             t.append(f"R rolls back {len(ctx.applied)} step(s) (asks once) · Esc dismisses")
     elif kind == tr.RECOVERED and e is not None:
         t.append(f"Recovered at {clock.hms(state.at)}: {e.trigger or Metric(e.metric).label}"
                  f" (tripped at {clock.hms(e.at)})")
         if ctx.paused:
-            t.append("\nStill paused before the next step · p resumes · R rolls back")
+            t.append("\nStill paused before the next step · p resumes · R rolls back"
+                     if ctx.running else
+                     "\nNew work is still held: x asks first, p releases · R rolls back")
         else:
             t.append(" · Esc dismisses")
     elif kind == tr.ROLLING_BACK:
