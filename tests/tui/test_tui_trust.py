@@ -243,3 +243,22 @@ def test_the_banner_says_the_value_now_beside_the_value_at_the_trip() -> None:
     idle = str(render(state, Clock(), Context(applied=("a",), paused=True)))
     assert "Paused before the next step · p resumes" in running, running
     assert "New work is held: x asks first, p releases" in idle, idle
+
+
+@asynctest
+async def test_a_dangerous_question_says_that_enter_answers_no(tmp_path: Path) -> None:
+    from textual.widgets import Label
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    app = make_app(path, None, operator="tester", sample=False)
+    async with app.run_test(size=SIZE) as pilot:
+        answers: list[bool | None] = []
+        app.push_screen(ConfirmModal("Roll back now?", "R rolls back 1 step(s).",
+                                     yes="Roll back", danger=True), answers.append)
+        await pilot.pause()
+        hint = str(app.screen.query_one(".dialog-hint", Label).render())
+        assert "Enter answers No" in hint and "y: Roll back" in hint, hint
+        await pilot.press("enter")
+        await pilot.pause()
+        assert answers == [False]

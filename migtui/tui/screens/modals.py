@@ -40,6 +40,14 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(f"{self.yes} (y)", id="yes",
                              variant="error" if self.has_class("-danger") else "primary")
                 yield Button("No (n)", id="no")
+            # the red button is not the default: say what Enter does (seen by hand: a DBA
+            # pressed Enter meaning "roll back", and the banner stayed up)
+            yield Label(self.hint(), classes="dialog-hint")
+
+    def hint(self) -> str:
+        if self.has_class("-danger"):
+            return f"Enter answers No · y: {self.yes} · n or Esc: No"
+        return f"Enter: {self.yes} · n or Esc: No"
 
 
     def action_answer(self, value: bool) -> None:
