@@ -213,6 +213,20 @@ def test_schema_public_is_the_plain_runs_lock_and_history(db_url: str,
     assert one(db_url, "SELECT to_regclass('public.note_t') IS NULL")
 
 
+def test_a_schema_that_does_not_exist_is_one_clear_line(db_url: str, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan_text("- id: note\n  sql: CREATE TABLE note_t (id int);\n"
+                              "  rollback: DROP TABLE note_t;\n"))
+    url = db_url + ("&" if "?" in db_url else "?") + "schema=nosuch"
+    for cmd in (("status", str(plan), "--dsn", url),
+                ("run", str(plan), "--dsn", url, "--yes", "--no-gauges")):
+        r = cli(*cmd)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0, out
+        assert "schema 'nosuch' does not exist" in out and "Traceback" not in out, out
+    assert one(db_url, "SELECT to_regclass('note_t') IS NULL")
+
+
 def test_a_command_step_gets_a_url_that_connects(db_url: str, tmp_path: Path) -> None:
     """DATABASE_URL (password-less, the schema as options) is a URL libpq clients accept."""
     q(db_url, "CREATE SCHEMA tenant1")

@@ -27,7 +27,8 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME,
             connect_timeout: int = 10) -> psycopg.Connection:
     """An autocommit connection; transactions are opened explicitly with ``transaction()``."""
     try:
-        info = parse_dsn(dsn).conninfo()
+        parsed = parse_dsn(dsn)
+        info = parsed.conninfo()
     except DsnError as e:
         raise DatabaseUnavailable(str(e)) from None
     try:
@@ -40,10 +41,18 @@ def connect(dsn: str, *, application_name: str = APPLICATION_NAME,
             f"cannot connect to {secrets.redact_url(dsn)}: {first_line(e)}") from None
     try:
         no_idle_timeouts(conn)
+        missing = parsed.schema and not conn.execute(
+            "SELECT to_regnamespace(%s) IS NOT NULL", (parsed.schema,)).fetchone()[0]
     except psycopg.Error as e:
         conn.close()
         raise DatabaseUnavailable(
             f"cannot set up a session on {secrets.redact_url(dsn)}: {first_line(e)}") from None
+    if missing:
+        conn.close()
+        raise DatabaseUnavailable(
+            f"schema {parsed.schema!r} does not exist in database "
+            f"{parsed.dbname or '?'!r} (?schema= in the URL); expected an existing "
+            f"schema: create it first (CREATE SCHEMA), or fix the URL")
     return conn
 
 
