@@ -58,3 +58,20 @@ async def test_at_80_columns_a_running_step_on_production_still_shows_the_databa
             assert activity.text()[:10] in line, line
         top = str(app.main.query_one("#top").render())[:80]
         assert f"/{db}" in top and "idle" in top
+
+
+def test_where_stays_short_enough_for_the_run_state_at_80_columns() -> None:
+    """CI's databases have long names: 'postgres@127.0.0.1:5432/migtui_t14870_195_181f09'
+    pushed 'running: …' off an 80-column line. A long where drops the user, then a default
+    port; the database and the host stay."""
+    from migtui.tui.screens.header import where
+
+    for dsn, shown in (
+            ("postgresql://postgres:***@127.0.0.1:5432/migtui_t1487012_195_181f09",
+             "127.0.0.1/migtui_t1487012_195_181f09"),
+            ("postgresql://postgres:***@127.0.0.1:5432/shop", "postgres@127.0.0.1:5432/shop"),
+            ("user=postgres password=*** dbname=shop host=db port=6432", "postgres@db:6432/shop"),
+            ("postgresql://postgres@/migtui_t1487012_195_181f09?host=/tmp/s",
+             "/migtui_t1487012_195_181f09 (socket)")):
+        assert where(dsn) == shown
+        assert 8 + 12 + len(shown) + 2 + len(" running: step x") <= 80

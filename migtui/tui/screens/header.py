@@ -47,9 +47,12 @@ def where(display_dsn: str) -> str:
     user = f"{d['user']}@" if d.get("user") else ""
     host = d.get("host", "")
     db = d.get("dbname", "")
+    if len(user) + len(host) + len(db) > 28:  # a long line: the database and host matter
+        user = ""
     if not host or host.startswith("/"):
         return f"{user}/{db} (socket)"
-    port = f":{d['port']}" if d.get("port") else ""
+    port = f":{d['port']}" if d.get("port") and (
+        d["port"] != "5432" or len(host) + len(db) <= 28) else ""
     schema = ""
     if "options" in d and "search_path=" in d["options"]:
         schema = " schema " + d["options"].split("search_path=", 1)[1].split()[0]
