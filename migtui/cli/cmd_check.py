@@ -62,23 +62,18 @@ def run(args: argparse.Namespace) -> int:
     for path in args.plans:
         try:
             plan = load_plan(path)
-        except PlanError as e:
+            with parse_once():  # what run refuses, then the lint: each SQL text parsed once
+                refused = _unrunnable(path, plan)
+                if refused:
+                    raise refused
+                findings = locate(lint_plan(plan, sizes), path)
+        except PlanError as e:  # the file, or what run would refuse in it: located
             invalid = True
             reports.append({"plan": path, "valid": False,
                             "problems": [str(p) for p in e.problems]})
             if args.format == "text":
                 error(f"{path}: {e}")
             continue
-        with parse_once():  # what run refuses, then the lint: each SQL text parsed once
-            unrunnable = _unrunnable(path, plan)
-            if unrunnable:
-                invalid = True
-                reports.append({"plan": path, "valid": False,
-                                "problems": [str(p) for p in unrunnable.problems]})
-                if args.format == "text":
-                    error(f"{path}: {unrunnable}")
-                continue
-            findings = locate(lint_plan(plan, sizes), path)
         failing |= any(f.active and at_or_above(f.severity, args.fail_on) for f in findings)
         reports.append(_report(path, plan, findings))
         if args.format == "text":
