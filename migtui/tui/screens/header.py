@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -35,9 +36,11 @@ class Activity:
         return f"running: {self.job}"
 
 
+@functools.lru_cache(maxsize=8)
 def where(display_dsn: str) -> str:
     """user@host:port/db whatever form the DSN was given in (a URL, a keyword string), the
-    password never shown; a Unix socket as "user@/db (socket)"."""
+    password never shown; a Unix socket as "user@/db (socket)". Kept: the header is redrawn
+    every second, the DSN parsed once."""
     try:
         from psycopg.conninfo import conninfo_to_dict
 
