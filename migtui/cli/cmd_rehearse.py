@@ -28,10 +28,11 @@ from migtui.cli.printer import Printer
 from migtui.control import RunControl
 from migtui.db import DsnError, resolve_dsn
 from migtui.events import Event, EventBus, RehearsalFinished, RehearsalStage
-from migtui.journal import Journal, journal_path
+from migtui.execution.journal_policy import JournalWriter, rehearsal_route
+from migtui.journal import journal_path
 from migtui.plan import Plan
 from migtui.plan.model import Environment
-from migtui.rehearsal import JOURNAL_KINDS, RehearsalError, rehearse, write_markdown
+from migtui.rehearsal import RehearsalError, rehearse, write_markdown
 from migtui.secrets import register_url, scrub, scrub_obj, scrubbed_str
 
 
@@ -126,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
     label, dsn = choose(plan, args.target, args.dsn)
     prod = _production_dsn(plan, args.production_dsn)
     bus = EventBus()
-    journal = Journal(journal_path(path, plan_id))
-    bus.subscribe(lambda e: journal(e) if e.kind in JOURNAL_KINDS else None)
+    journal = JournalWriter(journal_path(path, plan_id))
+    bus.subscribe(rehearsal_route(journal))
     if not args.json:
         bus.subscribe(RehearsalPrinter())
     control = RunControl()

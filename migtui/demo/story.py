@@ -15,7 +15,6 @@ from typing import Any
 
 from migtui.events import (
     Event,
-    ReportExported,
     RollbackFinished,
     RollbackStarted,
     StatementStarted,
@@ -24,11 +23,11 @@ from migtui.events import (
     ThresholdChanged,
 )
 from migtui.execution import Run
-from migtui.execution.phases import run_phase
-from migtui.execution.report import write_report
+from migtui.execution.run import forward_run, working
 from migtui.journal import read_journal
 from migtui.plan import Plan
-from migtui.runner import Outcome
+from migtui.plan.model import Phase
+from migtui.runner import Runner
 from migtui.sampler import format_value
 from migtui.state import RunState
 
@@ -111,36 +110,31 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
     # every demo run tells the story from the start: a fresh journal
     run = Run(plan, plan_path, url, operator=operator, auto_rollback=True, fresh_journal=True,
               exporter=exporter, subscribers=[fn for fn in (on_event, beat) if fn is not None])
-    runner, watch = run.runner, run.watch
-    assert runner is not None and watch is not None
-    with run:
-        run.start()
-        runner.open()
+    watch = run.watch
+    assert watch is not None
+
+    def clean_start(runner: Runner) -> None:
         leftovers = [s.step_id for s in runner.status() if s.state in ("applied", "failed")]
         if leftovers:
             say("an earlier demo left steps behind: rolling them back first")
             runner.rollback(reason="clean start for the demo")
             times.clear()  # the clean-up is not the story's rollback
             report.rollback_ok = False
-        watch.start()
+
+    def on_baseline(seconds: float) -> str:
+        return watch.capture_baseline(baseline_seconds or seconds)
+
+    def on_phase(phase: Phase) -> None:
+        say(f"── {phase.name} " + "─" * (60 - len(phase.name)))
+
+    with run, working(run, prepare=clean_start):
         # the application was running before the window opened: let caches warm up so
         # the baseline measures the steady state, not the first seconds of traffic
         say(f"letting the application traffic settle for {warmup:g}s …")
         time.sleep(warmup)
-
-        def on_baseline(seconds: float) -> str:
-            return watch.capture_baseline(baseline_seconds or seconds)
-
-        actions = run.actions(on_baseline=on_baseline)
-        outcome = Outcome("done", "nothing to do")
-        for phase in plan.phases:
-            say(f"── {phase.name} " + "─" * (60 - len(phase.name)))
-            outcome = run_phase(actions, phase).outcome
-            if not outcome.ok:
-                break
+        outcome = forward_run(run, plan.phases, on_phase, on_baseline=on_baseline)
         report.baseline_latency = watch.guard.baseline.median("latency") \
             if watch.guard.baseline else None
-        outcome = run.rollback_if_requested(outcome)
         if "trip" in times and "bad_done" in times:
             report.detection_seconds = times["trip"] - times["bad_done"]
         if "trip" in times and "first_rollback_stmt" in times:
@@ -155,10 +149,7 @@ def play(plan: Plan, plan_path: Path, url: str, *, say: Callable[[str], None],
                 report.recovery_seconds = time.monotonic() - times["rollback_done"]
         run.finish_timed(outcome)
         state = RunState.from_records(read_journal(run.journal_path))
-        out = write_report(plan, state, plan_path.parent / "demo-report.md", dsn=url,
-                           plan_checksum=run.checksum)
-        run.emit(ReportExported(path=str(out), operator=operator))
-        report.report_path = out
+        report.report_path = run.export_report(state, plan_path.parent / "demo-report.md")
         return report
 
 

@@ -7,6 +7,10 @@ The gauges' snapshots are not journaled either; ``GaugeSample`` (one every 5 s, 
 ``sampler.gauge_samples``) keeps their series, with the backfill rate, for the plots.
 Everything else is journaled — by ``migtui run``, ``migtui rollback``, the demo and the app
 alike, because they all journal through ``JournalWriter``.
+
+A rehearsal runs on another database but journals into the plan's journal: only its start,
+its result and the items it proved (``rehearsal.JOURNAL_KINDS``), routed by
+``rehearsal_route`` for ``migtui rehearse`` and the app alike.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from migtui.events import Event, StepProgress
+from migtui.events import Emit, Event, StepProgress
 from migtui.journal import Journal
+from migtui.rehearsal import JOURNAL_KINDS
 
 NOT_JOURNALED: tuple[type[Event], ...] = (StepProgress,)
 
@@ -50,3 +55,17 @@ class JournalWriter:
         self.closed = True
         with contextlib.suppress(OSError):
             self.journal.close()
+
+
+def rehearsal_route(journal: Emit, rest: Emit | None = None) -> Emit:
+    """A rehearsal's events: its start, its result and its ticks to ``journal`` (the plan's
+    journal, or the app's bus that journals them); the others — its steps on the staging
+    database, which must not mix with the plan's own step results — only to ``rest``."""
+
+    def route(event: Event) -> None:
+        if event.kind in JOURNAL_KINDS:
+            journal(event)
+        elif rest is not None:
+            rest(event)
+
+    return route

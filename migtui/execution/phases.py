@@ -1,17 +1,20 @@
 """Running a phase's checklist, and a run's forward part: all steps, or the phases in order.
 
 Each item bound to an action runs through ``items.run_item``; the phase stops at the first
-failure. An item with no action (a manual checkbox) is reported as skipped.
+failure, and holds before its next item while the run is paused (an ``offer`` trip, p).
+An item with no action (a manual checkbox) is reported as skipped. The app runs only the
+items still to do (``select``); the headless run runs them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from migtui.events import NoteAdded
 from migtui.execution.items import ItemActions, ItemResult, run_item
-from migtui.plan.model import Phase, RunSteps
+from migtui.execution.trip import hold_before
+from migtui.plan.model import ChecklistItem, Phase, RunSteps
 from migtui.runner import Outcome
 from migtui.runner.phases import find_phase
 
@@ -25,10 +28,17 @@ class PhaseResult:
     outcome: Outcome
 
 
-def run_phase(actions: ItemActions, phase: Phase) -> PhaseResult:
-    """Every item of ``phase`` in order; stop at the first failure."""
+def run_phase(actions: ItemActions, phase: Phase,
+              select: Callable[[ChecklistItem], bool] | None = None) -> PhaseResult:
+    """Every item of ``phase`` in order (those ``select`` keeps, when given); hold before
+    each next item while the run is paused; stop at the first failure."""
     results: list[ItemResult] = []
-    for item in phase.items:
+    items = [i for i in phase.items if select is None or select(i)]
+    for item in items:
+        held = hold_before(actions.runner.control, f"item '{item.text}'",
+                           actions.emit) if results else None
+        if held is not None:
+            return PhaseResult(phase.key, tuple(results), held)
         r = run_item(actions, f"phases.{phase.key}", item)
         results.append(r)
         if r.status not in ("done", "skipped"):
@@ -39,6 +49,9 @@ def run_phase(actions: ItemActions, phase: Phase) -> PhaseResult:
     skipped_n = sum(r.status == "skipped" for r in results)
     done_n = sum(r.status == "done" for r in results)
     msg = f"phase {phase.name}: {done_n} item(s) done, {skipped_n} skipped"
+    manual = sum(i.run is None for i in phase.items if i not in items)
+    if manual:
+        msg += f"; tick the {manual} manual item(s) when they are done"
     return PhaseResult(phase.key, tuple(results), Outcome("done", msg))
 
 
@@ -48,15 +61,18 @@ def bound_steps(phases: Sequence[Phase]) -> list[str]:
             if isinstance(it.run, RunSteps) for sid in it.run.steps]
 
 
-def forward(actions: ItemActions, phases: Sequence[Phase] | None) -> Outcome:
+def forward(actions: ItemActions, phases: Sequence[Phase] | None,
+            on_phase: Callable[[Phase], None] | None = None) -> Outcome:
     """All steps in plan order (``phases`` None), or the phases' checklists in order,
-    stopping at a failure."""
+    stopping at a failure. ``on_phase`` is told each phase as it starts (the demo's say)."""
     runner = actions.runner
     if phases is None:
         return runner.apply()
     outcome = Outcome("done", "nothing to do")
     done = skipped = 0
     for phase in phases:
+        if on_phase is not None:
+            on_phase(phase)
         result = run_phase(actions, phase)
         outcome = result.outcome
         done += sum(r.status == "done" for r in result.items)

@@ -21,13 +21,22 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from migtui.control import RunControl
 from migtui.db import database_name
-from migtui.events import Emit, Event, EventBus, RunFinished, RunStarted, ThresholdChanged
+from migtui.events import (
+    Emit,
+    Event,
+    EventBus,
+    ReportExported,
+    RunFinished,
+    RunStarted,
+    ThresholdChanged,
+)
 from migtui.execution.describe import secs
 from migtui.execution.items import ItemActions
 from migtui.execution.journal_policy import JournalWriter
@@ -40,6 +49,7 @@ from migtui.runner import Outcome, Runner, RunnerError
 from migtui.sampler import Snapshot
 from migtui.sampler.gauge_samples import DEFAULT_EVERY, GaugeRecorder
 from migtui.secrets import register_url
+from migtui.state import RunState
 from migtui.watch import Watch, headless_offer
 
 
@@ -84,6 +94,7 @@ class Run:
         self.bus.subscribe(self.gauge_recorder)
         self._on_snapshot = on_snapshot
         self.started = False
+        self.opens = 0  # times ``working`` connected
         self._t0 = time.monotonic()
         self.runner: Runner | None = None
         self.watch: Watch | None = None
@@ -149,6 +160,16 @@ class Run:
         assert self.runner is not None
         return rollback_if_requested(self.runner, self.control, outcome)
 
+    def export_report(self, state: RunState, out: str | Path | None = None) -> Path:
+        """The filled-in document (``execution.report``), at ``out`` or next to the plan;
+        journaled as ``ReportExported``. Blocking: reads table sizes when online."""
+        from migtui.execution.report import default_report_path, write_report  # lazy: heavy
+
+        path = write_report(self.plan, state, out or default_report_path(self.path),
+                            dsn=self.dsn, plan_checksum=self.checksum)
+        self.emit(ReportExported(path=str(path), operator=self.operator))
+        return path
+
     def close(self) -> None:
         """Stop the gauges, disconnect (releases the lock), close the journal."""
         try:
@@ -168,33 +189,51 @@ class Run:
         self.close()
 
 
-def execute(run: Run, phases: Sequence[Phase] | None = None,
-            work: Callable[[Runner], Outcome] | None = None, **overrides: Any) -> Outcome:
-    """The headless run: ``RunStarted``, connect, watch, the work, rollback when a trigger
-    or the operator asked for it, ``RunFinished``. The work is ``work(runner)`` when given
-    (``migtui rollback``), else all steps (``phases`` None) or the phases' checklists.
-    ``overrides`` go to ``ItemActions`` (e.g. ``on_rehearse``). Closes nothing: the caller
-    closes the run."""
+@contextmanager
+def working(run: Run, prepare: Callable[[Runner], None] | None = None) -> Iterator[Runner]:
+    """The run's working part: ``RunStarted``, connect (takes the advisory lock),
+    ``prepare(runner)`` when given (before the gauges watch: the demo's clean start), start
+    the gauges; on leaving, the gauges stop and the runner disconnects (the lock is freed).
+    Raises ``RunnerError`` when it cannot connect (after ``RunStarted``)."""
     runner = run.runner
-    assert runner is not None, "execute needs a database"
+    assert runner is not None, "working needs a database"
     run.start()
+    runner.open()
+    run.opens += 1
     try:
-        runner.open()
-    except RunnerError as e:
-        outcome = Outcome("failed", str(e))
-        run.finish_timed(outcome)
-        return outcome
-    try:
+        if prepare is not None:
+            prepare(runner)
         if run.watch is not None:
             run.watch.start()
-        if work is not None:
-            outcome = work(runner)
-        else:
-            outcome = forward(run.actions(**overrides), phases)
-            outcome = run.rollback_if_requested(outcome)
+        yield runner
     finally:
         if run.watch is not None:
             run.watch.stop()
         runner.close()
+
+
+def forward_run(run: Run, phases: Sequence[Phase] | None,
+                on_phase: Callable[[Phase], None] | None = None, **overrides: Any) -> Outcome:
+    """The forward work (all steps, or the phases' checklists), then the rollback when a
+    trigger or the operator asked for one. ``overrides`` go to ``ItemActions``."""
+    outcome = forward(run.actions(**overrides), phases, on_phase)
+    return run.rollback_if_requested(outcome)
+
+
+def execute(run: Run, phases: Sequence[Phase] | None = None,
+            work: Callable[[Runner], Outcome] | None = None, **overrides: Any) -> Outcome:
+    """The headless run: ``working``, the work, ``RunFinished``. The work is ``work(runner)``
+    when given (``migtui rollback``), else ``forward_run`` of all steps (``phases`` None) or
+    the phases' checklists. A database that cannot be opened is the run's failed outcome.
+    Closes nothing: the caller closes the run."""
+    opens = run.opens
+    try:
+        with working(run) as runner:
+            outcome = work(runner) if work is not None else forward_run(run, phases,
+                                                                        **overrides)
+    except RunnerError as e:
+        if run.opens > opens:
+            raise  # the work's own error, not the connection's
+        outcome = Outcome("failed", str(e))
     run.finish_timed(outcome)
     return outcome

@@ -21,7 +21,6 @@ from migtui.events import (
     Event,
     ItemTicked,
     NoteAdded,
-    ReportExported,
     StepSkipped,
     ThresholdChanged,
 )
@@ -29,11 +28,11 @@ from migtui.execution.confirm import ProductionQuestion, database_mismatch, prod
 from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
 from migtui.execution.items import run_item
 from migtui.execution.link import Link
+from migtui.execution.phases import run_phase
 from migtui.execution.rehearsal_targets import (
     RehearsalChoice,
 )
-from migtui.execution.report import default_report_path, write_report
-from migtui.execution.rollback import untick_rolled_back
+from migtui.execution.rollback import rollback_if_requested, untick_rolled_back
 from migtui.execution.run import Run
 from migtui.execution.session_actions import SessionActions
 from migtui.execution.session_rehearsal import SessionRehearsal
@@ -42,7 +41,7 @@ from migtui.execution.trip import TripState, hold_before
 from migtui.execution.watching import Watching, WatchUpdate, event_of
 from migtui.journal import read_journal
 from migtui.lint import Finding, TableSizes, derived_risks, lint_plan
-from migtui.plan.model import ChecklistItem, Environment, Plan
+from migtui.plan.model import ChecklistItem, Environment, Metric, Phase, Plan
 from migtui.rehearsal import (
     RehearsalReport,
 )
@@ -282,34 +281,44 @@ class Session(SessionRehearsal):
                 return Outcome(out.status, out.message, out.failed_step, tuple(done))
         return Outcome("done", f"{len(done)} step(s) applied", steps=tuple(done))
 
-    def run_items(self, checklist: str, items: list[ChecklistItem]) -> Outcome:
-        """A phase's bound items in order (blocking): stop at a failure, and hold before
-        the next item while the run is paused."""
-        done = 0
-        for i, item in enumerate(items):
-            held = hold_before(self.control, f"item '{item.text}'", self.emit) if i else None
-            out = held or self.run_item(checklist, item)
-            if out.status != "done":
-                return out
-            done += 1
-        return Outcome("done", f"{done} item(s) done; tick the manual ones when they are")
+    def phase_todo(self, phase: Phase) -> list[ChecklistItem]:
+        """The phase's items bound to an action and not done yet: what running it runs."""
+        key = f"phases.{phase.key}"
+        return [i for i in phase.items if i.run is not None and not self.state.is_done(key, i)]
+
+    def run_phase(self, phase: Phase) -> Outcome:
+        """The phase's items still to do, in order (blocking), through the one phase runner:
+        it stops at a failure and holds before the next item while the run is paused."""
+        assert self.runner is not None
+        todo = self.phase_todo(phase)
+        return run_phase(SessionActions(self), phase, select=lambda i: i in todo).outcome
 
     def rollback(self, reason: str) -> Outcome:
-        """Stop forward work at the next safe point, then undo every applied step."""
+        """Stop forward work at the next safe point, then undo every applied step: the
+        operator's (or a trigger's) request, answered as a headless run answers it."""
         assert self.runner is not None
-        if self.run_lock.locked():
-            self.control.request_rollback(reason)
+        self.control.request_rollback(reason)
         if self.paused_by_trip:
             # the rollback answers the trip: a job paused by it stops at its next check (the
             # rollback was requested first), and the rollback's own batches must not wait
             self.resume()
         with self.run_lock:
             self.run.start()
-            out = self.runner.rollback(reason=reason)
+            out = rollback_if_requested(self.runner, self.control,
+                                        Outcome("done", "nothing to roll back"))
             self.last_outcome = out.status
         if out.steps:
             untick_rolled_back(self.plan, self.state, out.steps, self.tick)
         return out
+
+    def trip_rollback(self, event: ThresholdChanged, lost: bool) -> str | None:
+        """What the app does on a trip with the ``rollback`` policy: the reason to roll
+        back now, or None (no connection: ``lost``; watch mode: the other run's guard
+        decides; a rollback already runs; another policy)."""
+        if (event.state != "trip" or event.policy != "rollback" or not self.online
+                or lost or self.control.rolling_back):
+            return None
+        return f"automatic: {event.trigger or Metric(event.metric).label} tripped"
 
     def run_item(self, checklist: str, item: ChecklistItem) -> Outcome:
         """Run a bound checklist item (the one item runner); it ticks it with its evidence
@@ -340,10 +349,7 @@ class Session(SessionRehearsal):
     def export_report(self) -> Path:
         """Write the plan and its journal as the filled-in template, next to the plan
         (``<plan>.report.md``). Blocking: reads table sizes when online."""
-        out = write_report(self.plan, self.state, default_report_path(self.path),
-                           dsn=self.dsn, plan_checksum=self.plan_checksum)
-        self.emit(ReportExported(path=str(out), operator=self.operator))
-        return out
+        return self.run.export_report(self.state)
 
     # ---------------------------------------------------------------- steering
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from migtui.control import RunControl
 from migtui.events import Event
+from migtui.execution.journal_policy import rehearsal_route
 from migtui.execution.rehearsal_targets import (
     RehearsalChoice,
     no_rehearsal_target,
@@ -18,7 +19,6 @@ from migtui.execution.rehearsal_targets import (
 )
 from migtui.plan.model import Plan
 from migtui.rehearsal import (
-    JOURNAL_KINDS,
     RehearsalError,
     RehearsalReport,
     rehearsal_gate,
@@ -60,14 +60,7 @@ class SessionRehearsal:
                                                          and self.production):
             raise RehearsalError("refusing to rehearse on production", code=2)
 
-        listener = on_event or self.on_rehearsal_event
-
-        def route(event: Event) -> None:
-            if event.kind in JOURNAL_KINDS:
-                self.emit(event)
-            elif listener is not None:
-                listener(event)
-
+        route = rehearsal_route(self.emit, on_event or self.on_rehearsal_event)
         control = RunControl()
         self._rehearsal_control = control
         own = self.runner is not None and choice.dsn == self.dsn

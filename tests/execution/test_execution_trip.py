@@ -4,7 +4,6 @@ the running job before its next step, until the operator resumes or rolls back."
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from pathlib import Path
 
@@ -16,26 +15,12 @@ from migtui.events import (
     RollbackStarted,
     StepFinished,
     StepStarted,
-    ThresholdChanged,
 )
 from migtui.execution import trip as tr
 from migtui.execution.session import Session
 from migtui.plan import load_plan
-from tests.runner_helpers import plan_text, q, wait_until
-
-T0 = dt.datetime(2026, 11, 23, 3, 0, tzinfo=dt.UTC)
-
-
-def at(s: int) -> dt.datetime:
-    return T0 + dt.timedelta(seconds=s)
-
-
-def tc(state: str, s: int, metric: str = "latency", previous: str = "warn") -> ThresholdChanged:
-    return ThresholdChanged(metric=metric, state=state, previous=previous, value=0.084,
-                            threshold="+50%", limit=0.03, baseline=0.02, since=at(s),
-                            policy="offer" if state == "trip" else "",
-                            trigger="Performance degradation >50%" if state == "trip" else "",
-                            at=at(s))
+from tests.execution.trip_helpers import STEPS, at, tables, tc
+from tests.runner_helpers import plan_text, wait_until
 
 
 def test_a_trip_that_recovers_says_when_and_clears_when_new_work_starts() -> None:
@@ -99,23 +84,6 @@ def test_hold_before_waits_while_paused_and_stops_for_a_rollback() -> None:
     out = got[0]
     assert out is not None and out.status == "rollback_requested"
     assert "paused before step b: trip: x" in notes[0].text  # type: ignore[attr-defined]
-
-
-STEPS = """
-- id: one
-  sql: CREATE TABLE t_one (id int);
-  rollback: DROP TABLE IF EXISTS t_one;
-- id: two
-  sql: CREATE TABLE t_two (id int);
-  rollback: DROP TABLE IF EXISTS t_two;
-- id: three
-  sql: CREATE TABLE t_three (id int);
-  rollback: DROP TABLE IF EXISTS t_three;
-"""
-
-
-def tables(url: str) -> set[str]:
-    return {r[0] for r in q(url, "SELECT tablename FROM pg_tables WHERE tablename LIKE 't_%'")}
 
 
 def test_an_offer_trip_pauses_the_steps_before_the_next_one(db_url: str,

@@ -202,14 +202,12 @@ class MainScreen(RunView):
                 return
             self._start("all steps", lambda: self.session.apply(pending))
             return
-        key = f"phases.{sec.phase.key}"
-        items = [i for i in sec.phase.items
-                 if i.run is not None and not self.session.state.is_done(key, i)]
-        if not items:
+        phase = sec.phase
+        if not self.session.phase_todo(phase):
             self.notify("Every bound item of this phase is done; tick the manual ones.",
                         severity="information")
             return
-        self._start(f"phase {sec.phase.name}", lambda: self.session.run_items(key, items))
+        self._start(f"phase {phase.name}", lambda: self.session.run_phase(phase))
 
     def action_pause(self) -> None:
         ctl = self.session.control

@@ -368,14 +368,13 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
                           f"({e.trigger or e.threshold})", "bold red")
 
     def _threshold(self, e: ThresholdChanged) -> None:
-        m = Metric(e.metric)
         self._log(describe(e) or "", style(e))
         if e.state != "trip" or self.rolling_back:
             return
         self.app.bell()
-        if e.policy == "rollback" and self.session.online and not self.connection_lost():
-            # (watch mode is not online: the other run's guard and operator decide)
-            self._rollback_now(f"automatic: {e.trigger or m.label} tripped")
+        reason = self.session.trip_rollback(e, lost=bool(self.connection_lost()))
+        if reason is not None:
+            self._rollback_now(reason)
         elif e.policy == "offer" and self.job is not None:
             self._log(f"trip: the running job pauses before its next step "
                       f"({self.session.trip.describe(e)}). p resumes, R rolls back", "bold red")
