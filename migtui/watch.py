@@ -98,9 +98,13 @@ class Watch:
                 raise RunnerError(f"rollback trigger tripped while watching: "
                                   f"{ev.trigger or ev.metric} ({ev.threshold})")
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        worst = sorted((s.state, m) for m, s in self.guard.states.items()
-                       if s.state in ("warn", "trip"))
-        tail = f"; in warn: {', '.join(m for _s, m in worst)}" if worst else "; all gauges ok"
+        states = self.guard.states
+        tripping = sorted(m for m, s in states.items() if s.state == "trip")
+        if tripping:  # it tripped before the watch began and never recovered
+            raise RunnerError(f"rollback trigger still tripping after watching {seconds:g}s: "
+                              f"{', '.join(tripping)}")
+        warned = sorted(m for m, s in states.items() if s.state == "warn")
+        tail = f"; in warn: {', '.join(warned)}" if warned else "; all gauges ok"
         return f"watched the gauges for {seconds:g}s{tail}"
 
 

@@ -21,6 +21,7 @@ from migtui.events import (
 )
 from migtui.execution import describe
 from migtui.execution.folds import SKIP_PREFIX
+from migtui.plan import outline
 from migtui.plan.model import (
     ChecklistItem,
     Phase,
@@ -47,26 +48,26 @@ class Section:
     phase: Phase | None = None
 
 
+# The app's one departure from the template's order: the plan's steps (the template's
+# "Prisma Migration Scripts") come right after Schema Changes, before the phases that run
+# them. Every key, title and checklist, and the rest of the order, is the outline's.
+STEPS_FIRST = outline.SCRIPTS
+
+
 def sections(plan: Plan) -> list[Section]:
-    """Every section of the migration plan template, in its order."""
-    out = [Section("overview", "Overview", ("overview",)),
-           Section("schema", "Schema Changes"),
-           Section("steps", "Steps")]
-    for i, ph in enumerate(plan.phases, 1):
-        out.append(Section(f"phases.{ph.key}", f"Phase {i}: {ph.name}",
-                           (f"phases.{ph.key}",), ph))
-    out += [
-        Section("zero_downtime", "Zero Downtime", ("zero_downtime.application_compatibility",
-                                                   "zero_downtime.database_performance")),
-        Section("data_migration", "Data Migration", ("data_migration.validation",)),
-        Section("risks", "Risks & Triggers"),
-        Section("testing", "Testing", ("testing.staging", "testing.production_readiness")),
-        Section("code_changes", "Code Changes"),
-        Section("monitoring", "Monitoring"),
-        Section("documentation", "Documentation", ("documentation",)),
-        Section("timeline", "Timeline"),
-        Section("communication", "Communication"),
-    ]
+    """Every section of the migration plan template, in its order (``plan.outline``):
+    each under its short label, Migration Strategy as one section per phase."""
+    out: list[Section] = []
+    for s in outline.SECTIONS:
+        if s is STEPS_FIRST:
+            continue
+        if s is outline.STRATEGY:
+            out.append(Section(STEPS_FIRST.key, STEPS_FIRST.label, STEPS_FIRST.checklists))
+            for i, ph in enumerate(plan.phases, 1):
+                key = f"{s.key}.{ph.key}"
+                out.append(Section(key, outline.phase_title(i, ph.name), (key,), ph))
+        else:
+            out.append(Section(s.key, s.label, s.checklists))
     return out
 
 

@@ -1,8 +1,12 @@
-"""The TUI's model without Textual or a database: step-row bookkeeping, action texts."""
+"""The TUI's model without Textual or a database: the sections (from the template's
+outline), step-row bookkeeping, action texts."""
 
 from __future__ import annotations
 
+import dataclasses
 import typing
+
+import pytest
 
 from migtui.events import (
     NoteAdded,
@@ -15,8 +19,10 @@ from migtui.events import (
     StepStarted,
 )
 from migtui.execution.folds import SKIP_PREFIX
+from migtui.plan import load_plan, outline
 from migtui.plan.model import Action, ChecklistItem
-from migtui.tui.model import StepRow, action_text, update_rows
+from migtui.tui.model import StepRow, action_text, checklist_map, sections, update_rows
+from tests.conftest import PLANS
 
 
 def test_a_step_row_through_apply_retry_progress_and_finish() -> None:
@@ -68,3 +74,39 @@ def test_every_action_has_words_in_the_app() -> None:
         assert action_text(item), cls.__name__
     watch = ChecklistItem.model_validate({"text": "x", "run": {"watch": "2m"}})
     assert action_text(watch).startswith("watch the gauges for 120s")
+
+
+def test_the_apps_sections_follow_the_outline() -> None:
+    plan = load_plan(PLANS / "add-order-status.yaml")
+    got = sections(plan)
+    # Migration Strategy: one section per phase, headed as the export heads it
+    phases = [s for s in got if s.phase is not None]
+    assert [(s.key, s.title, s.checklists, s.phase) for s in phases] == [
+        (f"{outline.STRATEGY.key}.{ph.key}", outline.phase_title(i, ph.name),
+         (f"{outline.STRATEGY.key}.{ph.key}",), ph) for i, ph in enumerate(plan.phases, 1)]
+    # every other section of the outline once, under its label, with its checklists, in
+    # the outline's order but for the steps, listed before the phases that run them
+    want = [s for s in outline.SECTIONS if s not in (outline.STRATEGY, outline.SCRIPTS)]
+    want.insert(want.index(outline.SCHEMA) + 1, outline.SCRIPTS)
+    assert [(s.key, s.title, s.checklists) for s in got if s.phase is None] == [
+        (s.key, s.label, s.checklists) for s in want]
+    at = [s.key for s in got].index(outline.SCRIPTS.key) + 1
+    assert got[at:at + len(phases)] == phases  # where the template has Migration Strategy
+    # the sections show every checklist of the plan, each once
+    shown = [k for s in got for k in s.checklists]
+    assert sorted(shown) == sorted(checklist_map(plan))
+    # what the navigator lists
+    assert [s.title for s in got] == [
+        "Overview", "Schema Changes", "Steps", "Phase 1: Preparation", "Phase 2: Execution",
+        "Phase 3: Verification", "Zero Downtime", "Data Migration", "Risks & Triggers",
+        "Testing", "Code Changes", "Monitoring", "Documentation", "Timeline", "Communication"]
+
+
+def test_the_sections_are_read_from_the_outline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a copy of it: an outline relabelled or shortened shows in the app at once."""
+    plan = load_plan(PLANS / "add-order-status.yaml")
+    changed = tuple(dataclasses.replace(s, label="Alerts") if s is outline.MONITORING else s
+                    for s in outline.SECTIONS if s is not outline.TIMELINE)
+    monkeypatch.setattr(outline, "SECTIONS", changed)
+    titles = [s.title for s in sections(plan)]
+    assert "Alerts" in titles and "Monitoring" not in titles and "Timeline" not in titles
