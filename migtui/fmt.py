@@ -9,7 +9,11 @@ tests) read, so they stay distinct:
   ``90s``, ``5m``);
 - ``duration_short``: a pacing figure, a fraction of a second to seconds (``250 ms``, ``1.5 s``);
 - ``duration_estimate``: a rough estimate (``<1 s``, ``~90 s``, ``~5 min``, ``~1.5 h``);
-- ``duration_report``: a rehearsal report's measured time (``0.25s``, ``12s``, ``1.5min``).
+- ``duration_report``: a rehearsal report's measured time (``0.25s``, ``12s``, ``1.5min``);
+- ``duration_document``: a length of time in the Markdown report (``5.9s``, ``12s``,
+  ``2m 13s``, ``1h 02m``);
+- ``duration_gauge``: a gauge's time (latency, lock wait, lag) next to its limit
+  (``0.5ms``, ``16ms``, ``1.5s``).
 
 Imports nothing from migtui but ``secrets`` (messages are scrubbed of passwords).
 """
@@ -83,6 +87,23 @@ def duration_report(s: float) -> str:
     if s < 7200:
         return f"{s / 60:.1f}min"
     return f"{s / 3600:.1f}h"
+
+
+def duration_document(s: float) -> str:
+    """A length of time in the Markdown report: ``5.9s`` under 10 s, ``12s``, ``2m 13s``,
+    ``1h 02m`` (a run's length in the Communication Log, a rehearsal's in the Timeline)."""
+    whole = int(round(s))
+    if whole < 60:
+        return f"{s:.1f}s" if s < 10 else f"{whole}s"
+    m, sec = divmod(whole, 60)
+    return f"{m}m {sec:02d}s" if m < 60 else f"{m // 60}h {m % 60:02d}m"
+
+
+def duration_gauge(s: float) -> str:
+    """A gauge's time: ``0.5ms`` under 10 ms, ``16ms`` under a second, else ``1.5s``."""
+    if s < 0.01:
+        return f"{s * 1000:.1f}ms"
+    return f"{s * 1000:.0f}ms" if s < 1 else f"{s:.1f}s"
 
 
 def rows(n: int) -> str:

@@ -70,3 +70,20 @@ def test_size_counts_in_powers_of_1024() -> None:
     assert [fmt.size(n) for n in (0, 512, 2048, 3.5 * 1024**2, 2 * 1024**3, 3 * 1024**4,
                                   5000 * 1024**4)] == [
         "0 B", "512 B", "2 kB", "3.5 MB", "2.0 GB", "3.0 TB", "5000.0 TB"]
+
+
+@pytest.mark.parametrize(("s", "text"), [
+    (0, "0.0s"), (5.9, "5.9s"), (10, "10s"), (12.4, "12s"), (59.4, "59s"), (59.6, "1m 00s"),
+    (133, "2m 13s"), (3599, "59m 59s"), (3600, "1h 00m"), (3725, "1h 02m"),
+    (26 * 3600 + 61, "26h 01m"),
+])
+def test_duration_document_reads_as_prose(s: float, text: str) -> None:
+    assert fmt.duration_document(s) == text
+
+
+@pytest.mark.parametrize(("s", "text"), [
+    (0, "0.0ms"), (0.0005, "0.5ms"), (0.00172, "1.7ms"), (0.0099, "9.9ms"), (0.01, "10ms"),
+    (0.0164, "16ms"), (0.999, "999ms"), (1, "1.0s"), (1.44, "1.4s"), (90, "90.0s"),
+])
+def test_duration_gauge_has_tenths_of_a_millisecond_under_ten(s: float, text: str) -> None:
+    assert fmt.duration_gauge(s) == text

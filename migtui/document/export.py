@@ -12,6 +12,7 @@ from typing import Any
 
 from migtui.document import meta
 from migtui.document.run_log import communication, session_date, summary, tripped_labels
+from migtui.fmt import duration_document
 from migtui.plan import outline
 from migtui.plan.model import Backfill, ChecklistItem, Metric, Plan, Step
 from migtui.secrets import scrub
@@ -281,7 +282,7 @@ def _duration(phase: str, written: str, st: RunState, checksum: str | None) -> s
     when = _ts(last.get("at") or last.get("ts"))
     took = float(last.get("duration") or 0)
     if last.get("ok"):
-        note = f"(rehearsed {when}: {took:.1f}s, clean)"
+        note = f"(rehearsed {when}: {duration_document(took)}, clean)"
     else:
         note = f"(last rehearsal {when} failed)"
     return (written + " " if written else "") + note

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from migtui.fmt import duration_document
 from migtui.plan.model import Plan
 from migtui.sampler.snapshot import format_value
 from migtui.state import RunState
@@ -48,17 +49,6 @@ def ts(value: Any) -> str:
 def clock(value: Any) -> str:
     d = parse_ts(value)
     return d.strftime("%H:%M:%S") if d is not None else str(value)
-
-
-def duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
-    m, sec = divmod(s, 60)
-    if m < 60:
-        return f"{m}m {sec:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m"
 
 
 def fmt(metric: Any, value: Any) -> str:
@@ -128,7 +118,7 @@ class _Block:
             took = _seconds(self.start, self.end)
             outcome = str(self.end.get("outcome"))
             head += f": {outcome.replace('_', ' ')}" + (
-                f" after {duration(took)}" if took is not None else "")
+                f" after {duration_document(took)}" if took is not None else "")
         else:
             head += ": no end recorded (interrupted, or still running)"
         applied = [str(x.get("step_id")) for x in self.recs

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from migtui.document import export_markdown
 from migtui.fleet.control import ControlDb, Rollout
-from migtui.fleet.status import member_table, wave_table
+from migtui.fleet.status import elapsed, member_table, wave_table
 from migtui.fleet.worker import member_journal
 from migtui.journal import read_journal
 from migtui.plan.model import Plan
@@ -56,9 +56,7 @@ def write_report(db: ControlDb, r: Rollout, plan: Plan, workdir: Path, out: Path
                 encoding="utf-8")
             link = f"[report]({folder.name}/{name})"
             written += 1
-        dur = ""
-        if m.get("started_at") and m.get("finished_at"):
-            dur = f"{(m['finished_at'] - m['started_at']).total_seconds():.1f}s"
+        dur = elapsed(m.get("started_at"), m.get("finished_at"))
         rows.append((m["name"], str(m["wave"]), m["state"], str(m.get("attempts") or 0), dur,
                      link or "(no journal on this host)"))
     L += _md(("member", "wave", "state", "attempts", "duration", "report"), tuple(rows))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from migtui.fmt import duration, shorten
+
 MEMBER_STATES = ("pending", "running", "applied", "failed", "rollback_pending", "rolling_back",
                  "rolled_back")
 
@@ -24,9 +26,10 @@ def _ts(v: Any) -> str:
     return v.strftime("%H:%M:%S") if isinstance(v, datetime) else ""
 
 
-def _dur(a: Any, b: Any) -> str:
+def elapsed(a: Any, b: Any) -> str:
+    """How long from ``a`` to ``b`` (``fmt.duration``); "" unless both are times."""
     if isinstance(a, datetime) and isinstance(b, datetime):
-        return f"{(b - a).total_seconds():.1f}s"
+        return duration((b - a).total_seconds())
     return ""
 
 
@@ -42,7 +45,7 @@ def wave_table(rollout: dict[str, Any], waves: list[dict[str, Any]],
         rows.append((str(w["n"]), w["state"], str(w["size"]),
                      *(str(c.get(s, 0)) for s in ("applied", "running", "pending", "failed",
                                                   "rolled_back")),
-                     _dur(w["started_at"], w["finished_at"]), w.get("message") or ""))
+                     elapsed(w["started_at"], w["finished_at"]), w.get("message") or ""))
     total = Counter(m["state"] for m in members)
     summary = ", ".join(f"{total[s]} {s}" for s in MEMBER_STATES if total.get(s))
     return StatusTable(
@@ -62,8 +65,9 @@ def member_table(members: list[dict[str, Any]], only: set[str] | None = None) ->
             "running", "rolling_back") else "")
         rows.append((m["name"], str(m["wave"]), state, m.get("step") or "",
                      (m.get("worker") or "").split(":")[0], _ts(m.get("heartbeat")),
-                     str(m.get("attempts") or 0), _dur(m.get("started_at"), m.get("finished_at")),
-                     (m.get("error") or "").splitlines()[0][:120] if m.get("error") else ""))
+                     str(m.get("attempts") or 0), elapsed(m.get("started_at"),
+                                                          m.get("finished_at")),
+                     shorten(m["error"].splitlines()[0], 120) if m.get("error") else ""))
     return StatusTable("members", ("member", "wave", "state", "step", "worker host",
                                    "heartbeat", "attempts", "duration", "error"),
                        tuple(rows), f"{len(rows)} member(s)")
@@ -88,8 +92,7 @@ def view_row(m: dict[str, Any], trip_width: int | None = TRIP_WIDTH) -> tuple[st
     active = m["state"] in ("running", "rolling_back")
     return (m["name"], str(m["wave"]), state, m.get("step") or "",
             (m.get("progress") or "") if active else "", m.get("gauge") or "",
-            trip if trip_width is None or len(trip) <= trip_width
-            else trip[:trip_width - 1] + "…",
+            trip if trip_width is None else shorten(trip, trip_width),
             str(m.get("attempts") or 0))
 
 

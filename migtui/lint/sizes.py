@@ -160,7 +160,7 @@ class TableSizes:
             return None
         nbytes = size.total_bytes if cost == "rewrite" else size.heap_bytes
         rate = _RATES[cost]
-        rows = f" (~{_human_rows(size.rows)} rows)" if size.rows is not None else ""
+        rows = f" (~{fmt.rows(size.rows)} rows)" if size.rows is not None else ""
         return (f"{_VERBS[cost]} ~{fmt.size(nbytes)}{rows}: "
                 f"{fmt.duration_estimate(nbytes / (rate * MB))} at {rate:g} MB/s")
 
@@ -178,13 +178,3 @@ def _count(conn: Any, schema: str, table: str, limit: int) -> int | None:
     except DBAPIError:  # no SELECT privilege, a lock held elsewhere...: unknown
         return None
     return int(n) if int(n) < limit else None
-
-
-def _human_rows(n: int | None) -> str:
-    if n is None:
-        return "?"
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 10_000:
-        return f"{n / 1000:.0f}k"
-    return str(n)

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from migtui import events as ev
 from migtui.control import RunControl
+from migtui.fmt import shorten
 from migtui.metrics.families import GAUGE_UNITS, Families, to_base
 from migtui.plan.model import Metric, Plan
 from migtui.sampler.snapshot import Snapshot
@@ -36,8 +37,7 @@ class MetricsPortError(OSError):
 
 def label(text: str, limit: int = 120) -> str:
     """A label value: scrubbed of secrets, one line, bounded."""
-    one = " ".join(scrub(str(text)).split())
-    return one if len(one) <= limit else one[: limit - 1] + "…"
+    return shorten(scrub(str(text)), limit)
 
 
 def _num(value: float | int | None) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from migtui.fmt import quoted
 from migtui.plan.errors import PlanError, Problem
 from migtui.plan.model import PLAN_ID_RE, Metric, Plan
 from migtui.plan.reading import (
@@ -38,8 +39,7 @@ def _describe(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return quoted(value, 60)
 
 
 def _model_at(loc: Loc, root: type[BaseModel] = Plan) -> type[BaseModel] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from migtui.fmt import shorten
 from migtui.rehearsal.fingerprint import CATEGORIES, Fingerprint
 
 
@@ -34,8 +35,7 @@ def _value(v: Any) -> str:
         return "none"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    text = " ".join(str(v).split())
-    return text if len(text) <= 120 else text[:119] + "…"
+    return shorten(str(v), 120)
 
 
 def _attr_change(cat: str, name: str, attr: str, before: Any, after: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from migtui.fmt import duration_gauge
 from migtui.plan.model import Metric
 
 
@@ -222,9 +223,7 @@ def format_value(metric: Metric | str, value: float | None) -> str:
     m = Metric(metric)
     if m in (Metric.latency, Metric.lock_waits, Metric.app_latency, Metric.blocked_by_migtui,
              Metric.replication_lag):
-        if value < 0.01:
-            return f"{value * 1000:.1f}ms"
-        return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.1f}s"
+        return duration_gauge(value)
     if m in (Metric.error_rate, Metric.connection_pool, Metric.disk):
         return f"{value:.1f}%"
     if m is Metric.tps:

@@ -8,6 +8,7 @@ from typing import Any
 
 from migtui.control import RunControl
 from migtui.events import Emit
+from migtui.fmt import shorten
 from migtui.lint import TableSizes, lint_plan
 from migtui.plan.model import Plan
 from migtui.runner import Runner
@@ -79,8 +80,7 @@ def describe(traces: list[StatementTrace], costs: dict[int, str] | None = None) 
     """One block per statement: what it took, what changed, and whether the lint agreed."""
     lines: list[str] = []
     for i, tr in enumerate(traces):
-        head = " ".join(tr.statement.split())
-        head = head if len(head) <= 70 else head[:69] + "…"
+        head = shorten(tr.statement, 70)
         pass_ = "rollback" if tr.which == "rollback" else "apply"
         lines.append(f"{tr.step_id} ({pass_}, line {tr.line}): {head}")
         top = tr.strongest
