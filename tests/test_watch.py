@@ -9,7 +9,6 @@ plan's checks on its first sample, and an ``integrity`` trigger ``above: 0`` wit
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +16,11 @@ import psycopg
 import pytest
 
 from migtui.control import Cancelled, RunControl
-from migtui.events import BaselineRecorded, Event, NoteAdded, ThresholdChanged
+from migtui.events import BaselineRecorded, NoteAdded, ThresholdChanged
 from migtui.plan.model import Plan
 from migtui.runner.errors import RunnerError
 from migtui.watch import Watch, has_gauges, headless_offer, trip_text
+from tests.sampler.live import Events, wait_until
 
 TRIGGER = "Data corruption detected"
 INTERVAL = 0.25  # the sampler's shortest interval
@@ -51,20 +51,6 @@ def ledger(db_url: str) -> str:
 def corrupt(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("INSERT INTO ledger (total) VALUES (-1)")
-
-
-class Events:
-    def __init__(self) -> None:
-        self.items: list[Event] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, ev: Event) -> None:
-        with self._lock:
-            self.items.append(ev)
-
-    def of(self, kind: type) -> list[Any]:
-        with self._lock:
-            return [e for e in self.items if isinstance(e, kind)]
 
 
 class WatchedControl(RunControl):
@@ -104,14 +90,6 @@ def make_watch(p: Plan, dsn: str, watches: list[Watch], **kw: Any) -> Watch:
     w = Watch(p, dsn, interval=INTERVAL, **kw)
     watches.append(w)
     return w
-
-
-def wait_until(pred: Any, what: str) -> None:
-    end = time.monotonic() + DEADLINE
-    while not pred():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- the headless offer

@@ -50,6 +50,10 @@ class Events:
         with self._lock:
             self.items.append(ev)
 
+    def of(self, kind: type) -> list[Any]:
+        with self._lock:
+            return [e for e in self.items if isinstance(e, kind)]
+
     def changes(self, metric: str) -> list[str]:
         with self._lock:
             return [e.state for e in self.items
