@@ -265,7 +265,7 @@ class Collector:
         self._last_mono = end_mono
         return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=end_mono, elapsed=elapsed,
                         duration=end_mono - started, db_time=db_time, seq=seq,
-                        notes=tuple(n for n in notes if n), **out)
+                        notes=distinct_notes(notes), **out)
 
     def failed(self, seq: int, error: str, unreachable: bool) -> Snapshot:
         """The snapshot of a sample that could not be taken."""
@@ -340,3 +340,11 @@ class Collector:
         return out
 
 
+
+
+def distinct_notes(notes: list[str]) -> tuple[str, ...]:
+    """The notes worth reading, in order: a note already said inside another ("pg_stat_
+    statements not installed" after "latency timed client-side: pg_stat_statements not
+    installed") and a repeated one are dropped."""
+    kept = [n for n in dict.fromkeys(notes) if n]
+    return tuple(n for n in kept if not any(n != o and n in o for o in kept))
