@@ -48,7 +48,7 @@ def run_phase(actions: ItemActions, phase: Phase,
                 r.status, msg, o.failed_step if o else None, o.steps if o else ()))
     skipped_n = sum(r.status == "skipped" for r in results)
     done_n = sum(r.status == "done" for r in results)
-    msg = f"phase {phase.name}: {done_n} item(s) done, {skipped_n} skipped"
+    msg = f"{done_n} item(s) done" + (f", {skipped_n} skipped" if skipped_n else "")
     manual = sum(i.run is None for i in phase.items if i not in items)
     if manual:
         msg += f"; tick the {manual} manual item(s) when they are done"
