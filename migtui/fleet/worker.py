@@ -326,9 +326,14 @@ class Worker:
         try:
             state, error = self._run_member(a)
         except RunLocked as e:
-            scheduler.release(self.db, self.rollout_id, m.name, self.id, scrub(str(e)))
-            self.o.log(f"{m.name}: database busy, given back: {scrub(str(e))}")
             state, error = "", None
+            try:
+                scheduler.release(self.db, self.rollout_id, m.name, self.id, scrub(str(e)))
+                self.o.log(f"{m.name}: database busy, given back: {scrub(str(e))}")
+            except Exception as ce:  # noqa: BLE001 - the control database is away
+                self.o.log(f"{m.name}: database busy ({scrub(str(e))}); it could not be "
+                           f"given back ({scrub(str(ce))}): its claim lapses without a "
+                           f"heartbeat and it is claimed again")
         except Exception as e:  # noqa: BLE001 - a member's failure must not kill the worker
             state, error = "failed", scrub(f"{type(e).__name__}: {e}")
         with self._lock:  # the next tick records it, with the others that finished

@@ -105,3 +105,29 @@ def test_a_control_database_gone_for_good_stops_the_worker(tmp_path: Path, pg_ad
         assert ("slow", "applied") not in rows and all(
             st != "running" for _, st in rows), (nm, rows, out)
         assert tiers[nm] == [(0,)], (nm, out)
+
+
+def test_a_busy_member_that_cannot_be_given_back_does_not_kill_its_thread(
+        tmp_path: Path, db_url: str) -> None:
+    """A member whose database is locked by another run is given back; when the control
+    database is away at that moment, the member's thread logs it and ends (its claim lapses
+    without a heartbeat) instead of dying with the member left in the worker's active set."""
+    from migtui.control import RunControl
+    from migtui.fleet.control import ControlDb
+    from migtui.fleet.members import Member
+    from migtui.fleet.worker import Active, Worker, WorkerOptions
+    from migtui.plan import load_plan
+    from migtui.runner import Runner
+
+    plan = load_plan(write_plan(tmp_path))
+    away = ControlDb(_with_db(db_url, "migtui_no_such_control_db"))  # refused: no database
+    member = Member("busy", db_url, "127.0.0.1:5432", "busy")
+    logged: list[str] = []
+    worker = Worker(away, "r1", "f", plan, {"busy": member},
+                    WorkerOptions(workdir=tmp_path, gauges=False, log=logged.append))
+    a = Active(member, "apply", RunControl())
+    worker.active["busy"] = a
+    with Runner(plan, db_url):  # another run holds the member's lock
+        worker._member(a)  # as its thread runs it
+    assert "busy" not in worker.active
+    assert any("could not be given back" in line for line in logged), logged
