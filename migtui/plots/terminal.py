@@ -19,7 +19,7 @@ from migtui.plots.series import LAG, LATENCY, GaugeSeries, Marker, clock
 # the terminal's colours (plotext names), one meaning each, as in the PNG
 COLORS = {"latency": "cyan", "app_latency": "green", "baseline": "blue", "limit": "red",
           "trip": "red", "rollback": "magenta", "lag": "orange"}
-BACKFILL_COLORS = ("yellow", "green", "cyan", "white")
+BACKFILL_COLORS = ("orange+", "green", "cyan", "white")  # plotext names: no "yellow"
 
 
 @dataclass(frozen=True)
