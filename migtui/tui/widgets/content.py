@@ -89,7 +89,8 @@ class PlanGrid:
 
 class ContentPane(VerticalScroll, can_focus=False):
     DEFAULT_CSS = """
-    ContentPane { border: round $primary-darken-2; padding: 0 1; }
+    ContentPane { border: round $primary-darken-2; padding: 0 1;
+                  scrollbar-size-vertical: 1; }
     ContentPane .heading { text-style: bold; margin: 0 0 1 0; }
     """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
@@ -27,9 +28,21 @@ from migtui.tui.widgets.findings import findings_renderable, lint_cell, traces_r
 STATE_STYLE = {"applied": "green", "failed": "bold red", "running": "bold yellow",
                "rolling_back": "bold magenta", "rolled_back": "magenta", "skipped": "dim",
                "pending": "", "unknown": "dim"}
-# the step's kind shows in Mode (batches, read only, shell, operator) and in the detail
-COLUMNS = (("st", "State"), ("id", "Step"), ("mode", "Mode"), ("elapsed", "Elapsed"),
-           ("rows", "Rows"), ("retries", "Retries"), ("lint", "Lint"))
+# The columns, in the order shown: (key, header, right-aligned). The step's kind shows in
+# Mode (batch, read, shell, manual) and, in full, in the detail's title.
+COLUMNS = (("st", "State", False), ("id", "Step", False), ("mode", "Mode", False),
+           ("elapsed", "Time", True), ("rows", "Rows", True), ("retries", "Retry", True),
+           ("lint", "Lint", False))
+# A pane too narrow for every column drops these, first first: Mode and Lint are in the
+# highlighted step's detail too; State and Step always stay.
+DROPPED_FIRST = ("mode", "lint", "retries", "rows", "elapsed")
+STEP_MIN = 12  # the Step column is cut (with an ellipsis) down to this before a drop
+LABELS = {k: label for k, label, _right in COLUMNS}
+RIGHT = {k for k, _label, right in COLUMNS if right}
+MODE_SHORT = {"transaction": "txn", "autocommit": "auto", "batches": "batch",
+              "read only": "read", "operator": "manual"}
+
+Layout = tuple[tuple[str, int, int], ...]  # shown columns: key, width, gap after it
 
 
 FindingsOf = Callable[[str], Sequence[Finding]]
@@ -41,10 +54,51 @@ def sql_view(code: str) -> Syntax:
                   background_color="default")
 
 
+def rows_text(n: int | None) -> str:
+    """Rows touched: exact under a million (``12,345``), then ``1.2M``, ``3.4G``."""
+    if n is None:
+        return ""
+    if abs(n) < 1_000_000:
+        return f"{n:,}"
+    if abs(n) < 1_000_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1_000_000_000:.1f}G"
+
+
+def fit_columns(natural: dict[str, int], width: int) -> Layout:
+    """The columns that fit ``width`` cells, and their widths: each column as wide as its
+    widest cell, two spaces apart (one when that is what fits). When they do not fit,
+    Mode goes first (whole step ids matter more); then the Step column is cut, with an
+    ellipsis, down to ``STEP_MIN``; then columns go in ``DROPPED_FIRST`` order. Never a
+    horizontal scrollbar: the table is read at a glance, at 3 a.m., over SSH."""
+    keys = [k for k, _label, _right in COLUMNS]
+    step_min = min(natural["id"], STEP_MIN)
+    for dropped in range(len(DROPPED_FIRST) + 1):
+        shown = [k for k in keys if k not in DROPPED_FIRST[:dropped]]
+        need = sum(natural[k] for k in shown)
+        for gap in (2, 1):
+            spare = width - need - gap * (len(shown) - 1)
+            cut = gap == 1 and dropped > 0 and natural["id"] + spare >= step_min
+            if spare >= 0 or cut:
+                return tuple((k, natural[k] + (min(0, spare) if k == "id" else 0),
+                              gap if i < len(shown) - 1 else 0)
+                             for i, k in enumerate(shown))
+    state = natural["st"]
+    return (("st", state, 1), ("id", max(1, width - state - 1), 0))
+
+
+def _cell_len(cell: RenderableType) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
 class StepsTable(DataTable):
+    """The steps: state, id, mode, time, rows, retries and lint, sized to the pane (see
+    ``fit_columns``) and laid out again when the pane's width or a cell's width changes."""
+
     DEFAULT_CSS = """
-    StepsTable { height: auto; max-height: 14; border: round $primary-darken-2; }
-    StepsTable:focus { border: round $accent; }
+    StepsTable { height: auto; max-height: 14; border: none;
+                 border-top: round $primary-darken-2; }
+    StepsTable:focus { border-top: round $accent; }
     """
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -59,18 +113,24 @@ class StepsTable(DataTable):
     def __init__(self, steps: list[Step], rows: dict[str, StepRow],
                  clock: Callable[[], float] = time.monotonic,
                  findings: FindingsOf = lambda _step_id: [], **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", zebra_stripes=False,  # type: ignore[arg-type]
+                         cell_padding=0, **kw)
         self.findings = findings
         self.steps = steps
         self.step_rows = rows
         self.clock = clock
-        self.border_title = "Steps"
+        self.border_title = " Steps "  # on a top rule, which pads no title
+        self.layout_shown: Layout = ()
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
-        for s in self.steps:
-            self.add_row(*self._cells(s), key=s.id)
+        self._lay_out(self._values())
+
+    def on_resize(self) -> None:
+        self._lay_out(self._values())
+
+    def _values(self) -> dict[str, dict[str, RenderableType]]:
+        return {s.id: dict(zip((k for k, _l, _r in COLUMNS), self._cells(s), strict=True))
+                for s in self.steps}
 
     def _cells(self, s: Step) -> list[RenderableType]:
         r = self.step_rows.get(s.id, StepRow())
@@ -82,17 +142,57 @@ class StepsTable(DataTable):
         label = state.replace("_", " ")
         if state == "running" and r.statements > 1:
             label += f" {r.statement}/{r.statements}"
-        return [Text(f"{icon} {label}", style=STATE_STYLE.get(state, "")), s.id,
-                transaction_mode(s), secs(elapsed),
-                f"{r.rows:,}" if r.rows is not None else "",
+        mode = transaction_mode(s)
+        return [Text(f"{icon} {label}", style=STATE_STYLE.get(state, "")), Text(s.id),
+                Text(MODE_SHORT.get(mode, mode)), secs(elapsed), rows_text(r.rows),
                 str(r.retries) if r.retries else "", lint_cell(self.findings(s.id))]
+
+    def _natural(self, values: dict[str, dict[str, RenderableType]]) -> dict[str, int]:
+        width = {k: cell_len(label) for k, label in LABELS.items()}
+        for cells in values.values():
+            for k, cell in cells.items():
+                width[k] = max(width[k], _cell_len(cell))
+        return width
+
+    def _available(self) -> int:
+        """The cells a row has: the table's width less the vertical scrollbar it shows
+        when the steps outnumber its lines (max-height)."""
+        width = self.content_region.width
+        max_height = self.styles.max_height
+        if max_height is not None and max_height.is_cells:
+            lines = int(max_height.value) - self.styles.gutter.height
+            if len(self.steps) + self.header_height > lines:
+                width -= self.styles.scrollbar_size_vertical
+        return max(0, width)
+
+    def _lay_out(self, values: dict[str, dict[str, RenderableType]]) -> None:
+        """Fit the columns to the width; rebuild the table when the fit changed."""
+        layout = fit_columns(self._natural(values), self._available())
+        if layout == self.layout_shown and self.row_count == len(self.steps):
+            return
+        row = self.cursor_row
+        self.layout_shown = layout
+        self.clear(columns=True)
+        for key, width, gap in layout:
+            self.add_column(_cell(Text(LABELS[key]), key, width, gap), width=width + gap,
+                            key=key)
+        for s in self.steps:
+            self.add_row(*(_cell(values[s.id][key], key, width, gap)
+                           for key, width, gap in layout), key=s.id)
+        if self.steps:
+            self.move_cursor(row=min(row, len(self.steps) - 1), animate=False)
 
     def refresh_rows(self) -> None:
         if self.row_count < len(self.steps):
             return  # not mounted yet: on_mount adds the rows with their current state
+        values = self._values()
+        before = self.layout_shown
+        self._lay_out(values)
+        if self.layout_shown != before:
+            return  # laid out again, with these values
         for s in self.steps:
-            for (key, _label), value in zip(COLUMNS, self._cells(s), strict=True):
-                self.update_cell(s.id, key, value, update_width=True)
+            for key, width, gap in self.layout_shown:
+                self.update_cell(s.id, key, _cell(values[s.id][key], key, width, gap))
 
     @property
     def current(self) -> Step | None:
@@ -105,6 +205,20 @@ class StepsTable(DataTable):
         event.stop()
         if self.current is not None:
             self.post_message(self.StepHighlighted(self.current))
+
+
+def _cell(value: RenderableType, key: str, width: int, gap: int) -> Text:
+    """A cell as shown in its column: the Step cut to ``width`` with an ellipsis in the
+    middle (ids often share a prefix and differ at the end: ``backfill_o…_part_2``),
+    numbers on the right, ``gap`` spaces before the next column."""
+    text = value.copy() if isinstance(value, Text) else Text(str(value))
+    if key == "id" and text.cell_len > width:
+        keep = max(0, width - 1)
+        tail = keep // 2
+        text = Text.assemble(text[:keep - tail], "…", text[len(text) - tail:] if tail else "")
+    if key in RIGHT:  # padded here: Rich's right justification drops trailing spaces
+        text = Text.assemble(" " * max(0, width - text.cell_len), text, " " * gap)
+    return text
 
 
 class StepDetail(Static):
