@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
+from textual.driver import Driver
 from textual.screen import Screen
 
 from migtui.demo.tour import Tour
@@ -24,8 +27,10 @@ from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.main import MainScreen
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.screens.view_results import shown_path
+from migtui.tui.terminal import LAST_RESORT_S, terminal_driver
 
 FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic snapshots
+AFTER_CLOSE_S = 5.0  # ... and the time, once the session closed, for the threads to end
 
 
 class MigtuiApp(App[int]):
@@ -42,6 +47,22 @@ class MigtuiApp(App[int]):
         self.tour = tour
         self.main: MainScreen | None = None
         self._signals: dict[int, object] = {}
+        self._hung_up = False
+        self._closed_at: float | None = None  # the session closed: journal ended, lock free
+        self.finished = threading.Event()  # run() returned
+
+    def run(self, **kwargs: Any) -> int | None:  # type: ignore[override]
+        try:
+            return super().run(**kwargs)
+        finally:
+            self.finished.set()
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver; on a POSIX terminal, one that notices the terminal going
+        away (``TerminalDriver``). The web driver (``migtui serve``) is left as it is."""
+        driver = super().get_driver_class()
+        terminal = terminal_driver()
+        return terminal if terminal is not None and driver in terminal.__bases__ else driver
 
     def on_mount(self) -> None:
         self.main = MainScreen(self.session, self.clock, demo=self.demo, tour=self.tour)
@@ -73,13 +94,44 @@ class MigtuiApp(App[int]):
     def hangup(self, name: str = "SIGHUP") -> None:
         """The terminal went away (a dropped SSH session) or we were told to stop: cancel
         the statement in flight, let the runner record it, close the journal, exit."""
-        why = "terminal hung up (SIGHUP)" if name == "SIGHUP" else f"stopped ({name})"
+        if self._hung_up:
+            return
+        self._hung_up = True
+        why = {"SIGHUP": "terminal hung up (SIGHUP)",
+               "terminal": "the terminal went away"}.get(name, f"stopped ({name})")
         self.session.cancel(why)
         self.exit(130, return_code=130)
+
+    def terminal_lost(self) -> None:
+        """The terminal hung up, with or without a SIGHUP here (the driver saw it)."""
+        self.hangup("terminal")
+
+    def terminal_lost_last_resort(self) -> None:
+        """From the driver's watcher thread, once the terminal is lost: if the app has not
+        ended ``LAST_RESORT_S`` later (its clean exit is stuck), or ``AFTER_CLOSE_S``
+        after its session closed (a thread it waits for is stuck: a baseline does not
+        stop with the sampler), cancel the running statement (it would go on on the
+        server) and stop the process: SIGTERM first, so a caller's cleanup runs (the demo
+        stops its server), then, 10 s later, a hard exit; the server frees the run lock
+        with the connection. An app that ended leaves the rest to its caller."""
+        deadline = time.monotonic() + LAST_RESORT_S
+        while not self.finished.wait(0.5):
+            now, closed_at = time.monotonic(), self._closed_at
+            if now > deadline or (closed_at is not None and now > closed_at + AFTER_CLOSE_S):
+                break
+        else:
+            return
+        with contextlib.suppress(Exception):
+            self.session.cancel("the terminal went away")
+        os.kill(os.getpid(), signal.SIGTERM)
+        if self.finished.wait(10.0):
+            return
+        os._exit(130)
 
     def on_unmount(self) -> None:
         self._release_signals()
         self.session.close()
+        self._closed_at = time.monotonic()
 
     async def action_interrupt(self) -> None:
         """Ctrl+C: copy the selected text if there is some; otherwise what q does (quit,
