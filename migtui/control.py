@@ -97,7 +97,8 @@ class RunControl:
 
     def cancel(self, reason: str = "cancelled by operator") -> None:
         with self._lock:
-            self.cancel_reason = reason
+            if not self._cancelled.is_set():  # the first reason is the one to record
+                self.cancel_reason = reason
             self._cancelled.set()
             self._running.set()  # wake a paused runner so it can stop
             hooks = list(self._on_cancel)

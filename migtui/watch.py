@@ -78,7 +78,7 @@ class Watch:
         """For ``baseline: 30s`` checklist items: sample, record, arm relative thresholds."""
         self.emit(NoteAdded(text=f"capturing the performance baseline for {seconds:g}s …",
                             author="migtui"))
-        baseline = self.sampler.capture_baseline(seconds, emit=self.emit)
+        baseline = self.sampler.capture_baseline(seconds, emit=self.emit, control=self.control)
         self.guard.baseline = baseline
         lat = baseline.median("latency")
         text = f"baseline of {seconds:g}s recorded"

@@ -53,3 +53,13 @@ def test_a_failing_hook_does_not_leave_reset_waiting() -> None:
     done = threading.Event()
     threading.Thread(target=lambda: (control.reset(), done.set()), daemon=True).start()
     assert done.wait(5)
+
+
+def test_the_first_cancel_reason_is_kept() -> None:
+    ctl = RunControl()
+    ctl.cancel("terminal hung up (SIGHUP)")
+    ctl.cancel("the app is closing")  # the app's close, after the hang-up's cancel
+    assert ctl.cancel_reason == "terminal hung up (SIGHUP)"
+    ctl.reset()
+    ctl.cancel("cancelled by operator")
+    assert ctl.cancel_reason == "cancelled by operator"

@@ -19,6 +19,7 @@ from migtui.control import Cancelled, RunControl
 from migtui.events import BaselineRecorded, NoteAdded, ThresholdChanged
 from migtui.plan.model import Plan
 from migtui.runner.errors import RunnerError
+from migtui.sampler import SamplerError
 from migtui.watch import Watch, has_gauges, headless_offer, trip_text
 from tests.sampler.live import Events, wait_until
 
@@ -273,3 +274,42 @@ def test_watch_for_fails_when_a_trip_from_before_it_still_holds(
     with pytest.raises(RunnerError,
                        match=r"^rollback trigger still tripping after watching 0.5s: integrity$"):
         w.watch_for(0.5)
+
+
+def _baseline_in_thread(w: Watch) -> tuple[threading.Thread, list[BaseException | str]]:
+    got: list[BaseException | str] = []
+
+    def run() -> None:
+        try:
+            got.append(w.capture_baseline(DEADLINE * 10))  # far longer than the test waits
+        except BaseException as e:  # noqa: BLE001 - the test reads it
+            got.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, got
+
+
+def test_a_cancel_stops_a_baseline_and_records_none(ledger: str,
+                                                    stopping: list[Watch]) -> None:
+    control, events = RunControl(), Events()
+    w = make_watch(plan(), ledger, stopping, emit=events, control=control).start()
+    t, got = _baseline_in_thread(w)
+    wait_until(lambda: events.of(NoteAdded), "the baseline's start")
+    control.cancel("the terminal went away")
+    t.join(DEADLINE)
+    assert not t.is_alive() and isinstance(got[0], Cancelled), got
+    assert str(got[0]) == "the terminal went away"
+    assert not events.of(BaselineRecorded) and w.guard.baseline is None
+
+
+def test_the_gauges_stopping_end_a_baseline_without_recording_it(
+        ledger: str, stopping: list[Watch]) -> None:
+    events = Events()
+    w = make_watch(plan(), ledger, stopping, emit=events, control=RunControl()).start()
+    t, got = _baseline_in_thread(w)
+    wait_until(lambda: events.of(NoteAdded), "the baseline's start")
+    w.stop()
+    t.join(DEADLINE)
+    assert not t.is_alive() and isinstance(got[0], SamplerError), got
+    assert not events.of(BaselineRecorded)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -26,6 +26,9 @@ from migtui.sampler.baseline import Baseline
 from migtui.sampler.collect import APPLICATION_NAME, Collector
 from migtui.sampler.pgbouncer import libpq_dsn
 from migtui.sampler.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from migtui.control import RunControl
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,8 @@ class Sampler:
 
     def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
+        with self._cond:
+            self._cond.notify_all()  # a baseline waiting for snapshots: none will come
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(self.probe_timeout + 5 if timeout is None else timeout)
@@ -219,20 +224,29 @@ class Sampler:
 
     # ------------------------------------------------------------ baseline
 
-    def capture_baseline(self, seconds: float, emit: Emit | None = None) -> Baseline:
+    def capture_baseline(self, seconds: float, emit: Emit | None = None,
+                         control: RunControl | None = None) -> Baseline:
         """Measure for ``seconds`` and record each metric's median and p95. Blocking.
 
         When the sampler runs, it uses the snapshots its thread takes meanwhile; when it
         does not, it samples on the calling thread. Emits ``BaselineRecorded`` (journaled).
+        A cancel or a rollback request on ``control`` stops it (``Cancelled``), and so does
+        the sampler stopping (``SamplerError``): no partial baseline is recorded.
         """
         start = time.monotonic()
         end = start + seconds
         if self.running:
-            while not self._stop.is_set() and time.monotonic() < end:
+            while time.monotonic() < end:
+                if control is not None:
+                    control.check()
+                if self._stop.is_set():
+                    raise SamplerError("the gauges stopped during the baseline: not recorded")
                 with self._cond:
-                    self._cond.wait(max(0.0, end - time.monotonic()))
+                    self._cond.wait(max(0.0, min(0.5, end - time.monotonic())))
         else:
             while True:
+                if control is not None:
+                    control.check()
                 began = time.monotonic()
                 self.sample_once()
                 if began + self.interval >= end:
