@@ -71,6 +71,8 @@ class ItemActions:
                  on_rehearse: Callable[[], str | bool | None] | None = None) -> None:
         self.runner = runner
         self.watch = watch
+        # what a pause between items says resumes it (the app: its keys)
+        self.resume_hint = "it goes on when the pausing gauge recovers"
         self.on_baseline = on_baseline or (watch.capture_baseline if watch else None)
         self.on_watch = on_watch or (watch.watch_for if watch else None)
         self.on_rehearse = on_rehearse

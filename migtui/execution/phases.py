@@ -35,8 +35,8 @@ def run_phase(actions: ItemActions, phase: Phase,
     results: list[ItemResult] = []
     items = [i for i in phase.items if select is None or select(i)]
     for item in items:
-        held = hold_before(actions.runner.control, f"item '{item.text}'",
-                           actions.emit) if results else None
+        held = hold_before(actions.runner.control, f"item '{item.text}'", actions.emit,
+                           actions.resume_hint) if results else None
         if held is not None:
             return PhaseResult(phase.key, tuple(results), held)
         r = run_item(actions, f"phases.{phase.key}", item)

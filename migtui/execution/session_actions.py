@@ -23,6 +23,7 @@ class SessionActions(ItemActions):
         assert session.runner is not None
         super().__init__(session.runner, watch=session.watch)
         self.session = session
+        self.resume_hint = "p resumes, R rolls back"
 
     def steps(self, ids: list[str]) -> Outcome:
         return self.session.apply(ids)

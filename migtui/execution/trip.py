@@ -123,13 +123,15 @@ class TripState:
         return f"{e.trigger or m.label} ({m.label} {format_value(m, e.value)} vs {e.threshold})"
 
 
-def hold_before(control: RunControl, what: str, emit: Emit) -> Outcome | None:
+def hold_before(control: RunControl, what: str, emit: Emit,
+                hint: str = "p resumes, R rolls back") -> Outcome | None:
     """The safe point before the next step or item of a running job: wait while the run
-    is paused (an ``offer`` trip pauses it; p resumes, R rolls back). None to go on, else
+    is paused (an ``offer`` trip pauses it in the app; p resumes, R rolls back; headless, a
+    ``pause`` trigger pauses until it recovers: ``hint`` says which). None to go on, else
     why the job stops here (a rollback was requested, or the operator cancelled)."""
     if control.paused and not control.cancelled:
-        emit(NoteAdded(text=f"paused before {what}: {control.pause_reason}. "
-                            f"p resumes, R rolls back", author="migtui"))
+        emit(NoteAdded(text=f"paused before {what}: {control.pause_reason}"
+                            + (f". {hint}" if hint else ""), author="migtui"))
         while not control.wait_if_paused(0.2):
             pass
     if control.rollback_requested:

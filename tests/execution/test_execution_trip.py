@@ -139,3 +139,19 @@ def test_r_during_the_pause_stops_forward_work_and_rolls_back(db_url: str,
         assert rb.status == "rolled_back" and tables(db_url) == set()
     finally:
         session.close()
+
+
+def test_a_headless_hold_does_not_name_the_app_s_keys() -> None:
+    ctl = RunControl()
+    ctl.pause("paused by gauge: lock waits")
+    notes: list[Event] = []
+    t = threading.Thread(target=lambda: tr.hold_before(
+        ctl, "item 'Backfill'", notes.append, "it goes on when the pausing gauge recovers"))
+    t.start()
+    assert wait_until(lambda: bool(notes))
+    ctl.resume()
+    t.join(5)
+    text = notes[0].text  # type: ignore[attr-defined]
+    assert text == ("paused before item 'Backfill': paused by gauge: lock waits. "
+                    "it goes on when the pausing gauge recovers")
+    assert "R rolls back" not in text
