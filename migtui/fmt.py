@@ -31,6 +31,16 @@ def shorten(text: str | None, width: int = 80) -> str:
     return one if len(one) <= width else one[: width - 1] + "…"
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """``text`` cut to ``width`` with … in the middle: ids that share a prefix keep the end
+    that tells them apart (``backfill_cu…_part_2``)."""
+    if len(text) <= width:
+        return text
+    keep = max(0, width - 1)
+    tail = keep // 2
+    return text[:keep - tail] + "…" + (text[len(text) - tail:] if tail else "")
+
+
 def quoted(value: Any, width: int = 60) -> str:
     """``repr(value)``, cut to ``width`` with ... (for "found ..." in error messages)."""
     text = repr(value)
@@ -112,6 +122,14 @@ def rows(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.3g}{unit}"
     return str(n)
+
+
+def rows_counted(n: int | None) -> str:
+    """Rows a step touched: exact under a million (``12,345``), then as ``rows`` (``1.2M``);
+    "" when unknown."""
+    if n is None:
+        return ""
+    return f"{n:,}" if abs(n) < 1_000_000 else rows(n)
 
 
 def size(n: float) -> str:

@@ -87,3 +87,18 @@ def test_duration_document_reads_as_prose(s: float, text: str) -> None:
 ])
 def test_duration_gauge_has_tenths_of_a_millisecond_under_ten(s: float, text: str) -> None:
     assert fmt.duration_gauge(s) == text
+
+
+def test_rows_counted_is_exact_under_a_million() -> None:
+    from migtui.fmt import rows_counted
+    assert rows_counted(None) == ""
+    assert rows_counted(999_999) == "999,999"
+    assert rows_counted(1_234_567) == "1.23M"
+
+
+def test_shorten_middle_keeps_both_ends() -> None:
+    from migtui.fmt import shorten_middle
+    assert shorten_middle("add_status", 12) == "add_status"
+    cut = shorten_middle("backfill_customer_first_last_name_part_3", 16)
+    assert cut == "backfill…_part_3" and len(cut) == 16
+    assert shorten_middle("abc", 1) == "…"

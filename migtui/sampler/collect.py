@@ -340,8 +340,6 @@ class Collector:
         return out
 
 
-
-
 def distinct_notes(notes: list[str]) -> tuple[str, ...]:
     """The notes worth reading, in order: a note already said inside another ("pg_stat_
     statements not installed" after "latency timed client-side: pg_stat_statements not

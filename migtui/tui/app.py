@@ -27,10 +27,9 @@ from migtui.tui.screens.help import HelpScreen
 from migtui.tui.screens.main import MainScreen
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.screens.view_results import shown_path
-from migtui.tui.terminal import LAST_RESORT_S, terminal_driver
+from migtui.tui.terminal import AFTER_CLOSE_S, LAST_RESORT_S, terminal_driver
 
 FREEZE_ENV = "MIGTUI_FREEZE"  # "1": fixed clock, no timers, for deterministic snapshots
-AFTER_CLOSE_S = 5.0  # ... and the time, once the session closed, for the threads to end
 
 
 class MigtuiApp(App[int]):
@@ -109,8 +108,7 @@ class MigtuiApp(App[int]):
     def terminal_lost_last_resort(self) -> None:
         """From the driver's watcher thread, once the terminal is lost: if the app has not
         ended ``LAST_RESORT_S`` later (its clean exit is stuck), or ``AFTER_CLOSE_S``
-        after its session closed (a thread it waits for is stuck: a baseline does not
-        stop with the sampler), cancel the running statement (it would go on on the
+        after its session closed (a thread it waits for is stuck), cancel the running statement (it would go on on the
         server) and stop the process: SIGTERM first, so a caller's cleanup runs (the demo
         stops its server), then, 10 s later, a hard exit; the server frees the run lock
         with the connection. An app that ended leaves the rest to its caller."""

@@ -18,6 +18,7 @@ from typing import Any
 from textual.driver import Driver
 
 LAST_RESORT_S = 30.0  # after losing the terminal: the clean exit's time before a hard one
+AFTER_CLOSE_S = 5.0  # ... and, once the session closed, the time for its threads to end
 
 
 class TerminalOutput:

@@ -43,51 +43,62 @@ def _drain(fd: int, seconds: float) -> bytes:
     return out
 
 
+SLEEPING = ("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
+            "AND pid <> pg_backend_pid() AND datname = current_database()")
+
+
+def _start_the_slow_step(fd: int, db_url: str) -> None:
+    """Wait for the app on ``fd``, press x, and wait for its statement on the server."""
+    deadline = time.monotonic() + 30
+    while b"Next step" not in _drain(fd, 0.5):
+        assert time.monotonic() < deadline, "the app did not start"
+    _drain(fd, 1.0)
+    os.write(fd, b"x")
+    with psycopg.connect(db_url, autocommit=True) as c:
+        deadline = time.monotonic() + 20
+        while not c.execute(SLEEPING).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the step did not start"
+            _drain(fd, 0.2)
+
+
+def _exit_status(pid: int, seconds: float, what: str, fd: int | None = None) -> int:
+    """The app's wait status once it exits (``fd``: drained meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        assert time.monotonic() < deadline, what
+        if fd is None:
+            time.sleep(0.1)
+        else:
+            _drain(fd, 0.2)
+
+
+def _journal_kinds(tmp_path: Path) -> list[str]:
+    return [json.loads(line)["kind"] for line in
+            (tmp_path / ".migtui" / "slow.journal.jsonl").read_text().splitlines()]
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX only")
 def test_sighup_during_a_step_leaves_history_and_journal_consistent(
         db_url: str, tmp_path: Path) -> None:
     plan = tmp_path / "slow.yaml"
     plan.write_text(PLAN)
-    pid, fd = pty.fork()
-    if pid == 0:  # the app, on a terminal of its own
-        os.environ.update(TERM="xterm-256color", MIGTUI_OPERATOR="tester")
-        os.execv(sys.executable, [sys.executable, "-m", "migtui", str(plan), "--dsn", db_url,
-                                  "--no-gauges"])
+    pid, fd = _spawn_on_a_terminal(plan, db_url, leader=True)
     try:
-        deadline = time.monotonic() + 30
-        while b"Next step" not in _drain(fd, 0.5):
-            assert time.monotonic() < deadline, "the app did not start"
-        _drain(fd, 1.0)
-        os.write(fd, b"x")
-        with psycopg.connect(db_url, autocommit=True) as c:
-            deadline = time.monotonic() + 20
-            while not c.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE "
-                                "'%pg_sleep(30)%' AND pid <> pg_backend_pid() "
-                                "AND datname = current_database()").fetchone():
-                assert time.monotonic() < deadline, "the step did not start"
-                _drain(fd, 0.2)
+        _start_the_slow_step(fd, db_url)
         os.kill(pid, signal.SIGHUP)
-        deadline = time.monotonic() + 20
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            assert time.monotonic() < deadline, "the app did not exit on SIGHUP"
-            _drain(fd, 0.2)
+        status = _exit_status(pid, 20, "the app did not exit on SIGHUP", fd)
     finally:
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 130
     with psycopg.connect(db_url) as c:
         rows = c.execute("SELECT step_id, action, status, error FROM migtui.history").fetchall()
-        sleeping = c.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                             "'%pg_sleep(30)%' AND pid <> pg_backend_pid() "
-                             "AND datname = current_database()").fetchone()
+        sleeping = c.execute(SLEEPING).fetchone()
     assert rows == [("slow", "apply", "failed", "cancelled: terminal hung up (SIGHUP)")]
     assert sleeping == (0,)  # the statement was cancelled, not left running
-    recs = [json.loads(line) for line in
-            (tmp_path / ".migtui" / "slow.journal.jsonl").read_text().splitlines()]
-    kinds = [r["kind"] for r in recs]
-    assert kinds[-3:] == ["StepStarted", "StepFailed", "RunFinished"]
+    assert _journal_kinds(tmp_path)[-3:] == ["StepStarted", "StepFailed", "RunFinished"]
 
 
 def _spawn_on_a_terminal(plan: Path, db_url: str, *, leader: bool) -> tuple[int, int]:
@@ -126,27 +137,10 @@ def test_the_app_exits_when_its_terminal_goes_away_during_a_step(
     pid, fd = _spawn_on_a_terminal(plan, db_url, leader=leader)
     closed = False
     try:
-        deadline = time.monotonic() + 30
-        while b"Next step" not in _drain(fd, 0.5):
-            assert time.monotonic() < deadline, "the app did not start"
-        _drain(fd, 1.0)
-        os.write(fd, b"x")
-        with psycopg.connect(db_url, autocommit=True) as c:
-            deadline = time.monotonic() + 20
-            while not c.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE "
-                                "'%pg_sleep(30)%' AND pid <> pg_backend_pid() "
-                                "AND datname = current_database()").fetchone():
-                assert time.monotonic() < deadline, "the step did not start"
-                _drain(fd, 0.2)
+        _start_the_slow_step(fd, db_url)
         os.close(fd)  # the terminal goes away
         closed = True
-        deadline = time.monotonic() + 15
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            assert time.monotonic() < deadline, "the app outlived its terminal"
-            time.sleep(0.1)
+        status = _exit_status(pid, 15, "the app outlived its terminal")
     finally:
         if not closed:
             os.close(fd)
@@ -157,9 +151,7 @@ def test_the_app_exits_when_its_terminal_goes_away_during_a_step(
     assert os.waitstatus_to_exitcode(status) == 130
     with psycopg.connect(db_url) as c:
         rows = c.execute("SELECT step_id, action, status, error FROM migtui.history").fetchall()
-        sleeping = c.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                             "'%pg_sleep(30)%' AND pid <> pg_backend_pid() "
-                             "AND datname = current_database()").fetchone()
+        sleeping = c.execute(SLEEPING).fetchone()
         locks = c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
                           "database = (SELECT oid FROM pg_database WHERE datname = "
                           "current_database())").fetchone()
@@ -167,7 +159,4 @@ def test_the_app_exits_when_its_terminal_goes_away_during_a_step(
     assert rows[0][3].startswith("cancelled: ")
     assert sleeping == (0,)  # the statement was cancelled, not left running
     assert locks == (0,)  # the plan's run lock is free
-    recs = [json.loads(line) for line in
-            (tmp_path / ".migtui" / "slow.journal.jsonl").read_text().splitlines()]
-    kinds = [r["kind"] for r in recs]
-    assert kinds[-3:] == ["StepStarted", "StepFailed", "RunFinished"]
+    assert _journal_kinds(tmp_path)[-3:] == ["StepStarted", "StepFailed", "RunFinished"]

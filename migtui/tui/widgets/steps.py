@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Label, ProgressBar, Static
 from migtui.events import StepProgress
 from migtui.execution.describe import limit_text
 from migtui.execution.step_traces import StepTraces
+from migtui.fmt import rows_counted, shorten_middle
 from migtui.lint import Finding
 from migtui.plan.model import Step
 from migtui.tui.model import STATE_ICON, StepRow, secs, short, transaction_mode
@@ -52,17 +53,6 @@ TracesOf = Callable[[str], StepTraces | None]
 def sql_view(code: str) -> Syntax:
     return Syntax(code.strip(), "sql", theme="ansi_dark", word_wrap=True,
                   background_color="default")
-
-
-def rows_text(n: int | None) -> str:
-    """Rows touched: exact under a million (``12,345``), then ``1.2M``, ``3.4G``."""
-    if n is None:
-        return ""
-    if abs(n) < 1_000_000:
-        return f"{n:,}"
-    if abs(n) < 1_000_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    return f"{n / 1_000_000_000:.1f}G"
 
 
 def fit_columns(natural: dict[str, int], width: int) -> Layout:
@@ -144,7 +134,7 @@ class StepsTable(DataTable):
             label += f" {r.statement}/{r.statements}"
         mode = transaction_mode(s)
         return [Text(f"{icon} {label}", style=STATE_STYLE.get(state, "")), Text(s.id),
-                Text(MODE_SHORT.get(mode, mode)), secs(elapsed), rows_text(r.rows),
+                Text(MODE_SHORT.get(mode, mode)), secs(elapsed), rows_counted(r.rows),
                 str(r.retries) if r.retries else "", lint_cell(self.findings(s.id))]
 
     def _natural(self, values: dict[str, dict[str, RenderableType]]) -> dict[str, int]:
@@ -213,9 +203,7 @@ def _cell(value: RenderableType, key: str, width: int, gap: int) -> Text:
     numbers on the right, ``gap`` spaces before the next column."""
     text = value.copy() if isinstance(value, Text) else Text(str(value))
     if key == "id" and text.cell_len > width:
-        keep = max(0, width - 1)
-        tail = keep // 2
-        text = Text.assemble(text[:keep - tail], "…", text[len(text) - tail:] if tail else "")
+        text = Text(shorten_middle(text.plain, width), style=text.style)
     if key in RIGHT:  # padded here: Rich's right justification drops trailing spaces
         text = Text.assemble(" " * max(0, width - text.cell_len), text, " " * gap)
     return text
