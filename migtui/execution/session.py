@@ -23,6 +23,7 @@ from migtui.events import (
     NoteAdded,
     StepSkipped,
     ThresholdChanged,
+    now,
 )
 from migtui.execution.confirm import ProductionQuestion, database_mismatch, production_question
 from migtui.execution.folds import SKIP_PREFIX, ItemResults, operator_skips
@@ -290,6 +291,7 @@ class Session(SessionRehearsal):
         """The phase's items still to do, in order (blocking), through the one phase runner:
         it stops at a failure and holds before the next item while the run is paused."""
         assert self.runner is not None
+        self.trip.work_started(now())  # a recovered or rolled-back banner no longer holds
         todo = self.phase_todo(phase)
         return run_phase(SessionActions(self), phase, select=lambda i: i in todo).outcome
 
@@ -326,6 +328,7 @@ class Session(SessionRehearsal):
         if item.run is None:
             return Outcome("failed", "this item has no action: tick it with Space")
         assert self.runner is not None
+        self.trip.work_started(now())
         r = run_item(SessionActions(self), checklist, item)
         if r.outcome is not None:
             return r.outcome

@@ -8,8 +8,9 @@ the run rolled back (when). No Textual: the app draws it, tests fold events into
   state is ``recovered`` at the event's time;
 * ``RollbackStarted`` / ``RollbackFinished``: ``rolling_back``, then ``rolled_back`` (or
   ``rollback_failed``) at the event's time;
-* ``StepStarted`` of an apply: new work started, so a ``recovered`` or ``rolled_back``
-  state no longer holds and clears (a live trip stays).
+* ``StepStarted`` of an apply, or any job the app starts (``work_started``): new work
+  started, so a ``recovered`` or ``rolled_back`` state no longer holds and clears (a live
+  trip stays).
 """
 
 from __future__ import annotations
@@ -88,9 +89,15 @@ class TripState:
                 if event.ok:
                     self.live.clear()  # what tripped was answered by the rollback
             case StepStarted() if event.action == "apply":
-                if self.kind in (RECOVERED, ROLLED_BACK):
-                    self._set(TRIPPING if self.live else CLEAR, event.at)
+                self.work_started(event.at)
         return before != (self.kind, self.at, tuple(self.live), self.dismissed)
+
+    def work_started(self, at: dt.datetime) -> None:
+        """New work began (a step's apply, or any job: a watch, a check, a phase): a
+        ``recovered`` or ``rolled_back`` state no longer holds and clears (a live trip
+        stays)."""
+        if self.kind in (RECOVERED, ROLLED_BACK):
+            self._set(TRIPPING if self.live else CLEAR, at)
 
     def _set(self, kind: str, at: dt.datetime | None) -> None:
         if kind != self.kind:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from migtui.fmt import rows_counted
 from migtui.tui import make_app
 from migtui.tui.widgets.content import ContentPane
-from migtui.tui.widgets.steps import COLUMNS, STEP_MIN, StepsTable, fit_columns, rows_text
+from migtui.tui.widgets.steps import COLUMNS, STEP_MIN, StepsTable, fit_columns
+from tests.runner_helpers import plan_text
 from tests.tui.helpers import asynctest, connected, copy_plan, main, until
 
 IDS = ["add_status", "count_before", "backfill_status", "index_status", "status_not_null",
@@ -52,20 +54,15 @@ async def test_at_120_columns_every_column_of_the_steps_table_is_on_screen(
         ids = [str(table.get_cell(i, "id")) for i in IDS]
         assert ids == IDS  # whole step ids: the Mode column gives way first
         # run through the backfill: its rows (5,000) widen the Rows column
-        await pilot.press("x")
-        await until(pilot, lambda: main(app).rows["add_status"].state == "applied")
-        await until(pilot, lambda: main(app).job is None)
-        await pilot.press("x")
-        await until(pilot, lambda: main(app).rows["count_before"].state == "applied")
-        await until(pilot, lambda: main(app).job is None)
-        await pilot.press("x")
-        await until(pilot, lambda: main(app).rows["backfill_status"].state == "applied")
-        await until(pilot, lambda: main(app).job is None)
+        for step in IDS[:3]:  # add_status, count_before, backfill_status
+            await pilot.press("x")
+            await until(pilot, lambda s=step: main(app).rows[s].state == "applied")
+            await until(pilot, lambda: main(app).job is None)
         await pilot.pause(1.2)  # the one-second tick refreshes the rows
         assert_fits(table)
         assert {"st", "id", "elapsed", "rows", "retries", "lint"} <= set(shown_keys(table))
         rows = str(table.get_cell("backfill_status", "rows")).strip()
-        assert rows == rows_text(main(app).rows["backfill_status"].rows) != ""
+        assert rows == rows_counted(main(app).rows["backfill_status"].rows) != ""
         assert "applied" in str(table.get_cell("backfill_status", "st"))
 
 
@@ -103,17 +100,9 @@ def test_the_fit_never_exceeds_the_width_and_keeps_state_and_step() -> None:
     assert "mode" not in [k for k, _w, _gap in fit_columns(natural, 60)]
 
 
-LONG_IDS_PLAN = """migtui: 1
-id: long-ids
-title: Long ids
-type: schema_change
-agent: tester
-targets: {staging: {environment: staging}}
-overview: [Ready]
-documentation: [Done]
-steps:
-""" + "".join(f"  - {{id: backfill_customer_first_last_name_part_{i}, sql: 'SELECT {i}', "
-              f"rollback: 'SELECT 1'}}\n" for i in range(14))
+LONG_IDS_PLAN = plan_text("".join(
+    f"- {{id: backfill_customer_first_last_name_part_{i}, sql: 'SELECT {i}', "
+    f"rollback: 'SELECT 1'}}\n" for i in range(14)), plan_id="long-ids")
 
 
 @asynctest
@@ -133,3 +122,21 @@ async def test_long_step_ids_are_cut_in_the_middle_and_many_steps_still_fit(
                      for i in range(14)]
             assert all("…" in s and len(s) >= STEP_MIN for s in shown), shown
             assert len(set(shown)) == 14 and shown[3].endswith("part_3"), shown
+
+
+@asynctest
+async def test_a_backfill_s_rows_in_the_table_follow_its_progress_bar(tmp_path: Path) -> None:
+    """The bar and the step's Rows come from the same StepProgress: the table no longer
+    waits for the one-second tick (a screenshot showed 90k rows under a bar at 157k)."""
+    from migtui.events import StepProgress
+    from migtui.tui.screens.workers import EventReceived
+
+    app = make_app(copy_plan(tmp_path), None, operator="tester", sample=False, frozen=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = await steps_table(pilot)  # frozen: no tick refreshes the rows
+        for done in (100_000, 156_991):  # the first also shows the bar (a resize)
+            main(app).post_message(EventReceived(StepProgress(
+                step_id="backfill_status", done=done, total=200_000, rate=125_626.0,
+                eta=0.3, batch_size=6771)))
+            await until(pilot, lambda d=done: str(table.get_cell(
+                "backfill_status", "rows")).strip() == f"{d:,}")

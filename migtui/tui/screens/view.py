@@ -60,6 +60,7 @@ from migtui.tui.screens.workers import (
     SnapshotTaken,
     Workers,
 )
+from migtui.tui.widgets.banner import TripBanner
 from migtui.tui.widgets.checklist import ChecklistView
 from migtui.tui.widgets.content import ContentPane
 from migtui.tui.widgets.gauges import GaugesPanel, GaugeStrip, shown_metrics
@@ -224,8 +225,8 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
     def _tick(self) -> None:
         if any(r.state in ("running", "rolling_back") for r in self.rows.values()):
             self.query_one(ContentPane).refresh_steps()
-        if self.session.trip.shown:
-            self._banner()
+        if self.session.trip.shown or self.query_one(TripBanner).has_class("-shown"):
+            self._banner()  # live, or cleared by new work since the last draw
         if self.session.link.lost:
             self._show_link()
         self._top()
@@ -317,6 +318,9 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
         match e:
             case StepProgress():
                 self.query_one(BackfillProgress).show_progress(e)
+                # the step's Rows from the same event as the bar (the tick came up to a
+                # second later: 90k rows in the table under a bar at 157k)
+                self.query_one(ContentPane).refresh_step_rows()
             case NoteAdded():
                 self._log_line(describe(e) or "", style(e), channel=e.channel)
                 if e.channel == "communication":

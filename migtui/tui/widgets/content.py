@@ -251,9 +251,13 @@ class ContentPane(VerticalScroll, can_focus=False):
         for cl in self.query(ChecklistView):
             cl.refresh_items()
 
-    def refresh_steps(self) -> None:
+    def refresh_step_rows(self) -> None:
+        """The steps tables' rows only (not the highlighted step's detail)."""
         for t in self.query(StepsTable):
             t.refresh_rows()
+
+    def refresh_steps(self) -> None:
+        self.refresh_step_rows()
         table = next(iter(self.query(StepsTable)), None)
         if table is not None and table.current is not None:
             cur = table.current
