@@ -252,3 +252,26 @@ async def test_layout_collapses_when_narrow(db_url: str, tmp_path: Path,
         await pilot.pause()
         assert gauges.display is narrow  # g swaps the content for the gauges when narrow
         assert app.screen.query_one("#center").display is (not narrow or False)
+
+
+@asynctest
+async def test_enter_on_the_resume_question_does_not_resume(shop_db: str,
+                                                           tmp_path: Path) -> None:
+    """Resuming runs the rest of the phase: like every question that changes the database,
+    Enter answers No (the drive by hand found Enter = Resume, a 3 a.m. trap)."""
+    path = copy_plan(tmp_path)
+    app = make_app(path, shop_db, "staging", operator="tester", sample=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot)
+        await pilot.press("j", "j", "x")
+        await until(pilot, lambda: main(app).rows["add_status"].state == "applied")
+        await until(pilot, lambda: main(app).job is None)
+    app = make_app(path, shop_db, "staging", operator="tester", sample=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "Enter answers No" in app.screen.hint()
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmModal))
+        await pilot.pause(1.0)
+        assert main(app).job is None
+        assert main(app).rows["count_before"].state == "pending"

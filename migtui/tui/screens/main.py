@@ -316,6 +316,8 @@ class MainScreen(RunView):
         trip = self.session.trip
         applied = self.applied_steps()
         listed = ", ".join(reversed(applied)) if applied else "nothing seems applied"
+        running = (f"\nThe running job ({self.job}) is cancelled first."
+                   if self.job is not None else "")
         if trip.tripped and trip.event is not None:
             # one question, listing what goes: quick, but never a single accidental key
             reason = f"trip: {trip.describe()}"
@@ -326,8 +328,8 @@ class MainScreen(RunView):
 
             self.app.push_screen(ConfirmModal(
                 "Roll back now? (trip)",
-                f"{trip.describe()} is tripped.\nRoll back, newest first: {listed}.\n"
-                f"A running step is cancelled first.", yes="Roll back", danger=True), now)
+                f"{trip.describe()} is tripped.\nRoll back, newest first: {listed}.{running}",
+                yes="Roll back", danger=True), now)
             return
 
         def answer(ok: bool | None) -> None:
@@ -335,8 +337,7 @@ class MainScreen(RunView):
                 self.production.then(lambda: self._rollback_now(
                     f"requested by {self.session.operator}"))
 
-        body = (f"Roll back every applied step, newest first: {listed}."
-                "\nA running step is cancelled first.")
+        body = f"Roll back every applied step, newest first: {listed}.{running}"
         self.app.push_screen(ConfirmModal("Roll back now?", body, yes="Roll back",
                                           danger=True), answer)
 

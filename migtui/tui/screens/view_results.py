@@ -124,8 +124,10 @@ class ResultsView:
                 self.query_one(ContentPane).show(phase)
             self.action_run_phase(phase)
 
-        self.app.push_screen(ConfirmModal("Resume this plan?", offer.body, yes="Resume"),
-                             answer)
+        # it runs the rest of the phase: Enter answers No, as every question that changes
+        # the database does (a tired DBA pressed Enter to read on, and the phase ran)
+        self.app.push_screen(ConfirmModal("Resume this plan?", offer.body, yes="Resume",
+                                          danger=True), answer)
 
     def _finished(self, done: Finished) -> None:
         o = done.outcome or Outcome("failed", done.error)
