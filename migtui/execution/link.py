@@ -53,7 +53,11 @@ class Link:
         return max(0.0, (now - self.last_ok).total_seconds())
 
     def text(self, hms: Callable[[dt.datetime], str]) -> str:
-        """'connection lost since 12:03:04, reconnecting (try 3)' ("" while connected)."""
+        """'connection lost since 12:03:04, reconnecting (try 3)'; 'database not reached
+        since …' when no sample ever succeeded; "" while connected."""
         if self.lost_since is None:
             return ""
+        if self.last_ok is None:  # never connected: nothing was lost
+            return (f"database not reached since {hms(self.lost_since)}, trying again "
+                    f"(try {self.tries})")
         return f"connection lost since {hms(self.lost_since)}, reconnecting (try {self.tries})"

@@ -272,8 +272,11 @@ class Collector:
         mono = time.monotonic()
         elapsed = None if self._last_mono is None else mono - self._last_mono
         self._last_mono = mono
-        # an unreachable database breaks every smoke query; integrity stays unknown
-        smoke = self.plan.monitoring.smoke
+        # a database lost after it was reached breaks every smoke query; integrity stays
+        # unknown. One never reached (a wrong port, a server still down when the app
+        # opened) says nothing of the application: its smoke stays unknown, and trips no
+        # rollback trigger with nothing applied.
+        smoke = self.plan.monitoring.smoke if self._server is not None else []
         return Snapshot(taken_at=dt.datetime.now(dt.UTC), mono=mono, elapsed=elapsed,
                         duration=0.0, seq=seq, error=secrets.scrub(error),
                         unreachable=unreachable,

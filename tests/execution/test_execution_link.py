@@ -60,3 +60,15 @@ def test_the_sampler_marks_a_dead_server_unreachable_and_backs_off() -> None:
         assert delays == sorted(delays) and max(delays) <= 15.0
     finally:
         sampler.stop(timeout=1)
+
+
+def test_a_server_never_reached_is_not_a_lost_connection() -> None:
+    """The drive by hand: an app opened on a server that was down said "connection lost
+    since …" and "LOST — ago" for a connection that never was."""
+    link = Link()
+    assert link.observe(snap(4, error="connection refused", unreachable=True))
+    link.observe(snap(6, error="connection refused", unreachable=True))
+    hms = lambda at: at.strftime("%H:%M:%S")  # noqa: E731
+    assert link.text(hms) == "database not reached since 03:00:04, trying again (try 2)"
+    assert link.age(T0) is None  # no sample to be old
+    assert link.observe(snap(9)) and link.text(hms) == ""

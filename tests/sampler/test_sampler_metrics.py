@@ -312,3 +312,14 @@ def test_bad_capacity_sizes_are_refused(text):
 
     with pytest.raises(ValueError, match="expected a size such as 500GB"):
         parse_size(text)
+
+
+def test_a_server_never_reached_breaks_no_smoke_query():
+    """The drive by hand: an app opened on a server that was down tripped "Critical
+    functionality broken" with nothing applied, and the trip went into the report."""
+    plan = live_plan(smoke=["SELECT 1"])
+    s = Sampler(plan, "postgresql://postgres@127.0.0.1:1/nowhere")
+    snap = s.sample_once()
+    s.stop()
+    assert snap.error is not None and snap.unreachable
+    assert snap.smoke_failures is None  # unknown, not failing

@@ -262,3 +262,22 @@ async def test_a_dangerous_question_says_that_enter_answers_no(tmp_path: Path) -
         await pilot.press("enter")
         await pilot.pause()
         assert answers == [False]
+
+
+@asynctest
+async def test_a_database_never_reached_says_so_and_shows_no_age(tmp_path: Path) -> None:
+    path = tmp_path / "trust.yaml"
+    path.write_text(PLAN)
+    app = make_app(path, "postgresql://postgres@127.0.0.1:1/nowhere", operator="tester",
+                   sample=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = main(app)
+        app.session._snapshot(snapshot(unreachable=True))  # as the sampler delivers them
+        gauges = scr.query_one(GaugesPanel)
+        await until(pilot, lambda: gauges.has_class("-stale"))
+        top = str(scr.query_one("#top", Static).render())
+        assert "database not reached since" in top and "lost" not in top
+        assert all("no sample yet" in str(g.query_one(".g-text", Static).render())
+                   for g in gauges.query(Gauge) if g.display)
+        strip = str(scr.query_one(GaugeStrip).render())
+        assert "NOT REACHED" in strip and "ago" not in strip

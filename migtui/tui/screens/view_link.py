@@ -58,10 +58,11 @@ class LinkView:
         """While the connection is lost: the header, the strip and every gauge say so,
         greyed, with the age of their last sample."""
         lost = self.connection_lost()
-        age = secs(self.session.link.age(self.clock.now())) if lost else ""
+        seconds = self.session.link.age(self.clock.now()) if lost else None
+        age = secs(seconds) if seconds is not None else ""  # "": no sample ever
         gauges = self.query_one(GaugesPanel)
         if lost or gauges.has_class("-stale"):
-            gauges.stale(lost, age or "?")
+            gauges.stale(lost, age)
         if lost:
             self.query_one(GaugeStrip).show(self.session.guard.states, None, Text(
-                f"LOST {age or '?'} ago", style="bold reverse red"))
+                f"LOST {age} ago" if age else "NOT REACHED", style="bold reverse red"))

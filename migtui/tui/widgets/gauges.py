@@ -232,13 +232,16 @@ class GaugesPanel(VerticalScroll):
 
     def stale(self, lost: str, age: str) -> None:
         """The connection is lost: every gauge greyed, holding its last value, and each
-        says how old that value is ("" lost: live again)."""
+        says how old that value is ("" lost: live again; "" age: no sample ever)."""
         self.set_class(bool(lost), "-stale")
         for g in self.query(Gauge):
-            g.stale = f"last sample {age} ago" if lost else ""
+            g.stale = ("" if not lost else f"last sample {age} ago" if age
+                       else "no sample yet")
             g.refresh_text()
         if lost:
-            self.set_status(Text(f"{lost}; values are {age} old", style="bold red"))
+            self.set_status(Text(f"{lost}; " + (f"values are {age} old" if age
+                                                 else "no value measured yet"),
+                                 style="bold red"))
 
     def show(self, snap: Snapshot, states: dict[str, GaugeState],
              history: dict[Metric, list[float]]) -> None:
