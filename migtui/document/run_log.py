@@ -114,18 +114,28 @@ class _Block:
         r = self.start
         head = f"{RUN_HEADLINE}{r.get('target')} (database {r.get('database')})" + (
             " — dry run" if r.get("dry_run") else "")
+        finished = [x for x in self.recs if x.get("kind") == "StepFinished"]
+        applied = list(dict.fromkeys(str(x.get("step_id")) for x in finished
+                                     if x.get("action") != "rollback"))
+        failed = list(dict.fromkeys(str(x.get("step_id")) for x in self.recs
+                                    if x.get("kind") == "StepFailed"))
+        rolled = list(dict.fromkeys(str(x.get("step_id")) for x in finished
+                                    if x.get("action") == "rollback"))
+        left: dict[str, None] = {}  # applied at the end, in order: a rollback removes
+        for x in finished:
+            if x.get("action") == "rollback":
+                left.pop(str(x.get("step_id")), None)
+            else:
+                left[str(x.get("step_id"))] = None
         if self.end is not None:
             took = _seconds(self.start, self.end)
-            outcome = str(self.end.get("outcome"))
-            head += f": {outcome.replace('_', ' ')}" + (
+            outcome = str(self.end.get("outcome")).replace("_", " ")
+            if outcome == "done" and rolled:  # an app session's last job was fine; say all
+                outcome = "rolled back, then done" if left else "rolled back"
+            head += f": {outcome}" + (
                 f" after {duration_document(took)}" if took is not None else "")
         else:
             head += ": no end recorded (interrupted, or still running)"
-        applied = [str(x.get("step_id")) for x in self.recs
-                   if x.get("kind") == "StepFinished" and x.get("action") != "rollback"]
-        failed = [str(x.get("step_id")) for x in self.recs if x.get("kind") == "StepFailed"]
-        rolled = [str(x.get("step_id")) for x in self.recs
-                  if x.get("kind") == "StepFinished" and x.get("action") == "rollback"]
         trips = [f"{x.get('trigger') or x.get('metric')} ({fmt(x.get('metric'), x.get('value'))})"
                  for x in self.recs if x.get("kind") == "ThresholdChanged"]
         facts = [f"applied {', '.join(applied) if applied else 'nothing'}"]
@@ -134,6 +144,8 @@ class _Block:
         facts.append(f"tripped {'; '.join(trips)}" if trips else "no trigger tripped")
         if rolled:
             facts.append(f"rolled back {', '.join(rolled)}")
+            if self.end is not None and str(self.end.get("outcome")) == "done":
+                facts.append(f"left applied {', '.join(left) if left else 'nothing'}")
         return head + ". " + "; ".join(facts) + "."
 
     def text(self) -> str:

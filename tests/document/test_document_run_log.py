@@ -92,3 +92,28 @@ def test_without_a_run_the_plan_date_and_no_summary():
     date = plan.date.isoformat() if plan.date else "[DATE]"
     assert f"## Current Session: {date}" in md
     assert "**Outcome**" not in md
+
+
+def test_an_app_session_that_rolled_back_is_not_called_done():
+    """The drive by hand: an app session applied, tripped, rolled back and applied one step
+    again; it closed with its last job's outcome, "done", and listed add_col twice."""
+    recs = [
+        RunStarted(at=at(0), plan_id="p", target="staging", database="shop",
+                   operator="alice"),
+        StepFinished(at=at(1), step_id="add_col", action="apply", elapsed=0.1),
+        StepFinished(at=at(2), step_id="add_bad", action="apply", elapsed=0.1),
+        StepFinished(at=at(30), step_id="add_bad", action="rollback", elapsed=0.1),
+        StepFinished(at=at(31), step_id="add_col", action="rollback", elapsed=0.1),
+        StepFinished(at=at(60), step_id="add_col", action="apply", elapsed=0.1),
+        RunFinished(at=at(122), plan_id="p", outcome="done", message="app closed"),
+    ]
+    plan = load_plan(PLANS / "add-order-status.yaml")
+    top = export_markdown(plan, RunState.from_records([e.to_record() for e in recs])
+                          ).split("## Migration Overview", 1)[0]
+    assert ("Run on target staging (database shop): rolled back, then done after 2m 02s. "
+            "applied add_col, add_bad; no trigger tripped; rolled back add_bad, add_col; "
+            "left applied add_col.") in top
+    undone = [e for e in recs if not (isinstance(e, StepFinished) and e.at == at(60))]
+    top = export_markdown(plan, RunState.from_records([e.to_record() for e in undone])
+                          ).split("## Migration Overview", 1)[0]
+    assert ": rolled back after 2m 02s." in top and "left applied nothing." in top
