@@ -197,6 +197,7 @@ class ThresholdChanged(Event):
     since: dt.datetime | None
     policy: str = ""  # offer | pause | rollback, for trips
     trigger: str = ""  # the trigger's text
+    basis: str = ""  # what set a relative limit beyond the threshold (floor, noise)
 
 
 Emit = Callable[[Event], None]

@@ -17,7 +17,7 @@ from migtui.control import PaceSignals, Reading, RunControl
 from migtui.events import Emit, NoteAdded, ThresholdChanged
 from migtui.plan import Plan
 from migtui.runner.errors import RunnerError
-from migtui.sampler import Baseline, Guard, Sampler, Snapshot, format_value
+from migtui.sampler import Baseline, Guard, Sampler, Snapshot, basis_text, format_value
 
 
 def has_gauges(plan: Plan) -> bool:
@@ -144,9 +144,10 @@ def pace_signals(snap: Snapshot, guard: Guard, prev: PaceSignals | None) -> Pace
 def trip_text(ev: ThresholdChanged) -> str:
     """'Performance degradation >50% tripped: latency 816ms against limit 6.1ms (…)'."""
     base = f", baseline {format_value(ev.metric, ev.baseline)}" if ev.baseline is not None else ""
+    why = f", set by {basis_text(ev.basis)}" if ev.basis else ""
     return (f"{ev.trigger or ev.metric} tripped: {ev.metric} "
             f"{format_value(ev.metric, ev.value)} against limit "
-            f"{format_value(ev.metric, ev.limit)} (threshold {ev.threshold}{base})")
+            f"{format_value(ev.metric, ev.limit)} (threshold {ev.threshold}{base}{why})")
 
 
 def headless_offer(control: RunControl, emit: Emit, auto_rollback: bool

@@ -34,7 +34,7 @@ from migtui.events import (
     ThresholdChanged,
 )
 from migtui.fmt import duration, shorten
-from migtui.sampler import format_value
+from migtui.sampler import basis_text, format_value
 from migtui.watch import trip_text
 
 
@@ -57,6 +57,7 @@ def threshold_line(e: ThresholdChanged) -> str:
     if e.state == "warn":
         base = (f", baseline {format_value(e.metric, e.baseline)}"
                 if e.baseline is not None else "")
+        base += f", set by {basis_text(e.basis)}" if e.basis else ""
         if e.previous == "trip":  # stepping down: the figure is back under the limits
             return (f"{mark} {e.metric} trip cleared, the warning holds until its recovery "
                     f"period ends: {format_value(e.metric, e.value)} (warn limit "

@@ -36,7 +36,13 @@ from migtui.control import RunControl
 from migtui.events import Emit, ThresholdChanged
 from migtui.plan.model import Metric, Plan
 from migtui.sampler.baseline import Baseline
-from migtui.sampler.guard_rules import POLICY_RANK, Rule, limit_for
+from migtui.sampler.guard_rules import (
+    POLICY_RANK,
+    Rule,
+    basis_text,
+    limit_basis,
+    limit_for,
+)
 from migtui.sampler.snapshot import Snapshot, format_value
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,10 @@ class GaugeState:
     policy: str = ""  # for trips
     trigger: str = ""  # the rule's text
     note: str = ""
+    basis: str = ""  # what set ``limit`` beyond the threshold: "", "floor", "client floor", "noise"
+    # every rule, warn before trip: (level, threshold as written, for, limit, basis), so a
+    # gauge shows the number each one trips at, not only the governing rule's
+    limits: tuple[tuple[str, str, float, float | None, str], ...] = ()
 
 
 
@@ -144,8 +154,8 @@ class Guard:
         for m, rules in self._rules.items():
             old = self._states[m.value]
             for r in rules:
-                r.limit = limit_for(m, r.threshold, self._median(m), self._sigma(m),
-                                      self._source)
+                r.limit, r.basis = limit_basis(m, r.threshold, self._median(m),
+                                               self._sigma(m), self._source)
             if old.state not in ("warn", "trip"):
                 self._states[m.value] = self._summarize(m, rules, old.value)
 
@@ -203,7 +213,8 @@ class Guard:
                     while self._rounds and self._rounds[0][0] < snapshot.mono - self._window:
                         self._rounds.popleft()
                 for r in rules:
-                    limit = limit_for(metric, r.threshold, base, sigma, self._source)
+                    limit, r.basis = limit_basis(metric, r.threshold, base, sigma,
+                                                 self._source)
                     # a window's p95 over a few rounds is its slowest round: a breach needs
                     # at least two rounds in the window beyond the limit, so one CPU-starved
                     # round cannot trip a trigger (a p95 over many rounds implies it anyway)
@@ -224,7 +235,7 @@ class Guard:
                     ev = ThresholdChanged(
                         metric=metric.value, state=new.state, previous=old.state,
                         value=value, threshold=ref.threshold, limit=ref.limit,
-                        baseline=ref.baseline, since=ref.since,
+                        basis=ref.basis, baseline=ref.baseline, since=ref.since,
                         policy=ref.policy if ref.state == "trip" else "", trigger=ref.trigger)
                     changes.append((old, new, ev))
             for metric in Metric:  # gauges without thresholds still show their value
@@ -254,7 +265,8 @@ class Guard:
             return None
         return self._baseline.sigma(metric)
 
-    _limit = staticmethod(limit_for)  # the tests call Guard._limit
+    _limit = staticmethod(limit_for)  # the tests call Guard._limit and Guard._basis
+    _basis = staticmethod(limit_basis)
 
     def _summarize(self, metric: Metric, rules: list[Rule], value: float | None) -> GaugeState:
         base = self._median(metric)
@@ -262,13 +274,16 @@ class Guard:
             return GaugeState(metric.value, "ok", value, baseline=base)
         inactive = [r for r in rules if r.threshold.limit(base) is None]
         note = (self._stale or NO_BASELINE) if inactive else ""
+        limits = tuple((r.level, str(r.threshold), r.sustain,
+                        r.limit if r not in inactive else None, r.basis if r not in inactive
+                        else "") for r in sorted(rules, key=lambda r: r.rank))
         active = [r for r in rules if r.active]
         if active:
             gov = max(active, key=lambda r: r.rank)
             state = gov.level
         elif len(inactive) == len(rules):
             return GaugeState(metric.value, "inactive", value, None, str(rules[0].threshold),
-                              base, note=note, trigger=rules[0].text)
+                              base, note=note, trigger=rules[0].text, limits=limits)
         else:
             live = [r for r in rules if r not in inactive]
             breaching = [r for r in live if r.breach_mono is not None]
@@ -276,7 +291,7 @@ class Guard:
             state = "ok"
         return GaugeState(metric.value, state, value, gov.limit, str(gov.threshold), base,
                           gov.breach_at, gov.policy if gov.level == "trip" else "", gov.text,
-                          note)
+                          note, gov.basis, limits)
 
     @staticmethod
     def _changed(old: GaugeState, new: GaugeState) -> bool:
@@ -292,6 +307,8 @@ class Guard:
         text = f"{m.label} {format_value(m, ev.value)} (limit {ev.threshold}"
         if ev.limit is not None and ev.threshold.startswith("+"):
             text += f" = {format_value(m, ev.limit)}"
+            if ev.basis:
+                text += f", {basis_text(ev.basis)}"
         return text + f"): {ev.trigger}" if ev.trigger else text + ")"
 
     def _act(self, old: GaugeState, new: GaugeState, ev: ThresholdChanged) -> None:

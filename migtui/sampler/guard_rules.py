@@ -37,6 +37,7 @@ class Rule:
     active: bool = False
     recover_mono: float | None = None
     limit: float | None = None
+    basis: str = ""  # what set a relative limit beyond the threshold: see limit_basis
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -84,18 +85,40 @@ class Rule:
             self.breach_mono = self.breach_at = self.recover_mono = None
 
 
+BASIS_TEXT = {"floor": "the metric's floor above the baseline",
+              "client floor": "the floor for client-timed probes",
+              "noise": f"the baseline's noise ({NOISE_K:g}σ)"}
+
+
+def basis_text(basis: str) -> str:
+    """Why a relative limit sits above its threshold, in words ("" when it does not)."""
+    return BASIS_TEXT.get(basis, basis)
+
+
 def limit_for(metric: Metric, threshold: Threshold, base: float | None,
               sigma: float | None = None, source: str = "") -> float | None:
     """An absolute threshold as written; a relative one is the largest of the relative
     limit, what the baseline's noise explains (``NOISE_K`` σ) and the metric's floor.
     ``source``: how latency is timed ("server" has the narrower floor)."""
+    return limit_basis(metric, threshold, base, sigma, source)[0]
+
+
+def limit_basis(metric: Metric, threshold: Threshold, base: float | None,
+                sigma: float | None = None, source: str = "") -> tuple[float | None, str]:
+    """The limit (see ``limit_for``) and what set it, so a screen can say why a gauge
+    stays OK far above its baseline: "" as written; "floor" (the metric's minimum margin
+    above the baseline; "client floor" when latency is timed on the client); "noise"
+    (``NOISE_K`` σ of the baseline)."""
     limit = threshold.limit(base)
-    if limit is not None and threshold.kind == "relative" and base is not None:
-        # noise and floor grow with the threshold up to +50%, so a +25% alert always
-        # sits below a +50% trigger, even on a sub-millisecond baseline
-        scale = min(1.0, max(0.0, threshold.value) / 50.0)
-        floor = RELATIVE_FLOOR.get(metric, 0.0)
-        if metric is Metric.latency and source != "server":
-            floor = CLIENT_LATENCY_FLOOR
-        limit = max(limit, base + floor * scale, base + NOISE_K * scale * (sigma or 0.0))
-    return limit
+    if limit is None or threshold.kind != "relative" or base is None:
+        return limit, ""
+    # noise and floor grow with the threshold up to +50%, so a +25% alert always
+    # sits below a +50% trigger, even on a sub-millisecond baseline
+    scale = min(1.0, max(0.0, threshold.value) / 50.0)
+    floor, floor_name = RELATIVE_FLOOR.get(metric, 0.0), "floor"
+    if metric is Metric.latency and source != "server":
+        floor, floor_name = CLIENT_LATENCY_FLOOR, "client floor"
+    widened = [(limit, ""), (base + floor * scale, floor_name),
+               (base + NOISE_K * scale * (sigma or 0.0), "noise")]
+    best = max(widened, key=lambda lw: lw[0])
+    return best if best[0] > limit else (limit, "")

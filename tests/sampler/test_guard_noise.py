@@ -191,3 +191,43 @@ def test_a_fit_baseline_from_the_journal_stays_armed():
         g.observe(s)
     assert g.baseline_stale is None and g.states["latency"].state == "ok"
     assert g.states["latency"].limit is not None
+
+
+def test_the_limit_says_what_set_it():
+    th = parse_threshold("+50%")
+    basis = Guard._basis
+    assert basis(Metric.latency, th, 0.100, 0.001, "server") == (pytest.approx(0.150), "")
+    assert basis(Metric.latency, th, 0.100, 0.020, "server") == (pytest.approx(0.180), "noise")
+    assert basis(Metric.latency, th, 0.002, 0.0002, "server") == (pytest.approx(0.007), "floor")
+    assert basis(Metric.latency, th, 0.002, 0.0002, "client") == (
+        pytest.approx(0.022), "client floor")
+    assert basis(Metric.error_rate, parse_threshold("> 5%"), 1.0, 0.0, "") == (5.0, "")
+    assert basis(Metric.latency, th, None, None, "") == (None, "")
+
+
+def test_the_gauge_state_gives_every_rules_limit_and_the_trip_the_trip_rules():
+    """The gauge showed the alert's limit under the word "limit" while the banner showed
+    the trigger's: every rule's limit is in the state, and a trip carries its own."""
+    probes = Probes(seed=7, source="client")
+    base = Baseline.from_snapshots(probes.healthy(30, median=0.0005, spread=0.0001), 30)
+    trips: list[ThresholdChanged] = []
+    g = Guard(make_plan(), baseline=base, on_trip=trips.append)
+    for s in probes.healthy(10, median=0.0005, spread=0.0001):
+        g.observe(s)
+    st = g.states["latency"]
+    (warn, trip) = st.limits
+    assert warn[:3] == ("warn", "+25%", 1.0) and trip[:3] == ("trip", "+50%", 3.0)
+    median = base.median("latency")
+    assert median is not None
+    # a ~1 ms baseline timed on the client: both limits are the floor's, not +25%/+50%
+    assert warn[3:] == (pytest.approx(median + 0.010), "client floor")
+    assert trip[3:] == (pytest.approx(median + 0.020), "client floor")
+    assert st.state == "ok" and st.limit == warn[3]  # the nearest one governs an OK gauge
+    # 12x the baseline stays under the floor: not tripped, and the state says why
+    for _ in range(6):
+        g.observe(probes.snap(12 * median))
+    assert trips == [] and g.states["latency"].limits[1][4] == "client floor"
+    for _ in range(6):
+        g.observe(probes.snap(0.050))
+    assert [t.state for t in trips] == ["trip"]
+    assert (trips[0].limit, trips[0].basis) == (trip[3], "client floor")

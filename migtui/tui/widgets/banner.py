@@ -15,7 +15,7 @@ from textual.widgets import Static
 from migtui.events import ThresholdChanged
 from migtui.execution import trip as tr
 from migtui.plan.model import Metric
-from migtui.sampler import format_value
+from migtui.sampler import basis_text, format_value
 from migtui.tui.model import Clock, secs, short
 
 
@@ -78,8 +78,9 @@ def _measure(t: Text, e: ThresholdChanged, now: float | None = None) -> None:
     else:
         t.append(f"{m.label} {format_value(m, e.value)} at the trip vs threshold "
                  f"{e.threshold}")
-    if e.limit is not None:
-        t.append(f" (limit {format_value(m, e.limit)})")
+    if e.limit is not None:  # the trip rule's limit: the gauge's "trip … → limit"
+        why = f", {basis_text(e.basis)}" if e.basis else ""
+        t.append(f" (limit {format_value(m, e.limit)}{why})")
     t.append(f", baseline {format_value(m, e.baseline)}" if e.baseline is not None
              else ", no baseline")
 

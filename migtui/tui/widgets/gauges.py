@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from migtui.plan.model import Metric
-from migtui.sampler import GaugeState, Snapshot, format_value
+from migtui.sampler import GaugeState, Snapshot, basis_text, format_value
 from migtui.tui.model import secs, short
 
 STATE_STYLE = {"ok": "bold green", "warn": "bold yellow", "trip": "bold white on red",
@@ -85,8 +85,10 @@ class Gauge(Vertical):
         yield ScaledSparkline()
 
     def _text(self, st: GaugeState | None) -> Text:
-        """Three short lines that never wrap mid-figure: name, value and state; the
-        baseline (and the computed limit); the warn and trip thresholds."""
+        """Short lines that never wrap mid-figure: name, value and state; the baseline;
+        the rules. A relative rule shows the limit it stands for ("trip +50% → 20.5ms"),
+        with a mark and a footnote when a floor or the baseline's noise set that limit,
+        so a gauge OK at 20× its baseline says why."""
         m = self.metric
         state = st.state if st else "inactive"
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -96,23 +98,38 @@ class Gauge(Vertical):
         t.append(f"  {state.upper()}", style=STATE_STYLE.get(state, ""))
         base = format_value(m, st.baseline) if st and st.baseline is not None else "none"
         t.append(f"\nbase {base}", style="dim")
-        if st and st.limit is not None and st.threshold.startswith(("+", "-")):
-            t.append(f" · limit {format_value(m, st.limit)}", style="dim")
-        rules = [(level, threshold, sustain) for level, threshold, sustain, _p in self.rules]
-        if rules:
+        rules = (list(st.limits) if st and st.limits else
+                 [(level, threshold, sustain, None, "")
+                  for level, threshold, sustain, _p in self.rules])
+        joined = [r for r in rules if r[3] is None or not r[1].startswith(("+", "-"))]
+        for i, (level, threshold, sustain, _limit, _b) in enumerate(joined):
+            t.append("\n" if i == 0 else " · ", style="dim")
+            self._rule(t, level, _cmp(threshold), sustain)
+        notes: list[str] = []
+        for level, threshold, sustain, limit, basis in rules:
+            if (level, threshold, sustain, limit, basis) in joined:
+                continue
             t.append("\n")
-        for i, (level, threshold, sustain) in enumerate(rules):
-            if i:
-                t.append(" · ", style="dim")
-            style = "yellow" if level == "warn" else "red"
-            t.append(f"{level} {_cmp(threshold)}", style=style)
-            if level == "trip":
-                t.append(f" for {sustain:g}s", style=style)
+            mark = ""
+            if basis:
+                if basis not in notes:
+                    notes.append(basis)
+                mark = "*" * (notes.index(basis) + 1)
+            self._rule(t, level, f"{threshold} → {format_value(m, limit)}{mark}", sustain)
+        for i, basis in enumerate(notes):
+            t.append(f"\n{'*' * (i + 1)} {basis_text(basis)}", style="dim")
         if self.stale:
             t.append(f"\n{self.stale}", style="bold")
         elif st and st.note:
             t.append(f"\n{st.note}", style="dim italic")
         return t
+
+    @staticmethod
+    def _rule(t: Text, level: str, text: str, sustain: float) -> None:
+        style = "yellow" if level == "warn" else "red"
+        t.append(f"{level} {text}", style=style)
+        if level == "trip":
+            t.append(f" for {sustain:g}s", style=style)
 
     def refresh_text(self) -> None:
         self.query_one(".g-text", Static).update(self._text(self._state))
