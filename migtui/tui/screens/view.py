@@ -69,6 +69,7 @@ from migtui.tui.widgets.sections import SectionsNav
 from migtui.tui.widgets.steps import BackfillProgress
 
 NARROW = 120  # below this width, gauges and log collapse behind g and l
+ROOMY = 150  # from this width, the sections and gauges panes take their full widths
 SPARK_SECONDS = 300.0
 
 
@@ -173,6 +174,9 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
 
     def _layout(self, width: int) -> None:
         self.set_class(width < NARROW, "-narrow")
+        # 120-149: the side panes give up their spare columns, so the content pane is
+        # never narrower than on an 80-column terminal (its tables were cut at 120)
+        self.set_class(NARROW <= width < ROOMY, "-medium")
 
     def _read_rehearsal(self) -> None:
         try:

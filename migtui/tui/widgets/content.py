@@ -58,21 +58,27 @@ class PlanGrid:
                  ) -> None:
         self.title, self.columns, self.rows = title, list(columns), rows
 
-    def needed(self) -> int:
-        """The narrowest width at which every column holds its longest word (up to 16)."""
-        longest = []
+    def longest(self) -> list[int]:
+        """Each column's longest word (up to 16), its header's included."""
+        out = []
         for i, c in enumerate(self.columns):
             cells = [str(c), *(str(r[i]) for r in self.rows if i < len(r))]
-            longest.append(min(16, max((len(w) for x in cells for w in x.split()), default=1)))
-        return sum(longest) + 3 * len(self.columns) + 1
+            out.append(min(16, max((len(w) for x in cells for w in x.split()), default=1)))
+        return out
+
+    def needed(self) -> int:
+        """The narrowest width at which every column holds its longest word."""
+        return sum(self.longest()) + 3 * len(self.columns) + 1
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if options.max_width >= self.needed():
             t = Table(title=self.title, title_justify="left", title_style="bold",
                       box=box.ROUNDED, border_style="grey50", expand=True, show_lines=False,
                       row_styles=["", "dim"] if len(self.rows) > 3 else None)
-            for c in self.columns:
-                t.add_column(c, overflow="fold")
+            # a floor per column: Rich shares the width out evenly and cut "Description"
+            # into "Descriptio/n" while a column of short words had room to spare
+            for c, least in zip(self.columns, self.longest(), strict=True):
+                t.add_column(c, overflow="fold", min_width=least)
             for r in self.rows:
                 t.add_row(*r)
             yield t
