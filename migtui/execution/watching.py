@@ -28,6 +28,7 @@ from migtui.runner.advisory import LOCK_CLASS, LOCK_OBJ, doing
 from migtui.runner.conn import connect
 
 WATCH_EVERY = 3.0  # seconds between polls
+NOTHING_RUN = "holds the plan, has run nothing yet"
 
 
 def event_of(rec: dict[str, Any]) -> Event | None:
@@ -57,6 +58,7 @@ class LockHolder:
     client: str  # its address, or "local socket"
     since: str  # its backend's start, "2026-12-03 09:01:02"
     doing: str  # "between steps", "running a statement", ...
+    idle: bool = False  # its session is idle (no statement, no transaction open)
 
     def text(self) -> str:
         return f"pid {self.pid} on {self.client}, connected since {self.since}, {self.doing}"
@@ -75,7 +77,8 @@ def lock_holder(conn: psycopg.Connection) -> LockHolder | None:
     if row is None:
         return None
     pid, addr, since, state = row
-    return LockHolder(int(pid), addr or "local socket", str(since or "?"), doing(state))
+    return LockHolder(int(pid), addr or "local socket", str(since or "?"), doing(state),
+                      state == "idle")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class WatchUpdate:
     step: str  # the step the other run is on ("" between steps)
     pid: int = 0  # its migtui process and machine, from its journal (0: not journaled)
     host: str = ""
+    step_since: dt.datetime | None = None  # when ``step`` started, from its journal
 
     @property
     def free(self) -> bool:
@@ -170,10 +174,20 @@ class Watching:
             statuses = [dataclasses.replace(st, state=running) if st.step_id == h.step else st
                         for st in statuses]
         # what it does: from its journal while a run is open there, else from pg_stat_activity
-        what = h.doing() if h.running else (who.doing if who is not None else "")
+        # (an idle session with no run open: a process that holds the plan, an app just
+        # opened on it, and has run nothing)
+        now = dt.datetime.now(dt.UTC)
+        if h.running:
+            what = h.doing(now)
+        elif who is not None and who.idle:
+            what = NOTHING_RUN
+        else:
+            what = who.doing if who is not None else ""
+        running = who is not None and h.running
         self.last = WatchUpdate(fresh, events, statuses, who, what,
                                 h.step if who is not None else "",
-                                h.pid if who is not None and h.running else 0, h.host)
+                                h.pid if running else 0, h.host,
+                                h.since if running and h.step else None)
         return self.last
 
     def _backfill(self, step_id: str, action: str) -> StepProgress | None:

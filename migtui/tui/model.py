@@ -172,6 +172,13 @@ def action_text(item: ChecklistItem) -> str:
     return ""
 
 
+def mono_at(at: dt.datetime, mono: float) -> float:
+    """The monotonic time of wall time ``at`` (``mono``: now): a running step's elapsed
+    counts from when it started, also when the app learnt of it later (watch mode reads
+    the other run's journal every few seconds, or opened while that step ran)."""
+    return mono - max(0.0, (dt.datetime.now(dt.UTC) - at).total_seconds())
+
+
 def update_rows(rows: dict[str, StepRow], e: Event, mono: float) -> StepRow | None:
     """Fold one runner event into the step rows (``mono``: now, for a live elapsed).
 
@@ -181,7 +188,7 @@ def update_rows(rows: dict[str, StepRow], e: Event, mono: float) -> StepRow | No
             r = rows.setdefault(e.step_id, StepRow())
             r.state = "running" if e.action == "apply" else "rolling_back"
             r.started_mono, r.statements, r.statement, r.action = (
-                mono, e.statements, 0, e.action)
+                mono_at(e.at, mono) if mono else mono, e.statements, 0, e.action)
             r.result = ""
         case StatementStarted():
             r = rows.setdefault(e.step_id, StepRow())

@@ -3,6 +3,7 @@ doing, and the lock holder named by what it does ("between steps", not "idle")."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -36,17 +37,43 @@ def test_the_follower_reads_only_new_complete_lines(tmp_path: Path) -> None:
     assert [r["kind"] for r in f.poll()] == ["NoteAdded"]
 
 
-def test_the_holder_says_what_the_other_run_is_doing() -> None:
+def test_the_holder_says_what_the_other_run_is_doing_and_for_how_long() -> None:
     h = Holder()
     assert h.describe() == "no run in the journal is open"
     h.apply({"kind": "RunStarted", "operator": "alice", "at": "2026-11-23T03:00:00+00:00"})
-    assert h.describe() == "run by alice since 2026-11-23 03:00:00, between steps"
-    h.apply({"kind": "StepStarted", "step_id": "add_note", "action": "apply"})
+    assert h.describe() == "run by alice since 2026-11-23 03:00:00, no step running"
+    h.apply({"kind": "StepStarted", "step_id": "add_note", "action": "apply",
+             "at": "2026-11-23T03:00:05+00:00"})
     assert h.doing() == "running step add_note (apply)"
-    h.apply({"kind": "StepFinished", "step_id": "add_note", "action": "apply"})
-    assert h.doing() == "between steps (last: add_note)"
+    now = dt.datetime(2026, 11, 23, 3, 1, 10, tzinfo=dt.UTC)
+    assert h.doing(now) == "running step add_note (apply) for 1m05s"
+    h.apply({"kind": "StepFinished", "step_id": "add_note", "action": "apply",
+             "at": "2026-11-23T03:00:40+00:00"})
+    # an app left open after a step is idle, not "between steps": it says for how long
+    assert h.doing(now) == "no step running for 30.0s (last: add_note)"
     h.apply({"kind": "RunFinished", "outcome": "done"})
     assert not h.running
+
+
+def test_a_holder_that_has_run_nothing_is_said_so(shop_db: str, tmp_path: Path) -> None:
+    """An app just opened on the plan holds the lock with no run in its journal: its idle
+    session is not "between steps"."""
+    from migtui.execution.watching import NOTHING_RUN, Watching
+
+    plan = make_plan("""
+        - id: a
+          sql: SELECT 1;
+          rollback: SELECT 1;
+    """)
+    with Runner(plan, shop_db) as holder:
+        holder.open()
+        w = Watching(plan, shop_db, tmp_path / "none.journal.jsonl", known=0)
+        try:
+            u = w.poll()
+        finally:
+            w.close()
+    assert u.holder is not None and u.doing == NOTHING_RUN and u.step == ""
+    assert u.summary().startswith(f"{NOTHING_RUN} · backend pid {u.holder.pid}")
 
 
 def test_the_lock_holder_between_steps_is_not_called_idle(shop_db: str) -> None:

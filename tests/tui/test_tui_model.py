@@ -4,6 +4,7 @@ outline), step-row bookkeeping, action texts."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import typing
 
 import pytest
@@ -29,7 +30,13 @@ def test_a_step_row_through_apply_retry_progress_and_finish() -> None:
     rows: dict[str, StepRow] = {}
     r = update_rows(rows, StepStarted(step_id="bump", action="apply", step_kind="backfill",
                                       statements=0), mono=100.0)
-    assert r is rows["bump"] and r.state == "running" and r.started_mono == 100.0
+    assert r is rows["bump"] and r.state == "running"
+    assert r.started_mono == pytest.approx(100.0, abs=0.5)  # now, less the event's age
+    older = update_rows({}, StepStarted(step_id="bump", action="apply", step_kind="sql",
+                                        statements=1,
+                                        at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=40)),
+                        mono=100.0)
+    assert older is not None and older.started_mono == pytest.approx(60.0, abs=0.5)
     update_rows(rows, StepRetried(step_id="bump", attempt=2, of=3, delay=0.5,
                                   reason="lock timeout"), mono=101.0)
     update_rows(rows, StepProgress(step_id="bump", done=300, total=500, rate=1.0, eta=2.0,

@@ -14,6 +14,7 @@ from migtui.execution.watching import WatchUpdate, event_of
 from migtui.plan import load_plan
 from migtui.tui import make_app
 from migtui.tui.screens.modals import ConfirmModal
+from migtui.tui.widgets.steps import StepsTable
 from tests.tui.helpers import asynctest, until
 
 PLAN = """
@@ -65,7 +66,7 @@ async def test_watching_another_run_then_taking_over(shop_db: str, tmp_path: Pat
             s = app.main.session
             await until(pilot, lambda: s.watching is not None and "pid" in app.main.watch_text)
             assert "WATCHING" in top(app) and "pid" in top(app)
-            assert "between steps (last: add_note)" in top(app)
+            assert "no step running for " in top(app) and "(last: add_note)" in top(app)
             # named by its migtui process (from its journal), and how to take over
             assert f"migtui pid {os.getpid()} on {socket.gethostname()}" in app.main.watch_text
             told = "".join(line.text for line in app.main.query_one("#run-log").lines)
@@ -79,6 +80,13 @@ async def test_watching_another_run_then_taking_over(shop_db: str, tmp_path: Pat
             slow = asyncio.create_task(asyncio.to_thread(other.runner.apply, ["slow"]))
             await until(pilot, lambda: app.main.rows["slow"].state == "running"
                         and "running step slow" in top(app))
+            # its time counts from the journal's StepStarted, and goes on (the tick)
+            await until(pilot, lambda: app.main.rows["slow"].started_mono is not None)
+            await pilot.press("j", "j")  # the Steps section
+            await until(pilot, lambda: app.main.query(StepsTable))
+            table = app.main.query_one(StepsTable)
+            await until(pilot, lambda: str(table.get_cell("slow", "elapsed")).strip()
+                        not in ("", "—"))
             await slow
             await until(pilot, lambda: app.main.rows["slow"].state == "applied")
             log = "".join(line.text for line in app.main.query_one("#run-log").lines)
@@ -152,6 +160,9 @@ def test_watching_reads_a_running_backfills_checkpoint(shop_db: str, tmp_path: P
         while worker.is_alive() and time.monotonic() < deadline and len(seen) < 2:
             u = w.poll()
             assert not u.free and u.step in ("", "slow")
+            # the step's start, for a Time column that counts from it (not from the poll)
+            assert u.step == "" or (u.step_since is not None and "running step slow (apply) "
+                                    "for " in u.doing)
             seen += [e for e in u.events if isinstance(e, StepProgress)]
             time.sleep(0.5)
         assert len(seen) >= 2 and 0 < seen[0].done < seen[-1].done <= 5000

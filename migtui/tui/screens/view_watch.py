@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from migtui.execution.watching import WATCH_EVERY, WatchUpdate
 from migtui.secrets import scrub
+from migtui.tui.model import StepRow, mono_at
 from migtui.tui.screens.modals import ConfirmModal
 from migtui.tui.screens.workers import EventReceived, Finished
 
@@ -43,6 +44,8 @@ class WatchView:
     _top: Any
     _banner: Any
     _statuses: Any
+    _mono: Any
+    rows: dict[str, StepRow]
 
     def _start_watching(self) -> None:
         w = self.session.watching
@@ -76,6 +79,9 @@ class WatchView:
         for event in u.events:
             self.post_message(EventReceived(event))
         self._statuses(u.statuses, first=False)
+        row = self.rows.get(u.step) if u.step else None
+        if row is not None and row.started_mono is None and u.step_since is not None:
+            row.started_mono = mono_at(u.step_since, self._mono())  # it ran when we opened
         self.watch_text = scrub(u.summary())
         how = u.how_to_stop()
         if not u.free and how != getattr(self, "_told_how", ""):  # once, and when it changes
