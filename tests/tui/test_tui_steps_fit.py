@@ -140,3 +140,25 @@ async def test_a_backfill_s_rows_in_the_table_follow_its_progress_bar(tmp_path: 
                 eta=0.3, batch_size=6771)))
             await until(pilot, lambda d=done: str(table.get_cell(
                 "backfill_status", "rows")).strip() == f"{d:,}")
+
+
+@asynctest
+async def test_a_reopened_app_shows_the_historys_time_for_applied_steps(
+        shop_db: str, tmp_path: Path) -> None:
+    """After a restart the Time column was empty ("—") for steps the history had timed."""
+    from migtui.plan import load_plan
+    from migtui.runner import Runner
+
+    path = copy_plan(tmp_path)
+    with Runner(load_plan(path), shop_db) as r:
+        r.open()
+        r.apply(["add_status"])
+    app = make_app(path, shop_db, "staging", operator="tester", sample=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await connected(pilot)
+        await until(pilot, lambda: app.screen is not main(app))  # "Resume this plan?"
+        await pilot.press("n")
+        table = await steps_table(pilot)
+        row = main(app).rows["add_status"]
+        assert row.state == "applied" and row.elapsed is not None and row.elapsed >= 0
+        assert str(table.get_cell("add_status", "elapsed")).strip() not in ("", "—")

@@ -74,6 +74,9 @@ class ResultsView:
                 row.state = "skipped"
             if st.last is not None:
                 row.rows = st.last.rows if row.rows is None else row.rows
+                if row.elapsed is None and st.last.finished_at is not None:
+                    # the history's time, so a reopened app's Time column is not empty
+                    row.elapsed = (st.last.finished_at - st.last.started_at).total_seconds()
                 if st.last.error:
                     row.result = st.last.error
         self.statuses_known = True
