@@ -7,13 +7,10 @@ import json
 import textwrap
 from typing import Any
 
-from migtui import secrets
-from migtui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, error
-from migtui.dsn import parse_dsn
+from migtui.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error, table_sizes
 from migtui.lint import (
     SEVERITIES,
     Finding,
-    TableSizes,
     at_or_above,
     derived_risks,
     lint_plan,
@@ -43,20 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _sizes(dsn: str | None) -> TableSizes | None:
-    if not dsn:
-        return None
-    parse_dsn(dsn)  # a malformed string: one line, exit 2
-    try:
-        return TableSizes.read(dsn)
-    except Exception as e:  # connection or catalog errors: a usage problem, not a traceback
-        raise CliError(f"cannot read table sizes from {secrets.redact_url(dsn)}: "
-                       f"{secrets.scrub(str(e).splitlines()[0] if str(e) else type(e).__name__)}",
-                       EXIT_USAGE) from None
-
-
 def run(args: argparse.Namespace) -> int:
-    sizes = _sizes(args.dsn)
+    sizes = table_sizes(args.dsn)
     invalid = failing = False
     reports = []
     for path in args.plans:

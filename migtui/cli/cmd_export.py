@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from migtui import lint
-from migtui.cli.common import load, output_file, plan_path
+from migtui.cli.common import load, output_file, plan_path, table_sizes
 from migtui.document import export_markdown
 from migtui.journal import journal_path, read_journal
 from migtui.plan import plan_checksum
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def lint_context(plan: Any, dsn: str | None) -> tuple[list[Any], dict[str, Any], list[str]]:
     """Findings, derived risk levels and zero-downtime flags for the export."""
-    sizes = lint.TableSizes.read(dsn) if dsn else None
+    sizes = table_sizes(dsn)
     findings = lint.lint_plan(plan, sizes=sizes)
     return findings, lint.derived_risks(plan, findings), lint.zero_downtime_flags(plan, findings)
 

@@ -6,9 +6,13 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migtui.plan import Plan, PlanError, load_plan
 from migtui.secrets import scrub
+
+if TYPE_CHECKING:
+    from migtui.lint import TableSizes
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -67,3 +71,22 @@ def output_file(path: str | None) -> str | None:
         raise CliError(f"{path}: cannot write there (permission denied)", EXIT_USAGE)
     return path
 
+
+
+def table_sizes(dsn: str | None) -> TableSizes | None:
+    """The database's table sizes for the lint (``check --dsn``, ``export --dsn``), or a
+    one-line error, exit 2: a malformed string, a server that cannot be reached, a catalog
+    that cannot be read (a traceback from ``export`` with a wrong port)."""
+    if not dsn:
+        return None
+    from migtui import secrets
+    from migtui.dsn import parse_dsn
+    from migtui.lint import TableSizes
+
+    parse_dsn(dsn)  # a malformed string: one line, exit 2
+    try:
+        return TableSizes.read(dsn)
+    except Exception as e:  # connection or catalog errors: a usage problem, not a traceback
+        raise CliError(f"cannot read table sizes from {secrets.redact_url(dsn)}: "
+                       f"{scrub(str(e).splitlines()[0] if str(e) else type(e).__name__)}",
+                       EXIT_USAGE) from None

@@ -174,3 +174,17 @@ def test_help_texts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "Without --phase" in out and "every phase's checklist" in out
+
+
+def test_export_and_check_with_a_server_that_is_not_there_say_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``export --dsn`` with a wrong port printed a SQLAlchemy traceback; ``check`` did not."""
+    plan = write(tmp_path, OK)
+    nowhere = "postgresql://postgres:sekret@127.0.0.1:1/shop"
+    for args in (("export", str(plan), "--dsn", nowhere), ("check", str(plan), "--dsn", nowhere)):
+        code, out, err = cli(capsys, *args)
+        assert code == 2, (args, out, err)
+        assert err.startswith("migtui: error: cannot read table sizes from "
+                              "postgresql://postgres:***@127.0.0.1:1/shop: "), err
+        assert "Traceback" not in err and "sekret" not in err + out
+        assert len(err.strip().splitlines()) == 1
