@@ -59,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
     reason = args.reason or "migtui rollback"
     with open_run(setup, args.json, control, gauges=False) as run_, interrupt_cancels(control):
         run_.start("rollback")
-        outcome = execute(run_, work=lambda r: r.rollback(args.to, reason))
+        outcome = execute(run_, work=lambda _r: run_.rollback(args.to, reason))
     return _code(outcome)

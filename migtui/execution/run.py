@@ -32,6 +32,7 @@ from migtui.events import (
     Emit,
     Event,
     EventBus,
+    ItemTicked,
     ReportExported,
     RunFinished,
     RunStarted,
@@ -41,7 +42,7 @@ from migtui.execution.describe import secs
 from migtui.execution.items import ItemActions
 from migtui.execution.journal_policy import JournalWriter
 from migtui.execution.phases import forward
-from migtui.execution.rollback import rollback_if_requested
+from migtui.execution.rollback import rollback_if_requested, untick_rolled_back
 from migtui.journal import journal_path, read_journal
 from migtui.plan import Plan, plan_checksum
 from migtui.plan.model import Phase
@@ -81,8 +82,12 @@ class Run:
         if fresh_journal:
             jpath.unlink(missing_ok=True)
         self.records: list[dict[str, Any]] = list(read_journal(jpath))  # before this run
+        # the checklists' ticks as they stand (the journal's, then this run's), for untick
+        self.ticks = RunState.from_records(r for r in self.records
+                                           if r.get("kind") == "ItemTicked")
         self.journal = JournalWriter(jpath)
         self.bus.subscribe(self.journal)
+        self.bus.subscribe(self._tick_seen)
         for fn in subscribers:
             self.bus.subscribe(fn)
         self.exporter = exporter
@@ -156,9 +161,33 @@ class Run:
         assert self.runner is not None, "offline: no runner"
         return ItemActions(self.runner, watch=self.watch, **overrides)
 
-    def rollback_if_requested(self, outcome: Outcome) -> Outcome:
+    def _tick_seen(self, event: Event) -> None:
+        if isinstance(event, ItemTicked):
+            self.ticks.apply(event.to_record())
+
+    def untick(self, steps: Iterable[str]) -> None:
+        """Every rollback (R, a trip's, ``migtui rollback``): a ticked item whose steps were
+        rolled back is no longer done, so the app's ``a`` runs it again (a headless rollback
+        left 'Execute migration scripts' ticked, and ``a`` said the phase was done)."""
+        untick_rolled_back(self.plan, self.ticks, steps, lambda key, item, done, why: self.emit(
+            ItemTicked(item=f"{key}/{item.key}", done=done, operator=self.operator,
+                       evidence=why)))
+
+    def rollback(self, to: str | None = None, reason: str = "") -> Outcome:
+        """``migtui rollback``: the applied steps (down to ``to``), last first; unticks."""
         assert self.runner is not None
-        return rollback_if_requested(self.runner, self.control, outcome)
+        out = self.runner.rollback(to, reason)
+        self.untick(out.steps)
+        return out
+
+    def rollback_if_requested(self, outcome: Outcome) -> Outcome:
+        """The rollback a trigger or the operator asked for, if one did; unticks."""
+        assert self.runner is not None
+        if not self.control.rollback_requested:
+            return outcome
+        out = rollback_if_requested(self.runner, self.control, outcome)
+        self.untick(out.steps)
+        return out
 
     def export_report(self, state: RunState, out: str | Path | None = None) -> Path:
         """The filled-in document (``execution.report``), at ``out`` or next to the plan;

@@ -33,7 +33,6 @@ from migtui.execution.phases import run_phase
 from migtui.execution.rehearsal_targets import (
     RehearsalChoice,
 )
-from migtui.execution.rollback import rollback_if_requested, untick_rolled_back
 from migtui.execution.run import Run
 from migtui.execution.session_actions import SessionActions
 from migtui.execution.session_rehearsal import SessionRehearsal
@@ -306,11 +305,8 @@ class Session(SessionRehearsal):
             self.resume()
         with self.run_lock:
             self.run.start()
-            out = rollback_if_requested(self.runner, self.control,
-                                        Outcome("done", "nothing to roll back"))
+            out = self.run.rollback_if_requested(Outcome("done", "nothing to roll back"))
             self.last_outcome = out.status
-        if out.steps:
-            untick_rolled_back(self.plan, self.state, out.steps, self.tick)
         return out
 
     def trip_rollback(self, event: ThresholdChanged, lost: bool) -> str | None:

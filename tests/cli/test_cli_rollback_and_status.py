@@ -188,3 +188,31 @@ def test_export_and_check_with_a_server_that_is_not_there_say_one_line(
                               "postgresql://postgres:***@127.0.0.1:1/shop: "), err
         assert "Traceback" not in err and "sekret" not in err + out
         assert len(err.strip().splitlines()) == 1
+
+
+def test_a_headless_rollback_unticks_the_items_whose_steps_it_undid(
+        db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``run --phase`` ticked 'Execute' and ``migtui rollback`` left it ticked: the app's
+    ``a`` then said the phase was done, with nothing applied."""
+    from migtui.journal import journal_path, read_journal
+    from migtui.state import RunState
+
+    plan = write(tmp_path, OK + "- id: b\n  sql: CREATE TABLE t2 (id int);\n"
+                               "  rollback: DROP TABLE t2;\n",
+                 phases="""
+                 - name: Execution
+                   items:
+                     - {text: Execute, run: {steps: [a]}}
+                     - {text: Second, run: {steps: [b]}}
+                 """)
+    assert cli(capsys, "run", str(plan), "--dsn", db_url, "--phase", "Execution")[0] == 0
+
+    def ticked() -> dict[str, bool]:
+        state = RunState.from_records(read_journal(journal_path(plan, "t-plan")))
+        return {k: t.done for k, t in state.ticks.items()}
+
+    assert ticked() == {"phases.execution/execute": True, "phases.execution/second": True}
+    assert cli(capsys, "rollback", str(plan), "--dsn", db_url, "--to", "b")[0] == 0
+    assert ticked() == {"phases.execution/execute": True, "phases.execution/second": False}
+    assert cli(capsys, "rollback", str(plan), "--dsn", db_url)[0] == 0
+    assert ticked() == {"phases.execution/execute": False, "phases.execution/second": False}
