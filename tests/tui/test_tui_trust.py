@@ -243,6 +243,12 @@ def test_the_banner_says_the_value_now_beside_the_value_at_the_trip() -> None:
     idle = str(render(state, Clock(), Context(applied=("a",), paused=True)))
     assert "Paused before the next step · p resumes" in running, running
     assert "New work is held: x asks first, p releases" in idle, idle
+    # recovered while the database is lost: R is not offered on the banner either
+    state.apply(tc("ok", "trip"))
+    lost = str(render(state, Clock(), Context(applied=("a",), paused=True,
+                                              lost="connection lost since 01:22:51")))
+    assert "Recovered at" in lost and "R rolls back" not in lost, lost
+    assert "connection lost since 01:22:51: R is offered when it returns" in lost, lost
 
 
 @asynctest

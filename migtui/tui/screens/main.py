@@ -133,14 +133,16 @@ class MainScreen(RunView):
 
         def answer(ok: bool | None) -> None:
             if ok:
-                self._log(f"{self.session.operator} starts {label} during the trip: "
+                when = "during" if trip.tripped else "after"
+                self._log(f"{self.session.operator} starts {label} {when} the trip: "
                           f"{trip.describe()}", "bold yellow")
                 self.session.resume()
                 gated()
 
         state = "is tripped now" if trip.tripped else "paused the run (it has recovered)"
         self.app.push_screen(ConfirmModal(
-            "Start new work during a trip?",
+            "Start new work during a trip?" if trip.tripped else
+            "Start new work after a trip?",
             f"Rollback trigger {trip.describe()} {state}.\nStart {label} anyway?",
             yes="Start anyway", danger=True), answer)
 

@@ -118,9 +118,11 @@ def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
         t.append(f"Recovered at {clock.hms(state.at)}: {e.trigger or Metric(e.metric).label}"
                  f" (tripped at {clock.hms(e.at)})")
         if ctx.paused:
-            t.append("\nStill paused before the next step · p resumes · R rolls back"
+            r_does = (f"{ctx.lost}: R is offered when it returns" if ctx.lost
+                      else "R rolls back")
+            t.append(f"\nStill paused before the next step · p resumes · {r_does}"
                      if ctx.running else
-                     "\nNew work is still held: x asks first, p releases · R rolls back")
+                     f"\nNew work is still held: x asks first, p releases · {r_does}")
         else:
             t.append(" · Esc dismisses")
     elif kind == tr.ROLLING_BACK:
