@@ -75,3 +75,16 @@ def test_where_stays_short_enough_for_the_run_state_at_80_columns() -> None:
              "/migtui_t1487012_195_181f09 (socket)")):
         assert where(dsn) == shown
         assert 8 + 12 + len(shown) + 2 + len(" running: step x") <= 80
+
+
+def test_where_says_what_libpq_connects_to_when_the_string_leaves_it_out(
+        monkeypatch) -> None:
+    """A bare database name with PGHOST set connects over TCP to that host: the header said
+    '/shop15h (socket)'."""
+    from migtui.tui.screens.header import where
+
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGUSER", "alice")
+    monkeypatch.setenv("PGPORT", "6432")
+    assert where("dbname=envdb") == "alice@127.0.0.1:6432/envdb"
+    assert where("host=db dbname=envdb2") == "alice@db:6432/envdb2"

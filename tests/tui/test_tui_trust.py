@@ -144,6 +144,12 @@ async def test_a_lost_database_is_seen_everywhere_and_r_waits_for_it(
         await until(pilot, lambda: gauges.has_class("-stale"))
         top = str(scr.query_one("#top", Static).render())
         assert "connection lost since" in top and "reconnecting (try 2)" in top
+        await pilot.resize_terminal(160, 30)  # wide: which database is lost, too
+        await pilot.pause()
+        wide = str(scr.query_one("#top", Static).render())
+        assert f"/{shop_db.rsplit('/', 1)[-1].split('?')[0]}" in wide, wide
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
         assert all("last sample" in str(g.query_one(".g-text", Static).render())
                    for g in gauges.query(Gauge) if g.display)
         assert "LOST" in str(scr.query_one(GaugeStrip).render())

@@ -47,6 +47,9 @@ def where(display_dsn: str) -> str:
         d = {k: str(v) for k, v in conninfo_to_dict(display_dsn).items() if v is not None}
     except Exception:  # noqa: BLE001 - shown as given (it is already redacted)
         return display_dsn.split("://", 1)[-1]
+    for key, value in _libpq_defaults().items():  # PGHOST, PGUSER, PGPORT, as libpq does
+        if value and not d.get(key):
+            d[key] = value
     user = f"{d['user']}@" if d.get("user") else ""
     host = d.get("host", "")
     db = d.get("dbname", "")
@@ -60,6 +63,19 @@ def where(display_dsn: str) -> str:
     if "options" in d and "search_path=" in d["options"]:
         schema = " schema " + d["options"].split("search_path=", 1)[1].split()[0]
     return f"{user}{host}{port}/{db}{schema}"
+
+
+def _libpq_defaults() -> dict[str, str]:
+    """What libpq connects with when the string leaves host, port or user out: the PG*
+    environment (a bare "shop" with PGHOST=10.0.0.5 is on 10.0.0.5, not the socket)."""
+    try:
+        from psycopg import pq
+
+        found = {o.keyword.decode(): o.val.decode() for o in pq.Conninfo.get_defaults()
+                 if o.val is not None}
+    except Exception:  # noqa: BLE001 - no defaults known: the string as given
+        return {}
+    return {k: found[k] for k in ("host", "port", "user") if k in found}
 
 
 def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool = False,
@@ -82,9 +98,10 @@ def header(session: Session, activity: Activity, rehearsal: str, *, demo: bool =
     if mismatch:  # it names the target and both databases: said before anything else
         t.append(" ")
         t.append(f" ✗ {mismatch} ", style="bold reverse red")
-    elif lost:
+    elif lost:  # since when, then which database (80 columns cut the latter first)
         t.append(" ")
         t.append(f" {lost} ", style="bold reverse red")
+        t.append(f" {where(session.display_dsn)} ", style="bold red")
     elif session.online or session.watching is not None:
         t.append(f" {where(session.display_dsn)} ", style="bold")
     else:
