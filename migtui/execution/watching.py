@@ -28,7 +28,7 @@ from migtui.runner.advisory import LOCK_CLASS, LOCK_OBJ, doing
 from migtui.runner.conn import connect
 
 WATCH_EVERY = 3.0  # seconds between polls
-NOTHING_RUN = "holds the plan, has run nothing yet"
+NOTHING_RUN = "holds the plan, no step running"  # and no run open in its journal
 
 
 def event_of(rec: dict[str, Any]) -> Event | None:
@@ -95,6 +95,7 @@ class WatchUpdate:
     pid: int = 0  # its migtui process and machine, from its journal (0: not journaled)
     host: str = ""
     step_since: dt.datetime | None = None  # when ``step`` started, from its journal
+    activity: Holder | None = None  # the journal's view, to say "for 1m05s" as time goes on
 
     @property
     def free(self) -> bool:
@@ -107,7 +108,13 @@ class WatchUpdate:
             return ""
         return f"migtui pid {self.pid}" + (f" on {self.host}" if self.host else "")
 
-    def summary(self) -> str:
+    def doing_now(self, now: dt.datetime | None = None) -> str:
+        """``doing`` with its durations as of ``now`` (the header redraws every second)."""
+        if now is not None and self.activity is not None and self.activity.running:
+            return self.activity.doing(now)
+        return self.doing
+
+    def summary(self, now: dt.datetime | None = None) -> str:
         """'running step fill (apply) · migtui pid 4242 on dba-laptop since 09:01:02' (what
         it does first: a narrow header cuts the tail); without its journal, its database
         session: 'backend pid 5678 from 10.0.0.5'."""
@@ -115,7 +122,7 @@ class WatchUpdate:
             return "the other run ended: the lock is free"
         h = self.holder
         who = self.process or f"backend pid {h.pid} from {h.client}"
-        return f"{self.doing} · {who} since {h.since[11:] or h.since}"
+        return f"{self.doing_now(now)} · {who} since {h.since[11:] or h.since}"
 
     def how_to_stop(self) -> str:
         """What the operator does to take over, naming the process when it is known."""
@@ -187,7 +194,8 @@ class Watching:
         self.last = WatchUpdate(fresh, events, statuses, who, what,
                                 h.step if who is not None else "",
                                 h.pid if running else 0, h.host,
-                                h.since if running and h.step else None)
+                                h.since if running and h.step else None,
+                                dataclasses.replace(h) if running else None)
         return self.last
 
     def _backfill(self, step_id: str, action: str) -> StepProgress | None:

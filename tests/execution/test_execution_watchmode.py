@@ -86,3 +86,21 @@ def test_the_lock_holder_between_steps_is_not_called_idle(shop_db: str) -> None:
         Runner(plan, shop_db).open()
     msg = str(exc.value)
     assert "between steps" in msg and ", idle" not in msg
+
+
+def test_a_watch_updates_durations_go_on_between_polls() -> None:
+    """The header's 'for 9.8s' was the poll's, while the Steps table's Time was live."""
+    from migtui.execution.watching import LockHolder, WatchUpdate
+
+    h = Holder()
+    h.apply({"kind": "RunStarted", "operator": "bob", "at": "2026-11-23T03:00:00+00:00"})
+    h.apply({"kind": "StepStarted", "step_id": "fill", "action": "apply",
+             "at": "2026-11-23T03:00:00+00:00"})
+    t0 = dt.datetime(2026, 11, 23, 3, 0, 9, tzinfo=dt.UTC)
+    u = WatchUpdate([], [], [], LockHolder(7, "local socket", "2026-11-23 03:00:00",
+                                           "running a statement"), h.doing(t0), "fill",
+                    activity=h)
+    assert u.summary(t0).startswith("running step fill (apply) for 9.0s · ")
+    later = t0 + dt.timedelta(seconds=65)
+    assert u.summary(later).startswith("running step fill (apply) for 1m14s · ")
+    assert u.summary().startswith("running step fill (apply) for 9.0s")  # as polled

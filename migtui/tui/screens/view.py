@@ -233,6 +233,7 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
             self._banner()  # live, or cleared by new work since the last draw
         if self.session.link.lost:
             self._show_link()
+        self._watch_tick()
         self._top()
 
     def _next_step(self, section: Section | None) -> str | None:

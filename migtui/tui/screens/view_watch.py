@@ -45,6 +45,7 @@ class WatchView:
     _banner: Any
     _statuses: Any
     _mono: Any
+    clock: Any
     rows: dict[str, StepRow]
 
     def _start_watching(self) -> None:
@@ -82,7 +83,8 @@ class WatchView:
         row = self.rows.get(u.step) if u.step else None
         if row is not None and row.started_mono is None and u.step_since is not None:
             row.started_mono = mono_at(u.step_since, self._mono())  # it ran when we opened
-        self.watch_text = scrub(u.summary())
+        self._watch_update = u
+        self.watch_text = scrub(u.summary(self.clock.now()))
         how = u.how_to_stop()
         if not u.free and how != getattr(self, "_told_how", ""):  # once, and when it changes
             self._told_how = how
@@ -93,6 +95,13 @@ class WatchView:
             self._takeover_offered = False
         elif not self._takeover_offered:
             self._offer_take_over()
+
+    def _watch_tick(self) -> None:
+        """Each second: the holder's "for 1m05s" goes on between polls, as the Steps
+        table's Time does (they disagreed by up to a poll)."""
+        u = getattr(self, "_watch_update", None)
+        if u is not None and self.session.watching is not None and not u.free:
+            self.watch_text = scrub(u.summary(self.clock.now()))
 
     def _offer_take_over(self) -> None:
         self._takeover_offered = True
