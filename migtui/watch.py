@@ -144,7 +144,8 @@ def pace_signals(snap: Snapshot, guard: Guard, prev: PaceSignals | None) -> Pace
 def trip_text(ev: ThresholdChanged) -> str:
     """'Performance degradation >50% tripped: latency 816ms against limit 6.1ms (…)'."""
     base = f", baseline {format_value(ev.metric, ev.baseline)}" if ev.baseline is not None else ""
-    why = f", set by {basis_text(ev.basis)}" if ev.basis else ""
+    why = (f", set by {basis_text(ev.basis, ev.metric, ev.limit, ev.baseline)}" if ev.basis
+           else "")
     return (f"{ev.trigger or ev.metric} tripped: {ev.metric} "
             f"{format_value(ev.metric, ev.value)} against limit "
             f"{format_value(ev.metric, ev.limit)} (threshold {ev.threshold}{base}{why})")

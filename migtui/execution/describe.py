@@ -57,7 +57,8 @@ def threshold_line(e: ThresholdChanged) -> str:
     if e.state == "warn":
         base = (f", baseline {format_value(e.metric, e.baseline)}"
                 if e.baseline is not None else "")
-        base += f", set by {basis_text(e.basis)}" if e.basis else ""
+        base += (f", set by {basis_text(e.basis, e.metric, e.limit, e.baseline)}" if e.basis
+                 else "")
         if e.previous == "trip":  # stepping down: the figure is back under the limits
             return (f"{mark} {e.metric} trip cleared, the warning holds until its recovery "
                     f"period ends: {format_value(e.metric, e.value)} (warn limit "

@@ -308,7 +308,7 @@ class Guard:
         if ev.limit is not None and ev.threshold.startswith("+"):
             text += f" = {format_value(m, ev.limit)}"
             if ev.basis:
-                text += f", {basis_text(ev.basis)}"
+                text += f", {basis_text(ev.basis, m, ev.limit, ev.baseline)}"
         return text + f"): {ev.trigger}" if ev.trigger else text + ")"
 
     def _act(self, old: GaugeState, new: GaugeState, ev: ThresholdChanged) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from migtui.plan.model import Metric
 from migtui.plan.values import Threshold
+from migtui.sampler.snapshot import format_value
 
 POLICY_RANK = {"offer": 0, "pause": 1, "rollback": 2}
 # A relative limit (at +50% or more; proportionally less for a smaller one) never sits
@@ -90,9 +91,15 @@ BASIS_TEXT = {"floor": "the metric's floor above the baseline",
               "noise": f"the baseline's noise ({NOISE_K:g}σ)"}
 
 
-def basis_text(basis: str) -> str:
-    """Why a relative limit sits above its threshold, in words ("" when it does not)."""
-    return BASIS_TEXT.get(basis, basis)
+def basis_text(basis: str, metric: Metric | str | None = None, limit: float | None = None,
+               baseline: float | None = None) -> str:
+    """Why a relative limit sits above its threshold, in words ("" when it does not), with
+    the margin when known: "the floor for client-timed probes: base + 20ms", so a DBA
+    expecting +50% of 10 ms to be 15 ms sees why the limit is 30 ms."""
+    text = BASIS_TEXT.get(basis, basis)
+    if text and metric is not None and limit is not None and baseline is not None:
+        text += f": base + {format_value(metric, limit - baseline)}"
+    return text
 
 
 def limit_for(metric: Metric, threshold: Threshold, base: float | None,

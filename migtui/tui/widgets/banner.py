@@ -81,7 +81,7 @@ def _measure(t: Text, e: ThresholdChanged, now: float | None = None) -> None:
     if e.limit is not None and e.threshold.startswith(("+", "-")):
         # a relative rule's limit, the gauge's "trip +50% → limit"; an absolute one is
         # its threshold
-        why = f", {basis_text(e.basis)}" if e.basis else ""
+        why = f", {basis_text(e.basis, m, e.limit, e.baseline)}" if e.basis else ""
         t.append(f" (limit {format_value(m, e.limit)}{why})")
     t.append(f", baseline {format_value(m, e.baseline)}" if e.baseline is not None
              else ", no baseline")

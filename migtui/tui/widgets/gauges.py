@@ -105,19 +105,21 @@ class Gauge(Vertical):
         for i, (level, threshold, sustain, _limit, _b) in enumerate(joined):
             t.append("\n" if i == 0 else " · ", style="dim")
             self._rule(t, level, _cmp(threshold), sustain)
-        notes: list[str] = []
+        notes: list[str] = []  # a footnote per reason and margin: "* … : base + 20ms"
+        base_value = st.baseline if st else None
         for level, threshold, sustain, limit, basis in rules:
             if (level, threshold, sustain, limit, basis) in joined:
                 continue
             t.append("\n")
             mark = ""
             if basis:
-                if basis not in notes:
-                    notes.append(basis)
-                mark = "*" * (notes.index(basis) + 1)
+                note = basis_text(basis, m, limit, base_value)
+                if note not in notes:
+                    notes.append(note)
+                mark = "*" * (notes.index(note) + 1)
             self._rule(t, level, f"{threshold} → {format_value(m, limit)}{mark}", sustain)
-        for i, basis in enumerate(notes):
-            t.append(f"\n{'*' * (i + 1)} {basis_text(basis)}", style="dim")
+        for i, note in enumerate(notes):
+            t.append(f"\n{'*' * (i + 1)} {note}", style="dim")
         if self.stale:
             t.append(f"\n{self.stale}", style="bold")
         elif st and st.note:
