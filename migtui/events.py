@@ -81,7 +81,7 @@ class StatementStarted(Event):
 @dataclass(frozen=True, kw_only=True)
 class StepProgress(Event):
     step_id: str
-    done: int
+    done: int  # rows scanned (keyset), against ``total``
     total: int | None  # estimate; None when unknown
     rate: float  # rows per second, over measured time
     eta: float | None  # seconds
@@ -92,6 +92,7 @@ class StepProgress(Event):
     limited_by: str = ""
     batch_seconds: float | None = None  # how long this batch took
     sleep: float = 0.0  # pause before the next batch, from the pacing controller
+    changed: int | None = None  # rows updated so far (what StepFinished.rows will say)
 
 
 @dataclass(frozen=True, kw_only=True)

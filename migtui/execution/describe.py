@@ -89,7 +89,9 @@ def progress_line(e: StepProgress) -> str:
     total = e.total if e.total is not None else "?"
     thr = f", throttled: {e.throttled}" if e.throttled and e.throttled != e.limited_by else ""
     lim = f", limited by {e.limited_by}" if e.limited_by else ""
-    return (f"    {e.step_id}: {e.done}/{total} rows, {e.rate:,.0f} rows/s, "
+    changed = (f" ({e.changed} changed)" if e.changed is not None and e.changed != e.done
+               else "")
+    return (f"    {e.step_id}: {e.done}/{total} rows{changed}, {e.rate:,.0f} rows/s, "
             f"ETA {secs(e.eta)}, batch {e.batch_size}{lim}{thr}")
 
 

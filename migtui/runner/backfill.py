@@ -204,7 +204,8 @@ def run_backfill(ctx: Ctx, bf: Backfill, t: Timeouts,
             ctx.emit(StepProgress(step_id=step_id, done=done, total=tot, rate=round(rate, 1),
                                   eta=round(eta, 1) if eta is not None else None,
                                   batch_size=n, throttled=throttled, limited_by=d.limited_by,
-                                  batch_seconds=round(batch_time, 3), sleep=d.sleep))
+                                  batch_seconds=round(batch_time, 3), sleep=d.sleep,
+                                  changed=changed))
             if scanned < n:
                 break  # reached the upper key
             n = d.size

@@ -193,9 +193,9 @@ def update_rows(rows: dict[str, StepRow], e: Event, mono: float) -> StepRow | No
         case StatementStarted():
             r = rows.setdefault(e.step_id, StepRow())
             r.statement = e.index + 1
-        case StepProgress():
+        case StepProgress():  # rows changed, as the history and StepFinished count them
             r = rows.setdefault(e.step_id, StepRow())
-            r.rows = e.done
+            r.rows = e.done if e.changed is None else e.changed
         case StepRetried():
             r = rows.setdefault(e.step_id, StepRow())
             r.retries = e.attempt

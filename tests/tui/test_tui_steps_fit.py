@@ -140,6 +140,16 @@ async def test_a_backfill_s_rows_in_the_table_follow_its_progress_bar(tmp_path: 
                 eta=0.3, batch_size=6771)))
             await until(pilot, lambda d=done: str(table.get_cell(
                 "backfill_status", "rows")).strip() == f"{d:,}")
+        # a backfill whose WHERE skips rows: Rows counts the rows changed, as the history
+        # and the finish will (it showed the keyset's 218,098, then 210,000 at the end);
+        # the bar, the rows scanned, and says how many of them changed
+        main(app).post_message(EventReceived(StepProgress(
+            step_id="backfill_status", done=170_000, total=200_000, rate=125_626.0,
+            eta=0.2, batch_size=6771, changed=161_000)))
+        await until(pilot, lambda: str(table.get_cell(
+            "backfill_status", "rows")).strip() == "161,000")
+        label = str(app.screen.query_one("#bf-label").render())
+        assert "170,000/200,000 rows (161,000 changed)" in label, label
 
 
 @asynctest

@@ -286,6 +286,8 @@ class BackfillProgress(Vertical):
         thr = f" · {tail}" if tail else ""
         self.query_one("#bf-label", Label).update(
             (f"{e.done:,}/{e.total:,} rows" if e.total is not None else f"{e.done:,} rows")
+            + (f" ({e.changed:,} changed)" if e.changed is not None and e.changed != e.done
+               else "")
             + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)}"
             + (f" · batch {e.batch_size:,}" if e.batch_size else "") + thr)
 
