@@ -138,6 +138,10 @@ class ContentPane(VerticalScroll, can_focus=False):
             await self.remove_children()
             await self.mount_all(self._widgets(section))
             self.scroll_home(animate=False)
+            # a section of plain tables (Schema Changes, Risks…) has nothing to focus: the
+            # pane itself takes the focus then, so Tab, arrows and PageDown reach what is
+            # below the fold without a mouse; with checklists or steps, they take it
+            self.can_focus = not any(w.can_focus for w in self.walk_children())
 
     def _checklists(self, section: Section) -> list[Widget]:
         lists = checklist_map(self.plan)
