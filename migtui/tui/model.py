@@ -242,7 +242,8 @@ class Clock:
         return self.FROZEN if self.frozen else self._now()
 
     def hms(self, at: dt.datetime | str | None = None) -> str:
-        """Local HH:MM:SS of ``at`` (default now); fixed when frozen."""
+        """Local HH:MM:SS of ``at`` (default now), "11-20 10:00" on another day (the
+        plan's communication log, a journal from yesterday); fixed when frozen."""
         if self.frozen:
             return "03:00:00"
         if isinstance(at, str):
@@ -250,7 +251,10 @@ class Clock:
                 at = dt.datetime.fromisoformat(at)
             except ValueError:
                 return at[:8]
-        return (at or self.now()).astimezone().strftime("%H:%M:%S")
+        local = (at or self.now()).astimezone()
+        if local.date() != self.now().astimezone().date():  # another day: say which
+            return local.strftime("%m-%d %H:%M")
+        return local.strftime("%H:%M:%S")
 
     def since(self, at: dt.datetime | None) -> float | None:
         if at is None:

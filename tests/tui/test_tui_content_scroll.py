@@ -27,3 +27,4 @@ async def test_a_section_of_tables_takes_the_focus_and_scrolls(tmp_path: Path) -
         await until(pilot, lambda: pane.scroll_y == 0)
         await pilot.press("shift+tab", "j")  # back to the sections: Steps has a table
         await until(pilot, lambda: not pane.can_focus)
+

@@ -136,3 +136,16 @@ async def test_a_note_written_while_the_log_is_hidden_reads_whole_when_shown(
         assert " ".join(note.split()[:3]) in shown and "03:10" in shown, shown
         for word in note.split():
             assert word in shown.split(), (word, shown)
+
+
+@asynctest
+async def test_the_communication_pane_shows_the_plans_own_entries_with_their_day(
+        tmp_path: Path) -> None:
+    """The plan's communication log (2026-11-20) was missing from the pane; an entry of
+    another day is stamped with its date, not a bare time of day."""
+    app = make_app(copy_plan(tmp_path), None, operator="tester", sample=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        log = app.screen.query_one("#comm-log")
+        await until(pilot, lambda: log.lines)
+        text = "".join(line.text for line in log.lines)
+        assert "11-20 " in text and "dba-oncall: Plan drafted and shared" in text, text

@@ -132,6 +132,9 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
         nav = self.query_one(SectionsNav)
         nav.highlighted = 0
         nav.focus()
+        for entry in self.plan.communication:  # the plan's own log, then the run's
+            self._log_line(f"{entry.author}: {entry.text}", channel="communication",
+                           when=str(entry.at))
         for c in s.state.communication:
             self._log_line(str(c.get("text", "")), channel="communication",
                            when=str(c.get("at", "")))
