@@ -86,15 +86,15 @@ class Rule:
             self.breach_mono = self.breach_at = self.recover_mono = None
 
 
-BASIS_TEXT = {"floor": "the metric's floor above the baseline",
-              "client floor": "the floor for client-timed probes",
+BASIS_TEXT = {"floor": "the floor",  # short: a gauge's footnote is one line at 120 columns
+              "client floor": "the client-timing floor",
               "noise": f"the baseline's noise ({NOISE_K:g}σ)"}
 
 
 def basis_text(basis: str, metric: Metric | str | None = None, limit: float | None = None,
                baseline: float | None = None) -> str:
     """Why a relative limit sits above its threshold, in words ("" when it does not), with
-    the margin when known: "the floor for client-timed probes: base + 20ms", so a DBA
+    the margin when known: "the client-timing floor: base + 20ms", so a DBA
     expecting +50% of 10 ms to be 15 ms sees why the limit is 30 ms."""
     text = BASIS_TEXT.get(basis, basis)
     if text and metric is not None and limit is not None and baseline is not None:

@@ -58,8 +58,8 @@ def test_the_gauge_shows_each_limit_and_the_floor_that_set_it() -> None:
     trip = format_value(Metric.latency, median + 0.020)
     # the +25% alert's floor is half the trigger's: two reasons, each with its margin
     assert f"warn +25% → {warn}*" in text and f"trip +50% → {trip}** for 3s" in text
-    assert "* the floor for client-timed probes: base + 10ms" in text
-    assert "** the floor for client-timed probes: base + 20ms" in text
+    assert "* the client-timing floor: base + 10ms" in text
+    assert "** the client-timing floor: base + 20ms" in text
     assert "limit" not in text  # no word standing for one of two numbers
     # the trip's banner gives the trip rule's number, the one on the gauge, and why
     for _ in range(6):
@@ -67,7 +67,7 @@ def test_the_gauge_shows_each_limit_and_the_floor_that_set_it() -> None:
     (event,) = trips
     banner = render(tr.TripState(live={"latency": event}, last=event, kind=tr.TRIPPING),
                     Clock(frozen=True), Context(applied=("add_status",)))
-    assert re.search(rf"\(limit {re.escape(trip)}, the floor for client-timed probes: "
+    assert re.search(rf"\(limit {re.escape(trip)}, the client-timing floor: "
                      rf"base \+ 20ms\)", banner.plain), banner.plain
 
 
