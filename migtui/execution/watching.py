@@ -57,7 +57,7 @@ class LockHolder:
     pid: int
     client: str  # its address, or "local socket"
     since: str  # its backend's start, "2026-12-03 09:01:02"
-    doing: str  # "between steps", "running a statement", ...
+    doing: str  # "running a statement", "no statement running (…)", ...
     idle: bool = False  # its session is idle (no statement, no transaction open)
 
     def text(self) -> str:

@@ -77,8 +77,10 @@ def holder(conn: psycopg.Connection, key: int = LOCK_OBJ) -> str:
 
 def doing(state: str | None) -> str:
     """The holder's pg_stat_activity state in the run's words: the lock is held by the
-    run's work session, which is "idle" between steps."""
-    return {"idle": "between steps", "active": "running a statement",
+    run's work session, which is "idle" between steps, and all along in an app that is
+    open on the plan and runs nothing (so not "between steps" alone)."""
+    return {"idle": "no statement running (between steps, or an app open on the plan)",
+            "active": "running a statement",
             "idle in transaction": "inside a step's transaction",
             "idle in transaction (aborted)": "inside a failed step's transaction",
             }.get(state or "", state or "state unknown")

@@ -1,5 +1,6 @@
 """Issue 15 item 3 in the core: another run's journal read as it grows, what that run is
-doing, and the lock holder named by what it does ("between steps", not "idle")."""
+doing, and the lock holder named by what it does (not "idle", nor "between steps" for an
+app that is open and runs nothing)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_a_holder_that_has_run_nothing_is_said_so(shop_db: str, tmp_path: Path) 
     assert u.summary().startswith(f"{NOTHING_RUN} · backend pid {u.holder.pid}")
 
 
-def test_the_lock_holder_between_steps_is_not_called_idle(shop_db: str) -> None:
+def test_an_idle_lock_holder_is_not_called_idle_nor_only_between_steps(shop_db: str) -> None:
     plan = make_plan("""
         - id: a
           sql: SELECT 1;
@@ -85,7 +86,8 @@ def test_the_lock_holder_between_steps_is_not_called_idle(shop_db: str) -> None:
     with Runner(plan, shop_db), pytest.raises(RunLocked) as exc:
         Runner(plan, shop_db).open()
     msg = str(exc.value)
-    assert "between steps" in msg and ", idle" not in msg
+    assert "no statement running (between steps, or an app open on the plan)" in msg
+    assert ", idle" not in msg
 
 
 def test_a_watch_updates_durations_go_on_between_polls() -> None:
