@@ -255,6 +255,8 @@ def test_the_banner_says_the_value_now_beside_the_value_at_the_trip() -> None:
                                               lost="connection lost since 01:22:51")))
     assert "Recovered at" in lost and "R rolls back" not in lost, lost
     assert "connection lost since 01:22:51: R is offered when it returns" in lost, lost
+    nothing = str(render(state, Clock(), Context(paused=True)))  # nothing applied
+    assert "R rolls back" not in nothing and "nothing to roll back" in nothing, nothing
 
 
 @asynctest

@@ -119,7 +119,7 @@ def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
                  f" (tripped at {clock.hms(e.at)})")
         if ctx.paused:
             r_does = (f"{ctx.lost}: R is offered when it returns" if ctx.lost
-                      else "R rolls back")
+                      else "R rolls back" if ctx.applied else "nothing to roll back")
             t.append(f"\nStill paused before the next step · p resumes · {r_does}"
                      if ctx.running else
                      f"\nNew work is still held: x asks first, p releases · {r_does}")
