@@ -72,7 +72,6 @@ def output_file(path: str | None) -> str | None:
     return path
 
 
-
 def table_sizes(dsn: str | None) -> TableSizes | None:
     """The database's table sizes for the lint (``check --dsn``, ``export --dsn``), or a
     one-line error, exit 2: a malformed string, a server that cannot be reached, a catalog

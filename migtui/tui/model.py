@@ -188,7 +188,8 @@ def update_rows(rows: dict[str, StepRow], e: Event, mono: float) -> StepRow | No
             r = rows.setdefault(e.step_id, StepRow())
             r.state = "running" if e.action == "apply" else "rolling_back"
             r.started_mono, r.statements, r.statement, r.action = (
-                mono_at(e.at, mono) if mono else mono, e.statements, 0, e.action)
+                mono_at(e.at, mono) if mono else 0.0,  # 0.0: a frozen clock (snapshots)
+                e.statements, 0, e.action)
             r.result = ""
         case StatementStarted():
             r = rows.setdefault(e.step_id, StepRow())
