@@ -85,13 +85,17 @@ def limit_text(e: StepProgress) -> str:
     return text
 
 
+def changed_text(e: StepProgress) -> str:
+    """The rows changed, " (161,000 changed)", when a backfill skipped some it scanned."""
+    return (f" ({e.changed:,} changed)" if e.changed is not None and e.changed != e.done
+            else "")
+
+
 def progress_line(e: StepProgress) -> str:
     total = e.total if e.total is not None else "?"
     thr = f", throttled: {e.throttled}" if e.throttled and e.throttled != e.limited_by else ""
     lim = f", limited by {e.limited_by}" if e.limited_by else ""
-    changed = (f" ({e.changed} changed)" if e.changed is not None and e.changed != e.done
-               else "")
-    return (f"    {e.step_id}: {e.done}/{total} rows{changed}, {e.rate:,.0f} rows/s, "
+    return (f"    {e.step_id}: {e.done}/{total} rows{changed_text(e)}, {e.rate:,.0f} rows/s, "
             f"ETA {secs(e.eta)}, batch {e.batch_size}{lim}{thr}")
 
 

@@ -82,12 +82,12 @@ class Run:
         if fresh_journal:
             jpath.unlink(missing_ok=True)
         self.records: list[dict[str, Any]] = list(read_journal(jpath))  # before this run
-        # the checklists' ticks as they stand (the journal's, then this run's), for untick
-        self.ticks = RunState.from_records(r for r in self.records
-                                           if r.get("kind") == "ItemTicked")
+        # what the journal says, then this run's events: ticks (for untick), notes, results;
+        # the app's session reads this one fold
+        self.state = RunState.from_records(self.records)
         self.journal = JournalWriter(jpath)
         self.bus.subscribe(self.journal)
-        self.bus.subscribe(self._tick_seen)
+        self.bus.subscribe(self._fold)
         for fn in subscribers:
             self.bus.subscribe(fn)
         self.exporter = exporter
@@ -161,15 +161,14 @@ class Run:
         assert self.runner is not None, "offline: no runner"
         return ItemActions(self.runner, watch=self.watch, **overrides)
 
-    def _tick_seen(self, event: Event) -> None:
-        if isinstance(event, ItemTicked):
-            self.ticks.apply(event.to_record())
+    def _fold(self, event: Event) -> None:
+        self.state.apply(event.to_record())
 
     def untick(self, steps: Iterable[str]) -> None:
         """Every rollback (R, a trip's, ``migtui rollback``): a ticked item whose steps were
         rolled back is no longer done, so the app's ``a`` runs it again (a headless rollback
         left 'Execute migration scripts' ticked, and ``a`` said the phase was done)."""
-        untick_rolled_back(self.plan, self.ticks, steps, lambda key, item, done, why: self.emit(
+        untick_rolled_back(self.plan, self.state, steps, lambda key, item, done, why: self.emit(
             ItemTicked(item=f"{key}/{item.key}", done=done, operator=self.operator,
                        evidence=why)))
 

@@ -75,7 +75,7 @@ class Session(SessionRehearsal):
         self._rehearsal_control: RunControl | None = None
         self.on_rehearsal_event: Callable[[Event], None] | None = None  # progress display
         records = self.run.records
-        self.state = RunState.from_records(records)
+        self.state: RunState = self.run.state  # one fold: the run's, of every event
         self.trip = TripState()  # the banner's live state: tripping, recovered, rolled back
         self.trip_pause = ""  # the pause reason an offer trip set (cleared on resume)
         self.link = Link()  # is the database there: the gauges' view of the connection
@@ -147,9 +147,9 @@ class Session(SessionRehearsal):
         self._on_snapshot = fn
 
     def _record(self, event: Event) -> None:
-        """Fold every event into what the screens show (the journal has its own policy)."""
+        """Fold every event into what the screens show besides the run's state (the
+        journal has its own policy)."""
         rec = event.to_record()
-        self.state.apply(rec)
         self.items.apply(rec)
         self.trip.apply(event)
 

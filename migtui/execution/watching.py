@@ -94,8 +94,13 @@ class WatchUpdate:
     step: str  # the step the other run is on ("" between steps)
     pid: int = 0  # its migtui process and machine, from its journal (0: not journaled)
     host: str = ""
-    step_since: dt.datetime | None = None  # when ``step`` started, from its journal
     activity: Holder | None = None  # the journal's view, to say "for 1m05s" as time goes on
+
+    @property
+    def step_since(self) -> dt.datetime | None:
+        """When ``step`` started, from its journal (None between steps)."""
+        a = self.activity
+        return a.since if a is not None and a.step and self.step else None
 
     @property
     def free(self) -> bool:
@@ -194,7 +199,6 @@ class Watching:
         self.last = WatchUpdate(fresh, events, statuses, who, what,
                                 h.step if who is not None else "",
                                 h.pid if running else 0, h.host,
-                                h.since if running and h.step else None,
                                 dataclasses.replace(h) if running else None)
         return self.last
 

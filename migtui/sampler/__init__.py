@@ -8,7 +8,7 @@ Nothing here imports Textual: the TUI and the headless run consume the same obje
 
 from migtui.sampler.baseline import Baseline
 from migtui.sampler.guard import GaugeState, Guard
-from migtui.sampler.guard_rules import basis_text
+from migtui.sampler.guard_rules import basis_text, relative
 from migtui.sampler.sampler import Sampler, SamplerError
 from migtui.sampler.snapshot import (
     CheckFailure,
@@ -21,5 +21,5 @@ from migtui.sampler.snapshot import (
 
 __all__ = [
     "Baseline", "CheckFailure", "GaugeState", "Guard", "LockWait", "PoolStat", "Sampler",
-    "SamplerError", "Session", "Snapshot", "basis_text", "format_value",
+    "SamplerError", "Session", "Snapshot", "basis_text", "format_value", "relative",
 ]

@@ -42,6 +42,7 @@ from migtui.sampler.guard_rules import (
     basis_text,
     limit_basis,
     limit_for,
+    relative,
 )
 from migtui.sampler.snapshot import Snapshot, format_value
 
@@ -265,8 +266,7 @@ class Guard:
             return None
         return self._baseline.sigma(metric)
 
-    _limit = staticmethod(limit_for)  # the tests call Guard._limit and Guard._basis
-    _basis = staticmethod(limit_basis)
+    _limit = staticmethod(limit_for)  # the tests call Guard._limit
 
     def _summarize(self, metric: Metric, rules: list[Rule], value: float | None) -> GaugeState:
         base = self._median(metric)
@@ -305,7 +305,7 @@ class Guard:
     def _reason(self, ev: ThresholdChanged) -> str:
         m = Metric(ev.metric)
         text = f"{m.label} {format_value(m, ev.value)} (limit {ev.threshold}"
-        if ev.limit is not None and ev.threshold.startswith("+"):
+        if ev.limit is not None and relative(ev.threshold):
             text += f" = {format_value(m, ev.limit)}"
             if ev.basis:
                 text += f", {basis_text(ev.basis, m, ev.limit, ev.baseline)}"

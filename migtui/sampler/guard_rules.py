@@ -91,6 +91,12 @@ BASIS_TEXT = {"floor": "the floor",  # short: a gauge's footnote is one line at 
               "noise": f"the baseline's noise ({NOISE_K:g}σ)"}
 
 
+def relative(threshold: str) -> bool:
+    """A threshold as written ("+50%", "-20%") is relative to the baseline: its limit is
+    computed, and worth showing beside it; an absolute one ("> 5%") is its own limit."""
+    return threshold.startswith(("+", "-"))
+
+
 def basis_text(basis: str, metric: Metric | str | None = None, limit: float | None = None,
                baseline: float | None = None) -> str:
     """Why a relative limit sits above its threshold, in words ("" when it does not), with

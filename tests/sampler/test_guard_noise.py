@@ -18,6 +18,7 @@ from migtui.events import ThresholdChanged
 from migtui.plan.model import Metric, Plan
 from migtui.plan.values import parse_threshold
 from migtui.sampler import Baseline, Guard, Snapshot
+from migtui.sampler.guard_rules import limit_basis
 from migtui.sampler.window import Window
 
 T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -195,7 +196,7 @@ def test_a_fit_baseline_from_the_journal_stays_armed():
 
 def test_the_limit_says_what_set_it():
     th = parse_threshold("+50%")
-    basis = Guard._basis
+    basis = limit_basis
     assert basis(Metric.latency, th, 0.100, 0.001, "server") == (pytest.approx(0.150), "")
     assert basis(Metric.latency, th, 0.100, 0.020, "server") == (pytest.approx(0.180), "noise")
     assert basis(Metric.latency, th, 0.002, 0.0002, "server") == (pytest.approx(0.007), "floor")

@@ -33,6 +33,7 @@ from migtui.events import (
 )
 from migtui.execution.describe import describe, style
 from migtui.execution.session import Session
+from migtui.execution.watching import WatchUpdate
 from migtui.plan.model import Metric
 from migtui.sampler import format_value
 from migtui.secrets import scrub
@@ -100,6 +101,7 @@ class RunView(LinkView, ResultsView, WatchView, Screen[None]):
         self.baseline = dict(session.baseline.metrics) if session.baseline else {}
         self.production = ProductionGate(self, session, self._log)
         self.watch_text = ""  # watch mode: the holder and what it does (view_watch)
+        self._watch_update: WatchUpdate | None = None  # its last poll, redrawn each second
         self._watch_timer: Timer | None = None
         self._takeover_offered = False
         self._unopened: Any = None  # a runner whose first open failed: tried again

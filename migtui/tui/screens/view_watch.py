@@ -46,6 +46,7 @@ class WatchView:
     _statuses: Any
     _mono: Any
     clock: Any
+    _watch_update: WatchUpdate | None
     rows: dict[str, StepRow]
 
     def _start_watching(self) -> None:
@@ -99,7 +100,7 @@ class WatchView:
     def _watch_tick(self) -> None:
         """Each second: the holder's "for 1m05s" goes on between polls, as the Steps
         table's Time does (they disagreed by up to a poll)."""
-        u = getattr(self, "_watch_update", None)
+        u = self._watch_update
         if u is not None and self.session.watching is not None and not u.free:
             self.watch_text = scrub(u.summary(self.clock.now()))
 

@@ -15,7 +15,7 @@ from textual.widgets import Static
 from migtui.events import ThresholdChanged
 from migtui.execution import trip as tr
 from migtui.plan.model import Metric
-from migtui.sampler import basis_text, format_value
+from migtui.sampler import basis_text, format_value, relative
 from migtui.tui.model import Clock, secs, short
 
 
@@ -78,7 +78,7 @@ def _measure(t: Text, e: ThresholdChanged, now: float | None = None) -> None:
     else:
         t.append(f"{m.label} {format_value(m, e.value)} at the trip vs threshold "
                  f"{e.threshold}")
-    if e.limit is not None and e.threshold.startswith(("+", "-")):
+    if e.limit is not None and relative(e.threshold):
         # a relative rule's limit, the gauge's "trip +50% → limit"; an absolute one is
         # its threshold
         why = f", {basis_text(e.basis, m, e.limit, e.baseline)}" if e.basis else ""

@@ -11,7 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from migtui.plan.model import Metric
-from migtui.sampler import GaugeState, Snapshot, basis_text, format_value
+from migtui.sampler import GaugeState, Snapshot, basis_text, format_value, relative
 from migtui.tui.model import secs, short
 
 STATE_STYLE = {"ok": "bold green", "warn": "bold yellow", "trip": "bold white on red",
@@ -101,15 +101,14 @@ class Gauge(Vertical):
         rules = (list(st.limits) if st and st.limits else
                  [(level, threshold, sustain, None, "")
                   for level, threshold, sustain, _p in self.rules])
-        joined = [r for r in rules if r[3] is None or not r[1].startswith(("+", "-"))]
-        for i, (level, threshold, sustain, _limit, _b) in enumerate(joined):
+        listed = [r for r in rules if r[3] is not None and relative(r[1])]  # own lines
+        for i, (level, threshold, sustain, _limit, _b) in enumerate(
+                r for r in rules if r not in listed):
             t.append("\n" if i == 0 else " · ", style="dim")
             self._rule(t, level, _cmp(threshold), sustain)
         notes: list[str] = []  # a footnote per reason and margin: "* … : base + 20ms"
         base_value = st.baseline if st else None
-        for level, threshold, sustain, limit, basis in rules:
-            if (level, threshold, sustain, limit, basis) in joined:
-                continue
+        for level, threshold, sustain, limit, basis in listed:
             t.append("\n")
             mark = ""
             if basis:

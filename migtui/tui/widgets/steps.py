@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from migtui.events import StepProgress
-from migtui.execution.describe import limit_text
+from migtui.execution.describe import changed_text, limit_text
 from migtui.execution.step_traces import StepTraces
 from migtui.fmt import rows_counted, shorten_middle
 from migtui.lint import Finding
@@ -286,8 +286,7 @@ class BackfillProgress(Vertical):
         thr = f" · {tail}" if tail else ""
         self.query_one("#bf-label", Label).update(
             (f"{e.done:,}/{e.total:,} rows" if e.total is not None else f"{e.done:,} rows")
-            + (f" ({e.changed:,} changed)" if e.changed is not None and e.changed != e.done
-               else "")
+            + changed_text(e)
             + f" · {e.rate:,.0f} rows/s · ETA {secs(e.eta)}"
             + (f" · batch {e.batch_size:,}" if e.batch_size else "") + thr)
 
