@@ -87,6 +87,16 @@ def _measure(t: Text, e: ThresholdChanged, now: float | None = None) -> None:
              else ", no baseline")
 
 
+def _r_does(ctx: Context) -> str:
+    """What R would do now, said the same on a trip and after its recovery: wait for a
+    lost database, nothing (nothing applied), or roll back the applied steps."""
+    if ctx.lost:
+        return f"{ctx.lost}: R is offered when it returns"
+    if not ctx.applied:
+        return "nothing applied: nothing to roll back"
+    return f"R rolls back {len(ctx.applied)} step(s) (asks once)"
+
+
 def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
     e = state.event
     t = Text()
@@ -105,21 +115,17 @@ def render(state: tr.TripState, clock: Clock, ctx: Context) -> Text:
         if ctx.watching:
             t.append(f"Another migtui run holds this plan ({ctx.watching}): it decides. "
                      f"You are offered to take over when it ends")
-        elif ctx.lost:
-            t.append(f"{ctx.lost}: R is offered when it returns")
-        elif not ctx.applied:
-            t.append("Nothing applied: nothing to roll back · Esc dismisses")
         else:
-            if ctx.paused:
+            if ctx.paused and ctx.applied and not ctx.lost:
                 t.append("Paused before the next step · p resumes · " if ctx.running else
                          "New work is held: x asks first, p releases · ")
-            t.append(f"R rolls back {len(ctx.applied)} step(s) (asks once) · Esc dismisses")
+            r = _r_does(ctx)
+            t.append(r[:1].upper() + r[1:] + ("" if ctx.lost else " · Esc dismisses"))
     elif kind == tr.RECOVERED and e is not None:
         t.append(f"Recovered at {clock.hms(state.at)}: {e.trigger or Metric(e.metric).label}"
                  f" (tripped at {clock.hms(e.at)})")
         if ctx.paused:
-            r_does = (f"{ctx.lost}: R is offered when it returns" if ctx.lost
-                      else "R rolls back" if ctx.applied else "nothing to roll back")
+            r_does = _r_does(ctx)
             t.append(f"\nStill paused before the next step · p resumes · {r_does}"
                      if ctx.running else
                      f"\nNew work is still held: x asks first, p releases · {r_does}")
